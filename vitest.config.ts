@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // Face models take seconds to load and warm up; real servers and databases are involved.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    pool: "forks",
+    // Two cores: test files that each start model workers must not all run at once.
+    maxWorkers: 2,
+  },
+});
