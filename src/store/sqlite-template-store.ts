@@ -1,0 +1,464 @@
+import Database from "better-sqlite3";
+import { FacevaultError, isFacevaultError } from "../errors.js";
+import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
+import {
+  resolveListJobsOptions,
+  storeClosed,
+  validateBcid,
+  validateJob,
+  validateSinceRevision,
+  validateStoragePartition,
+  validateTags,
+  validateTemplateWrite,
+  versionConflict,
+} from "./store-validation.js";
+import type {
+  Bcid,
+  CompactEntry,
+  JobRecord,
+  PartitionChanges,
+  StoredTemplate,
+  TemplateStore,
+  TemplateStoreMaintenance,
+  TemplateWrite,
+} from "./template-store.js";
+
+export interface SqliteTemplateStoreOptions {
+  /** Database file; created with its schema when missing. `:memory:` for a private database. */
+  path: string;
+  /**
+   * How long a statement waits for another connection's (or process's) write lock before it
+   * fails with `unavailable`, in milliseconds. Default 5000.
+   */
+  busyTimeoutMs?: number;
+}
+
+export type SqliteTemplateStore = TemplateStore & TemplateStoreMaintenance & { kind: "sqlite" };
+
+// After a delete the WAL still holds the deleted pages; the checkpoint that truncates it waits for
+// readers at most this long (ms), so a delete never stalls behind another process's long read.
+const DELETE_CHECKPOINT_WAIT_MS = 200;
+
+interface TemplateRow {
+  storage: string;
+  partition: bigint;
+  class_id: bigint;
+  encoder_version: bigint;
+  tags: string;
+  created_at: bigint;
+  enrolled_at: bigint;
+  feature_count: bigint;
+  thumbnail_count: bigint;
+  compact: Buffer;
+  enhanced: Buffer;
+  version: bigint;
+}
+
+interface CompactRow {
+  class_id: bigint;
+  encoder_version: bigint;
+  tags: string;
+  compact: Buffer;
+}
+
+interface JobRow {
+  job_id: string;
+  client_id: string;
+  reference_number: string | null;
+  method: string;
+  received_at: bigint;
+  duration_ms: number;
+  outcome: bigint;
+  image_count: bigint;
+  performed_action: string | null;
+}
+
+type Key = [storage: string, partition: number, classId: bigint];
+type PartitionKey = [storage: string, partition: number];
+
+/**
+ * A TemplateStore in one SQLite file (better-sqlite3; synchronous calls behind the async
+ * interface). WAL lets readers run beside the one writer; every write is a BEGIN IMMEDIATE
+ * transaction, so several processes may share the file. `secure_delete` overwrites freed
+ * biometric bytes, and a delete truncates the WAL, so deleted templates leave no copy on disk.
+ */
+export async function createSqliteTemplateStore(
+  options: SqliteTemplateStoreOptions,
+): Promise<SqliteTemplateStore> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let db: Database.Database;
+  try {
+    db = new Database(options.path, { timeout: busyTimeoutMs });
+  } catch (cause) {
+    throw new FacevaultError("unavailable", `cannot open SQLite database ${options.path}`, {
+      cause,
+    });
+  }
+  try {
+    // Order matters: the busy timeout must be in place before anything that takes a lock.
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    db.pragma("journal_mode = WAL");
+    // FULL: an acknowledged enrollment survives power loss, not only a process crash.
+    db.pragma("synchronous = FULL");
+    db.pragma("secure_delete = ON");
+    db.pragma("foreign_keys = ON");
+    // Integers come back as bigint, so class ids near 2^63 are never rounded.
+    db.defaultSafeIntegers(true);
+    migrateSqlite(db);
+  } catch (cause) {
+    db.close();
+    throw asStoreError(cause, "open");
+  }
+
+  const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
+    feature_count, thumbnail_count, compact, enhanced, version`;
+  const where = "storage = ? AND partition = ? AND class_id = ?";
+  const statements = {
+    get: db.prepare<Key, TemplateRow>(`SELECT ${columns} FROM templates WHERE ${where}`),
+    exists: db.prepare<Key>(`SELECT 1 FROM templates WHERE ${where}`),
+    bumpRevision: db
+      .prepare<PartitionKey, bigint>(
+        `INSERT INTO partitions (storage, partition, revision) VALUES (?, ?, 1)
+         ON CONFLICT (storage, partition) DO UPDATE SET revision = revision + 1
+         RETURNING revision`,
+      )
+      .pluck(),
+    insert: db.prepare<[...Key, ...TemplateValues, number]>(
+      `INSERT INTO templates (${columns}, revision)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+       ON CONFLICT DO NOTHING`,
+    ),
+    update: db.prepare<[...TemplateValues, number, ...Key, number]>(
+      `UPDATE templates SET encoder_version = ?, tags = ?, created_at = ?, enrolled_at = ?,
+         feature_count = ?, thumbnail_count = ?, compact = ?, enhanced = ?,
+         version = version + 1, revision = ?
+       WHERE ${where} AND version = ?`,
+    ),
+    setTags: db.prepare<[string, number, ...Key]>(
+      `UPDATE templates SET tags = ?, version = version + 1, revision = ? WHERE ${where}`,
+    ),
+    delete: db.prepare<Key>(`DELETE FROM templates WHERE ${where}`),
+    clearTombstone: db.prepare<Key>(`DELETE FROM tombstones WHERE ${where}`),
+    putTombstone: db.prepare<[...Key, number]>(
+      `INSERT INTO tombstones (storage, partition, class_id, revision) VALUES (?, ?, ?, ?)
+       ON CONFLICT (storage, partition, class_id) DO UPDATE SET revision = excluded.revision`,
+    ),
+    partition: db.prepare<PartitionKey, { revision: bigint; pruned_through: bigint }>(
+      "SELECT revision, pruned_through FROM partitions WHERE storage = ? AND partition = ?",
+    ),
+    allCompact: db.prepare<PartitionKey, CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? ORDER BY class_id`,
+    ),
+    compactSince: db.prepare<[...PartitionKey, number], CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? AND revision > ? ORDER BY class_id`,
+    ),
+    deletesSince: db
+      .prepare<[...PartitionKey, number], bigint>(
+        `SELECT class_id FROM tombstones
+         WHERE storage = ? AND partition = ? AND revision > ? ORDER BY class_id`,
+      )
+      .pluck(),
+    prune: db.prepare<[...PartitionKey, number]>(
+      "DELETE FROM tombstones WHERE storage = ? AND partition = ? AND revision <= ?",
+    ),
+    markPruned: db.prepare<[number, ...PartitionKey]>(
+      `UPDATE partitions SET pruned_through = max(pruned_through, min(revision, ?))
+       WHERE storage = ? AND partition = ?`,
+    ),
+    insertJob: db.prepare<JobValues>(
+      `INSERT INTO jobs (job_id, client_id, reference_number, method, received_at, duration_ms,
+         outcome, image_count, performed_action)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    listJobs: db.prepare<[number], JobRow>(
+      `SELECT * FROM jobs ORDER BY received_at DESC, seq DESC LIMIT ?`,
+    ),
+    listClientJobs: db.prepare<[string, number], JobRow>(
+      `SELECT * FROM jobs WHERE client_id = ? ORDER BY received_at DESC, seq DESC LIMIT ?`,
+    ),
+  };
+
+  const put = db.transaction((template: TemplateWrite, expectedVersion: number): number => {
+    const key = keyOf(template.bcid);
+    const revision = Number(statements.bumpRevision.get(key[0], key[1]));
+    const values = templateValues(template);
+    if (expectedVersion === 0) {
+      if (statements.insert.run(...key, ...values, revision).changes === 0) {
+        throw versionConflict(template.bcid, expectedVersion);
+      }
+      statements.clearTombstone.run(...key);
+      return 1;
+    }
+    if (statements.update.run(...values, revision, ...key, expectedVersion).changes === 0) {
+      throw versionConflict(template.bcid, expectedVersion);
+    }
+    return expectedVersion + 1;
+  });
+
+  // The existence check runs under the write lock (BEGIN IMMEDIATE), so it cannot go stale; a
+  // missing template therefore costs no revision.
+  const setTags = db.transaction((key: Key, tags: string[]): boolean => {
+    if (statements.exists.get(...key) === undefined) return false;
+    const revision = Number(statements.bumpRevision.get(key[0], key[1]));
+    statements.setTags.run(JSON.stringify(tags), revision, ...key);
+    return true;
+  });
+
+  const remove = db.transaction((key: Key): boolean => {
+    if (statements.exists.get(...key) === undefined) return false;
+    const revision = Number(statements.bumpRevision.get(key[0], key[1]));
+    statements.delete.run(...key);
+    statements.putTombstone.run(...key, revision);
+    return true;
+  });
+
+  // Deferred transaction of reads only: one WAL snapshot for the revision and the rows.
+  const changes = db.transaction((storage: string, partition: number, since: number) => {
+    const row = statements.partition.get(storage, partition);
+    const revision = row === undefined ? 0 : Number(row.revision);
+    const prunedThrough = row === undefined ? 0 : Number(row.pruned_through);
+    const full = since === 0 || since > revision || since < prunedThrough;
+    const upserts = full
+      ? statements.allCompact.all(storage, partition)
+      : statements.compactSince.all(storage, partition, since);
+    const deletes = full ? [] : statements.deletesSince.all(storage, partition, since);
+    return { revision, upserts: upserts.map(compactEntryOf), deletes, full };
+  });
+
+  const prune = db.transaction((storage: string, partition: number, through: number): number => {
+    statements.markPruned.run(through, storage, partition);
+    return statements.prune.run(storage, partition, through).changes;
+  });
+
+  let closed = false;
+  function run<T>(action: string, body: () => T): Promise<T> {
+    if (closed) return Promise.reject(storeClosed());
+    try {
+      return Promise.resolve(body());
+    } catch (err) {
+      return Promise.reject(asStoreError(err, action));
+    }
+  }
+
+  function truncateWal(): void {
+    try {
+      db.pragma(`busy_timeout = ${DELETE_CHECKPOINT_WAIT_MS}`);
+      db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // Best effort: a busy reader keeps the WAL for now; later checkpoints overwrite it.
+    } finally {
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+  }
+
+  return {
+    kind: "sqlite",
+
+    get(bcid) {
+      return run("get", () => {
+        validateBcid(bcid);
+        const row = statements.get.get(...keyOf(bcid));
+        return row === undefined ? undefined : templateOf(row);
+      });
+    },
+
+    put(template, expectedVersion) {
+      return run("put", () => {
+        validateTemplateWrite(template, expectedVersion);
+        return put.immediate(template, expectedVersion);
+      });
+    },
+
+    setTags(bcid, tags) {
+      return run("setTags", () => {
+        validateBcid(bcid);
+        validateTags(tags);
+        return setTags.immediate(keyOf(bcid), tags);
+      });
+    },
+
+    delete(bcid) {
+      return run("delete", () => {
+        validateBcid(bcid);
+        const deleted = remove.immediate(keyOf(bcid));
+        if (deleted) truncateWal();
+        return deleted;
+      });
+    },
+
+    partitionChanges(storage, partition, sinceRevision) {
+      return run("partitionChanges", (): PartitionChanges => {
+        validateStoragePartition(storage, partition);
+        validateSinceRevision(sinceRevision);
+        return changes.deferred(storage, partition, sinceRevision);
+      });
+    },
+
+    recordJob(job) {
+      return run("recordJob", () => {
+        validateJob(job);
+        try {
+          statements.insertJob.run(...jobValues(job));
+        } catch (err) {
+          if (sqliteCode(err) === "SQLITE_CONSTRAINT_UNIQUE") {
+            throw new FacevaultError("already_exists", `job ${job.jobId} is already recorded`, {
+              field: "jobId",
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      });
+    },
+
+    listJobs(listOptions) {
+      return run("listJobs", () => {
+        const { clientId, limit } = resolveListJobsOptions(listOptions);
+        const rows =
+          clientId === undefined
+            ? statements.listJobs.all(limit)
+            : statements.listClientJobs.all(clientId, limit);
+        return rows.map(jobOf);
+      });
+    },
+
+    pruneTombstones(storage, partition, throughRevision) {
+      return run("pruneTombstones", () => {
+        validateStoragePartition(storage, partition);
+        validateSinceRevision(throughRevision);
+        return prune.immediate(storage, partition, throughRevision);
+      });
+    },
+
+    migrationVersions() {
+      return run("migrationVersions", () => sqliteMigrationVersions(db));
+    },
+
+    close() {
+      if (!closed) {
+        closed = true;
+        db.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+type TemplateValues = [
+  encoderVersion: number,
+  tags: string,
+  createdAt: number,
+  enrolledAt: number,
+  featureCount: number,
+  thumbnailCount: number,
+  compact: Uint8Array,
+  enhanced: Uint8Array,
+];
+
+type JobValues = [
+  jobId: string,
+  clientId: string,
+  referenceNumber: string | null,
+  method: string,
+  receivedAt: number,
+  durationMs: number,
+  outcome: number,
+  imageCount: number,
+  performedAction: string | null,
+];
+
+function keyOf(bcid: Bcid): Key {
+  return [bcid.storage, bcid.partition, bcid.classId];
+}
+
+function templateValues(template: TemplateWrite): TemplateValues {
+  return [
+    template.encoderVersion,
+    JSON.stringify(template.tags),
+    template.createdAt.getTime(),
+    template.enrolledAt.getTime(),
+    template.featureCount,
+    template.thumbnailCount,
+    template.compact,
+    template.enhanced,
+  ];
+}
+
+function templateOf(row: TemplateRow): StoredTemplate {
+  return {
+    bcid: { storage: row.storage, partition: Number(row.partition), classId: row.class_id },
+    encoderVersion: Number(row.encoder_version),
+    tags: JSON.parse(row.tags) as string[],
+    createdAt: new Date(Number(row.created_at)),
+    enrolledAt: new Date(Number(row.enrolled_at)),
+    featureCount: Number(row.feature_count),
+    thumbnailCount: Number(row.thumbnail_count),
+    compact: bytesOf(row.compact),
+    enhanced: bytesOf(row.enhanced),
+    version: Number(row.version),
+  };
+}
+
+function compactEntryOf(row: CompactRow): CompactEntry {
+  return {
+    classId: row.class_id,
+    encoderVersion: Number(row.encoder_version),
+    tags: JSON.parse(row.tags) as string[],
+    compact: bytesOf(row.compact),
+  };
+}
+
+function jobValues(job: JobRecord): JobValues {
+  return [
+    job.jobId,
+    job.clientId,
+    job.referenceNumber ?? null,
+    job.method,
+    job.receivedAt.getTime(),
+    job.durationMs,
+    job.outcome,
+    job.imageCount,
+    job.performedAction ?? null,
+  ];
+}
+
+function jobOf(row: JobRow): JobRecord {
+  const job: JobRecord = {
+    jobId: row.job_id,
+    clientId: row.client_id,
+    method: row.method,
+    receivedAt: new Date(Number(row.received_at)),
+    durationMs: Number(row.duration_ms),
+    outcome: Number(row.outcome),
+    imageCount: Number(row.image_count),
+  };
+  if (row.reference_number !== null) job.referenceNumber = row.reference_number;
+  if (row.performed_action !== null) job.performedAction = row.performed_action;
+  return job;
+}
+
+/** A plain Uint8Array view (no copy), so both backends return the same type. */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  return err instanceof Database.SqliteError ? err.code : undefined;
+}
+
+function asStoreError(err: unknown, action: string): FacevaultError {
+  if (isFacevaultError(err)) return err;
+  const code = sqliteCode(err);
+  if (code?.startsWith("SQLITE_BUSY") || code?.startsWith("SQLITE_LOCKED")) {
+    return new FacevaultError("unavailable", `template store ${action}: database is busy`, {
+      cause: err,
+    });
+  }
+  return new FacevaultError(
+    "internal",
+    `template store ${action} failed${code === undefined ? "" : ` (${code})`}`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,136 @@
+import { FacevaultError } from "../errors.js";
+import type { Bcid, JobRecord, ListJobsOptions, TemplateWrite } from "./template-store.js";
+
+/**
+ * Argument checks shared by every TemplateStore implementation, so that both backends reject
+ * exactly the same input with the same `invalid_argument` errors before touching the database.
+ */
+
+const MAX_CLASS_ID = 2n ** 63n - 1n;
+const MAX_INT32 = 2 ** 31 - 1;
+const DEFAULT_JOB_LIMIT = 100;
+const MAX_JOB_LIMIT = 10_000;
+
+export function validateStoragePartition(storage: string, partition: number): void {
+  if (typeof storage !== "string" || storage.length === 0) {
+    throw invalid("storage", "storage name must be a non-empty string");
+  }
+  checkText("storage", storage);
+  if (!Number.isInteger(partition) || partition < 0 || partition > MAX_INT32) {
+    throw invalid("partition", `partition must be an integer in [0, ${MAX_INT32}]`);
+  }
+}
+
+export function validateBcid(bcid: Bcid): void {
+  validateStoragePartition(bcid.storage, bcid.partition);
+  if (typeof bcid.classId !== "bigint" || bcid.classId <= 0n || bcid.classId > MAX_CLASS_ID) {
+    throw invalid("classId", "class id must be a positive 64-bit integer (1 to 2^63 - 1)");
+  }
+}
+
+export function validateTags(tags: string[]): void {
+  if (!Array.isArray(tags)) throw invalid("tags", "tags must be an array of strings");
+  for (const tag of tags) {
+    if (typeof tag !== "string") throw invalid("tags", "tags must be an array of strings");
+    checkText("tags", tag);
+  }
+}
+
+export function validateTemplateWrite(template: TemplateWrite, expectedVersion: number): void {
+  validateBcid(template.bcid);
+  validateTags(template.tags);
+  checkInt32("encoderVersion", template.encoderVersion, 0);
+  checkInt32("featureCount", template.featureCount, 0);
+  checkInt32("thumbnailCount", template.thumbnailCount, 0);
+  checkDate("createdAt", template.createdAt);
+  checkDate("enrolledAt", template.enrolledAt);
+  for (const field of ["compact", "enhanced"] as const) {
+    if (!(template[field] instanceof Uint8Array)) {
+      throw invalid(field, `${field} template must be bytes`);
+    }
+  }
+  if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+    throw invalid("expectedVersion", "expected version must be a non-negative integer");
+  }
+}
+
+export function validateSinceRevision(sinceRevision: number): void {
+  if (!Number.isSafeInteger(sinceRevision) || sinceRevision < 0) {
+    throw invalid("sinceRevision", "revision must be a non-negative integer");
+  }
+}
+
+export function validateJob(job: JobRecord): void {
+  for (const field of ["jobId", "clientId", "method"] as const) {
+    if (typeof job[field] !== "string" || job[field].length === 0) {
+      throw invalid(field, `${field} must be a non-empty string`);
+    }
+    checkText(field, job[field]);
+  }
+  for (const field of ["referenceNumber", "performedAction"] as const) {
+    const value = job[field];
+    if (value !== undefined) {
+      if (typeof value !== "string") throw invalid(field, `${field} must be a string`);
+      checkText(field, value);
+    }
+  }
+  checkDate("receivedAt", job.receivedAt);
+  if (!Number.isFinite(job.durationMs) || job.durationMs < 0) {
+    throw invalid("durationMs", "duration must be a non-negative number of milliseconds");
+  }
+  checkInt32("outcome", job.outcome, 0);
+  checkInt32("imageCount", job.imageCount, 0);
+}
+
+/** Fills defaults: all clients, 100 entries. */
+export function resolveListJobsOptions(options: ListJobsOptions = {}): {
+  clientId: string | undefined;
+  limit: number;
+} {
+  const limit = options.limit ?? DEFAULT_JOB_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_LIMIT) {
+    throw invalid("limit", `limit must be an integer in [1, ${MAX_JOB_LIMIT}]`);
+  }
+  return { clientId: options.clientId, limit };
+}
+
+/** `storage/partition/classId`, for messages (no biometric data). */
+export function describeBcid(bcid: Bcid): string {
+  return `${bcid.storage}/${bcid.partition}/${bcid.classId}`;
+}
+
+/** The optimistic-concurrency failure of `put`. */
+export function versionConflict(bcid: Bcid, expectedVersion: number): FacevaultError {
+  const expectation =
+    expectedVersion === 0 ? "not to exist yet" : `to be at version ${expectedVersion}`;
+  return new FacevaultError(
+    "aborted",
+    `template ${describeBcid(bcid)} was expected ${expectation}: it was changed concurrently, re-read and retry`,
+    { field: "classId" },
+  );
+}
+
+export function storeClosed(): FacevaultError {
+  return new FacevaultError("unavailable", "template store is closed");
+}
+
+// PostgreSQL text cannot hold NUL; reject it in both backends so they accept the same input.
+function checkText(field: string, value: string): void {
+  if (value.includes("\u0000")) throw invalid(field, `${field} must not contain NUL characters`);
+}
+
+function checkInt32(field: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min || value > MAX_INT32) {
+    throw invalid(field, `${field} must be an integer in [${min}, ${MAX_INT32}]`);
+  }
+}
+
+function checkDate(field: string, value: Date): void {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw invalid(field, `${field} must be a valid date`);
+  }
+}
+
+function invalid(field: string, message: string): FacevaultError {
+  return new FacevaultError("invalid_argument", message, { field });
+}

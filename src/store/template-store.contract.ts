@@ -1,0 +1,596 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FacevaultError, isFacevaultError } from "../errors.js";
+import type {
+  Bcid,
+  CompactEntry,
+  JobRecord,
+  StoredTemplate,
+  TemplateStore,
+  TemplateStoreMaintenance,
+  TemplateWrite,
+} from "./template-store.js";
+
+/**
+ * The behaviour every TemplateStore must have, run against a real database by each backend's
+ * test file. Tests share one database per file and stay apart by using their own storage names.
+ */
+export interface TemplateStoreHarness {
+  /**
+   * Opens a new store instance (own connection or pool) on the test file's database; every call
+   * runs the migrations again. The contract closes what it opens.
+   */
+  open(): Promise<TemplateStore & TemplateStoreMaintenance>;
+}
+
+const MAX_CLASS_ID = 2n ** 63n - 1n;
+
+export function describeTemplateStoreContract(name: string, harness: TemplateStoreHarness): void {
+  describe(`${name}: TemplateStore contract`, () => {
+    let store: TemplateStore & TemplateStoreMaintenance;
+    let second: TemplateStore & TemplateStoreMaintenance;
+    let storages = 0;
+    /** A storage name no other test uses, so every test starts from empty partitions. */
+    const freshStorage = () => `storage-${++storages}`;
+
+    beforeAll(async () => {
+      store = await harness.open();
+      second = await harness.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await second?.close();
+    });
+
+    describe("get and put", () => {
+      it("returns undefined for a class that was never written", async () => {
+        expect(await store.get({ storage: freshStorage(), partition: 1, classId: 1n })).toBe(
+          undefined,
+        );
+      });
+
+      it("creates version 1 and returns every field unchanged, for class ids up to 2^63 - 1", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n ** 53n + 1n, MAX_CLASS_ID - 1n, MAX_CLASS_ID]) {
+          const write = templateWrite({ storage, partition: 7, classId });
+          expect(await store.put(write, 0)).toBe(1);
+          const stored = await store.get(write.bcid);
+          expect(stored).toEqual({ ...write, version: 1 });
+          expect(stored?.bcid.classId).toBe(classId);
+          expect(stored?.compact).toBeInstanceOf(Uint8Array);
+        }
+      });
+
+      it("keeps apart class ids that a JS number would round to the same value", async () => {
+        const storage = freshStorage();
+        const high = { storage, partition: 0, classId: MAX_CLASS_ID };
+        const lower = { storage, partition: 0, classId: MAX_CLASS_ID - 1n };
+        expect(Number(high.classId)).toBe(Number(lower.classId));
+        await store.put(templateWrite(high, { tags: ["high"] }), 0);
+        await store.put(templateWrite(lower, { tags: ["lower"] }), 0);
+        expect((await store.get(high))?.tags).toEqual(["high"]);
+        expect((await store.get(lower))?.tags).toEqual(["lower"]);
+        const { upserts } = await store.partitionChanges(storage, 0, 0);
+        expect(upserts.map((entry) => entry.classId)).toEqual([lower.classId, high.classId]);
+      });
+
+      it("replaces the template and increments the version on put and on setTags", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 42n };
+        await store.put(templateWrite(bcid), 0);
+        const replacement = templateWrite(bcid, {
+          encoderVersion: 3,
+          featureCount: 9,
+          thumbnailCount: 4,
+          tags: ["b", "a"],
+          enrolledAt: new Date(Date.UTC(2031, 0, 2, 3, 4, 5, 678)),
+          compact: bytes(3, 100),
+          enhanced: bytes(4, 5000),
+        });
+        expect(await store.put(replacement, 1)).toBe(2);
+        expect(await store.get(bcid)).toEqual({ ...replacement, version: 2 });
+        expect(await store.setTags(bcid, ["x"])).toBe(true);
+        expect(await store.get(bcid)).toEqual({ ...replacement, tags: ["x"], version: 3 });
+        expect(await store.setTags(bcid, [])).toBe(true);
+        expect(await store.get(bcid)).toMatchObject({ tags: [], version: 4 });
+      });
+
+      it("aborts a put with a stale expected version and changes nothing", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 5n };
+        await store.put(templateWrite(bcid), 0);
+        await store.put(templateWrite(bcid, { tags: ["second"] }), 1);
+        const before = await store.get(bcid);
+        const revisionBefore = (await store.partitionChanges(bcid.storage, 1, 0)).revision;
+
+        const stale = templateWrite(bcid, { tags: ["stale"], compact: bytes(9, 10) });
+        for (const expectedVersion of [1, 3, 0]) {
+          const error = await rejection(store.put(stale, expectedVersion));
+          expect(error.kind).toBe("aborted");
+          expect(error.message).toContain("5");
+        }
+        expect(await store.get(bcid)).toEqual(before);
+        expect((await store.partitionChanges(bcid.storage, 1, 0)).revision).toBe(revisionBefore);
+      });
+
+      it("aborts a put that expects a version of a template that does not exist", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 6n };
+        expect((await rejection(store.put(templateWrite(bcid), 1))).kind).toBe("aborted");
+        expect(await store.get(bcid)).toBe(undefined);
+        expect(await store.partitionChanges(bcid.storage, 1, 0)).toEqual({
+          revision: 0,
+          upserts: [],
+          deletes: [],
+          full: true,
+        });
+      });
+    });
+
+    describe("setTags and delete", () => {
+      it("return false for a missing template and leave the partition revision alone", async () => {
+        const storage = freshStorage();
+        await store.put(templateWrite({ storage, partition: 1, classId: 1n }), 0);
+        const missing = { storage, partition: 1, classId: 2n };
+        expect(await store.setTags(missing, ["a"])).toBe(false);
+        expect(await store.delete(missing)).toBe(false);
+        expect(await store.get(missing)).toBe(undefined);
+        expect((await store.partitionChanges(storage, 1, 0)).revision).toBe(1);
+      });
+
+      it("delete removes the template; it can then be created again at version 1", async () => {
+        const bcid = { storage: freshStorage(), partition: 3, classId: MAX_CLASS_ID };
+        await store.put(templateWrite(bcid), 0);
+        await store.setTags(bcid, ["t"]);
+        expect(await store.delete(bcid)).toBe(true);
+        expect(await store.get(bcid)).toBe(undefined);
+        expect(await store.delete(bcid)).toBe(false);
+        expect(await store.setTags(bcid, ["t"])).toBe(false);
+        expect((await rejection(store.put(templateWrite(bcid), 2))).kind).toBe("aborted");
+        expect(await store.put(templateWrite(bcid, { tags: ["again"] }), 0)).toBe(1);
+        expect(await store.get(bcid)).toMatchObject({ tags: ["again"], version: 1 });
+      });
+    });
+
+    describe("validation", () => {
+      const good: Bcid = { storage: "s", partition: 1, classId: 1n };
+      const badBcids: [string, Bcid][] = [
+        ["classId 0", { ...good, classId: 0n }],
+        ["negative classId", { ...good, classId: -5n }],
+        ["classId 2^63", { ...good, classId: 2n ** 63n }],
+        ["number classId", { ...good, classId: 1 as unknown as bigint }],
+        ["empty storage", { ...good, storage: "" }],
+        ["negative partition", { ...good, partition: -1 }],
+        ["fractional partition", { ...good, partition: 1.5 }],
+      ];
+
+      it.each(badBcids)("rejects a BCID with %s in every operation", async (_, bcid) => {
+        const calls: Promise<unknown>[] = [
+          store.get(bcid),
+          store.put(templateWrite(bcid), 0),
+          store.setTags(bcid, []),
+          store.delete(bcid),
+        ];
+        if (bcid.classId === good.classId) {
+          calls.push(store.partitionChanges(bcid.storage, bcid.partition, 0));
+        }
+        for (const call of calls) {
+          expect((await rejection(call)).kind).toBe("invalid_argument");
+        }
+      });
+
+      it("rejects invalid template fields, expected versions, revisions and tags", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 1n };
+        const writes: [TemplateWrite, number][] = [
+          [templateWrite(bcid, { featureCount: -1 }), 0],
+          [templateWrite(bcid, { thumbnailCount: 1.5 }), 0],
+          [templateWrite(bcid, { encoderVersion: 2 ** 31 }), 0],
+          [templateWrite(bcid, { createdAt: new Date(Number.NaN) }), 0],
+          [templateWrite(bcid, { compact: "abc" as unknown as Uint8Array }), 0],
+          [templateWrite(bcid, { tags: ["nul\u0000byte"] }), 0],
+          [templateWrite(bcid), -1],
+          [templateWrite(bcid), 0.5],
+        ];
+        for (const [write, expectedVersion] of writes) {
+          const error = await rejection(store.put(write, expectedVersion));
+          expect(error.kind).toBe("invalid_argument");
+          expect(error.field).toBeTruthy();
+        }
+        expect(await store.get(bcid)).toBe(undefined);
+        expect((await rejection(store.setTags(bcid, [7 as unknown as string]))).kind).toBe(
+          "invalid_argument",
+        );
+        expect((await rejection(store.partitionChanges(bcid.storage, 1, -1))).kind).toBe(
+          "invalid_argument",
+        );
+      });
+    });
+
+    describe("partitionChanges", () => {
+      it("a full reload returns every template of exactly that storage and partition", async () => {
+        const storage = freshStorage();
+        const other = freshStorage();
+        await store.put(templateWrite({ storage, partition: 1, classId: 3n }, { tags: ["c"] }), 0);
+        await store.put(templateWrite({ storage, partition: 1, classId: 1n }), 0);
+        await store.put(templateWrite({ storage, partition: 1, classId: 2n }), 0);
+        await store.put(templateWrite({ storage, partition: 2, classId: 1n }), 0);
+        await store.put(templateWrite({ storage, partition: 2, classId: 4n }), 0);
+        await store.put(templateWrite({ storage: other, partition: 1, classId: 9n }), 0);
+
+        const changes = await store.partitionChanges(storage, 1, 0);
+        expect(changes.full).toBe(true);
+        expect(changes.revision).toBe(3);
+        expect(changes.deletes).toEqual([]);
+        expect(changes.upserts).toEqual([
+          entryOf(templateWrite({ storage, partition: 1, classId: 1n })),
+          entryOf(templateWrite({ storage, partition: 1, classId: 2n })),
+          entryOf(templateWrite({ storage, partition: 1, classId: 3n }, { tags: ["c"] })),
+        ]);
+        const second = await store.partitionChanges(storage, 2, 0);
+        expect(second.upserts.map((entry) => entry.classId)).toEqual([1n, 4n]);
+        expect(second.revision).toBe(2);
+        expect((await store.partitionChanges(other, 1, 0)).upserts.map((e) => e.classId)).toEqual([
+          9n,
+        ]);
+      });
+
+      it("an unknown partition is empty at revision 0", async () => {
+        expect(await store.partitionChanges(freshStorage(), 1, 0)).toEqual({
+          revision: 0,
+          upserts: [],
+          deletes: [],
+          full: true,
+        });
+      });
+
+      it("returns only what changed after a revision: new, updated, re-tagged and deleted", async () => {
+        const storage = freshStorage();
+        const bcid = (classId: bigint) => ({ storage, partition: 1, classId });
+        for (const classId of [1n, 2n, 3n]) await store.put(templateWrite(bcid(classId)), 0);
+        const r0 = (await store.partitionChanges(storage, 1, 0)).revision;
+        expect(r0).toBe(3);
+
+        await store.put(templateWrite(bcid(4n)), 0); // r0 + 1
+        await store.setTags(bcid(1n), ["retagged"]); // r0 + 2
+        await store.delete(bcid(2n)); // r0 + 3
+        const updated = templateWrite(bcid(3n), { compact: bytes(77, 32), encoderVersion: 2 });
+        await store.put(updated, 1); // r0 + 4
+        // Another partition of the same storage moves on its own counter.
+        await store.put(templateWrite({ storage, partition: 2, classId: 2n }), 0);
+
+        const changes = await store.partitionChanges(storage, 1, r0);
+        expect(changes).toEqual({
+          revision: r0 + 4,
+          upserts: [
+            entryOf(templateWrite(bcid(1n), { tags: ["retagged"] })),
+            entryOf(updated),
+            entryOf(templateWrite(bcid(4n))),
+          ],
+          deletes: [2n],
+          full: false,
+        });
+        const later = await store.partitionChanges(storage, 1, r0 + 2);
+        expect(later.upserts.map((entry) => entry.classId)).toEqual([3n]);
+        expect(later.deletes).toEqual([2n]);
+        expect(later.full).toBe(false);
+        expect(await store.partitionChanges(storage, 1, r0 + 4)).toEqual({
+          revision: r0 + 4,
+          upserts: [],
+          deletes: [],
+          full: false,
+        });
+      });
+
+      it("a class deleted and created again is an upsert, not a delete", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 8n };
+        await store.put(templateWrite(bcid), 0);
+        const r1 = (await store.partitionChanges(bcid.storage, 1, 0)).revision;
+        await store.delete(bcid);
+        const r2 = (await store.partitionChanges(bcid.storage, 1, 0)).revision;
+        expect((await store.partitionChanges(bcid.storage, 1, r1)).deletes).toEqual([8n]);
+        await store.put(templateWrite(bcid, { tags: ["back"] }), 0);
+        for (const since of [r1, r2]) {
+          const changes = await store.partitionChanges(bcid.storage, 1, since);
+          expect(changes.deletes).toEqual([]);
+          expect(changes.upserts).toEqual([entryOf(templateWrite(bcid, { tags: ["back"] }))]);
+        }
+      });
+
+      it("sends a reader that is ahead of the store (other database) a full reload", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 1n };
+        await store.put(templateWrite(bcid), 0);
+        const changes = await store.partitionChanges(bcid.storage, 1, 50);
+        expect(changes.full).toBe(true);
+        expect(changes.revision).toBe(1);
+        expect(changes.upserts.map((entry) => entry.classId)).toEqual([1n]);
+      });
+
+      it("after tombstones are pruned, only readers from before the pruning get a full reload", async () => {
+        const storage = freshStorage();
+        const bcid = (classId: bigint) => ({ storage, partition: 1, classId });
+        for (const classId of [1n, 2n, 3n]) await store.put(templateWrite(bcid(classId)), 0);
+        await store.delete(bcid(1n)); // 4
+        await store.delete(bcid(2n)); // 5
+        await store.setTags(bcid(3n), ["x"]); // 6
+        expect(await store.pruneTombstones(storage, 1, 4)).toBe(1);
+
+        const old = await store.partitionChanges(storage, 1, 3);
+        expect(old.full).toBe(true);
+        expect(old.upserts.map((entry) => entry.classId)).toEqual([3n]);
+        expect(old.deletes).toEqual([]);
+        const recent = await store.partitionChanges(storage, 1, 4);
+        expect(recent).toMatchObject({ full: false, revision: 6, deletes: [2n] });
+        expect(recent.upserts.map((entry) => entry.classId)).toEqual([3n]);
+
+        // Pruning beyond the current revision cannot hide later deletes.
+        expect(await store.pruneTombstones(storage, 1, 1000)).toBe(1);
+        await store.delete(bcid(3n)); // 7
+        expect(await store.partitionChanges(storage, 1, 6)).toEqual({
+          revision: 7,
+          upserts: [],
+          deletes: [3n],
+          full: false,
+        });
+      });
+    });
+
+    describe("concurrency", () => {
+      it("parallel read-merge-retry writers of one class all land", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: MAX_CLASS_ID };
+        await expectAllWritersLand([store], bcid, 8);
+      });
+
+      it("writers on two store instances of one database all land", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 77n };
+        await expectAllWritersLand([store, second], bcid, 8);
+      });
+
+      it("an incremental reader polling during concurrent writes ends equal to a full reload", async () => {
+        const storage = freshStorage();
+        const stores = [store, second];
+        const replica = new Map<bigint, string>();
+        let revision = 0;
+        let writing = true;
+        let increments = 0;
+
+        const poll = async () => {
+          const changes = await store.partitionChanges(storage, 1, revision);
+          expect(changes.revision).toBeGreaterThanOrEqual(revision);
+          if (changes.full) replica.clear();
+          for (const entry of changes.upserts) replica.set(entry.classId, describeEntry(entry));
+          for (const classId of changes.deletes) replica.delete(classId);
+          revision = changes.revision;
+          if (!changes.full && changes.upserts.length + changes.deletes.length > 0) increments++;
+        };
+        const reader = (async () => {
+          while (writing) {
+            await poll();
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+
+        const writers = Array.from({ length: 6 }, async (_, writer) => {
+          const random = seededRandom(writer + 1);
+          for (let step = 0; step < 25; step++) {
+            const target = stores[step % 2] as TemplateStore;
+            const bcid = { storage, partition: 1, classId: BigInt(1 + Math.floor(random() * 8)) };
+            const dice = random();
+            if (dice < 0.2) await target.delete(bcid);
+            else if (dice < 0.4) await target.setTags(bcid, [`w${writer}s${step}`]);
+            else
+              await readMergeRetry(
+                target,
+                bcid,
+                `w${writer}s${step}`,
+                bytes(writer * 31 + step, 24),
+              );
+            // Yield to the event loop so the reader polls between writes, also for a backend
+            // whose calls complete synchronously.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        });
+        await Promise.all(writers);
+        writing = false;
+        await reader;
+        await poll();
+
+        const full = await store.partitionChanges(storage, 1, 0);
+        expect(full.revision).toBe(revision);
+        expect(new Map(full.upserts.map((entry) => [entry.classId, describeEntry(entry)]))).toEqual(
+          replica,
+        );
+        // The reader really followed the writes step by step.
+        expect(increments).toBeGreaterThan(5);
+      });
+    });
+
+    describe("jobs", () => {
+      const job = (overrides: Partial<JobRecord> & Pick<JobRecord, "jobId">): JobRecord => ({
+        clientId: "client-a",
+        method: "Enroll",
+        receivedAt: new Date(Date.UTC(2099, 5, 1, 12, 0, 0, 250)),
+        durationMs: 12.5,
+        outcome: 0,
+        imageCount: 2,
+        ...overrides,
+      });
+
+      it("records jobs and lists them newest first, by client, limited", async () => {
+        const t = (seconds: number) => new Date(Date.UTC(2099, 5, 1, 12, 0, seconds));
+        const jobs = [
+          job({ jobId: "job-1", clientId: "jobs-a", receivedAt: t(1), referenceNumber: "ref-1" }),
+          job({ jobId: "job-2", clientId: "jobs-b", receivedAt: t(3), performedAction: "NONE" }),
+          job({
+            jobId: "job-3",
+            clientId: "jobs-a",
+            receivedAt: t(2),
+            outcome: 5,
+            method: "Verify",
+          }),
+          // Same time as job-3: recorded later, so listed before it.
+          job({ jobId: "job-4", clientId: "jobs-a", receivedAt: t(2), imageCount: 0 }),
+        ];
+        for (const record of jobs) await store.recordJob(record);
+
+        expect(await store.listJobs({ clientId: "jobs-a" })).toEqual([jobs[3], jobs[2], jobs[0]]);
+        expect(await store.listJobs({ clientId: "jobs-a", limit: 1 })).toEqual([jobs[3]]);
+        expect(await store.listJobs({ clientId: "nobody" })).toEqual([]);
+        const all = await second.listJobs({ limit: 10_000 });
+        expect(all.slice(0, 4).map((record) => record.jobId)).toEqual([
+          "job-2",
+          "job-4",
+          "job-3",
+          "job-1",
+        ]);
+        const times = all.map((record) => record.receivedAt.getTime());
+        expect(times).toEqual([...times].sort((a, b) => b - a));
+      });
+
+      it("keeps absent optional fields absent", async () => {
+        await store.recordJob(job({ jobId: "job-plain", clientId: "jobs-plain" }));
+        const [listed] = await store.listJobs({ clientId: "jobs-plain" });
+        expect(listed).toEqual(job({ jobId: "job-plain", clientId: "jobs-plain" }));
+        expect(listed !== undefined && "referenceNumber" in listed).toBe(false);
+        expect(listed !== undefined && "performedAction" in listed).toBe(false);
+      });
+
+      it("refuses a job id twice and invalid jobs or limits", async () => {
+        await store.recordJob(job({ jobId: "job-twice" }));
+        const error = await rejection(store.recordJob(job({ jobId: "job-twice" })));
+        expect(error.kind).toBe("already_exists");
+        expect((await rejection(store.recordJob(job({ jobId: "" })))).kind).toBe(
+          "invalid_argument",
+        );
+        expect((await rejection(store.recordJob(job({ jobId: "j", durationMs: -1 })))).kind).toBe(
+          "invalid_argument",
+        );
+        for (const limit of [0, 10_001, 2.5]) {
+          expect((await rejection(store.listJobs({ limit }))).kind).toBe("invalid_argument");
+        }
+      });
+    });
+
+    describe("lifecycle", () => {
+      it("opening another instance runs the migrations again as a no-op", async () => {
+        const bcid = { storage: freshStorage(), partition: 1, classId: 1n };
+        await store.put(templateWrite(bcid), 0);
+        const versions = await store.migrationVersions();
+        expect(versions.length).toBeGreaterThan(0);
+        const again = await harness.open();
+        try {
+          expect(await again.migrationVersions()).toEqual(versions);
+          expect(await again.get(bcid)).toEqual({ ...templateWrite(bcid), version: 1 });
+        } finally {
+          await again.close();
+        }
+      });
+
+      it("fails calls after close with unavailable; close is idempotent", async () => {
+        const closing = await harness.open();
+        await closing.close();
+        await closing.close();
+        const error = await rejection(closing.get({ storage: "s", partition: 1, classId: 1n }));
+        expect(error.kind).toBe("unavailable");
+      });
+    });
+  });
+}
+
+/** A template write with distinctive, deterministic contents; `overrides` replace fields. */
+export function templateWrite(bcid: Bcid, overrides: Partial<TemplateWrite> = {}): TemplateWrite {
+  // BigInt() so that deliberately invalid (number) class ids still build a write.
+  const seed = Number(BigInt(bcid.classId) % 251n) + bcid.partition;
+  return {
+    bcid: { ...bcid },
+    encoderVersion: 1,
+    tags: ["tag-1", "tag-2"],
+    createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 123)),
+    enrolledAt: new Date(Date.UTC(2030, 0, 1, 0, 0, 1, 456)),
+    featureCount: 3,
+    thumbnailCount: 1,
+    compact: bytes(seed, 64),
+    enhanced: bytes(seed + 1, 2048),
+    ...overrides,
+  };
+}
+
+/** `length` bytes of a pattern that depends on `seed`. */
+export function bytes(seed: number, length: number): Uint8Array {
+  const random = seededRandom(seed + 1);
+  return Uint8Array.from({ length }, () => Math.floor(random() * 256));
+}
+
+/** Gets, adds one tag, puts with the version read; retries on `aborted`. Returns the attempts. */
+export async function readMergeRetry(
+  store: TemplateStore,
+  bcid: Bcid,
+  tag: string,
+  compact?: Uint8Array,
+): Promise<number> {
+  for (let attempt = 1; attempt <= 1000; attempt++) {
+    const current = await store.get(bcid);
+    const base: TemplateWrite =
+      current === undefined ? templateWrite(bcid, { tags: [] }) : withoutVersion(current);
+    const write = {
+      ...base,
+      tags: [...base.tags, tag],
+      ...(compact === undefined ? {} : { compact }),
+    };
+    try {
+      await store.put(write, current?.version ?? 0);
+      return attempt;
+    } catch (err) {
+      if (!isFacevaultError(err, "aborted")) throw err;
+    }
+  }
+  throw new Error("read-merge-retry did not land in 1000 attempts");
+}
+
+async function expectAllWritersLand(stores: TemplateStore[], bcid: Bcid, writers: number) {
+  const tags = Array.from({ length: writers }, (_, i) => `writer-${i}`);
+  const attempts = await Promise.all(
+    tags.map((tag, i) => readMergeRetry(stores[i % stores.length] as TemplateStore, bcid, tag)),
+  );
+  const stored = await (stores[0] as TemplateStore).get(bcid);
+  expect([...(stored?.tags ?? [])].sort()).toEqual([...tags].sort());
+  expect(stored?.version).toBe(writers);
+  // Conflicts really happened, so the retry path was exercised.
+  expect(attempts.reduce((sum, n) => sum + n, 0)).toBeGreaterThan(writers);
+}
+
+function withoutVersion(template: StoredTemplate): TemplateWrite {
+  const { version: _, ...write } = template;
+  return write;
+}
+
+function entryOf(write: TemplateWrite): CompactEntry {
+  return {
+    classId: write.bcid.classId,
+    encoderVersion: write.encoderVersion,
+    tags: write.tags,
+    compact: write.compact,
+  };
+}
+
+function describeEntry(entry: CompactEntry): string {
+  return `${entry.encoderVersion}|${entry.tags.join(",")}|${Buffer.from(entry.compact).toString("hex")}`;
+}
+
+/** Awaits a promise that must reject with a FacevaultError, and returns the error. */
+export async function rejection(promise: Promise<unknown>): Promise<FacevaultError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isFacevaultError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a FacevaultError, but the call succeeded");
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Persistence of face templates, addressed by BCID (storage + partition + class id), and of the
+ * job bookkeeping. Implementations only ever see opaque, already sealed template bytes.
+ */
+
+/** Biometric Class ID: where a template lives. */
+export interface Bcid {
+  /** Storage name, non-empty. */
+  storage: string;
+  /** Partition id, an integer in [0, 2^31 - 1]. */
+  partition: number;
+  /** Class id chosen by the client, in [1, 2^63 - 1]. */
+  classId: bigint;
+}
+
+export interface StoredTemplate {
+  bcid: Bcid;
+  /** Version of the encoder that computed the feature vectors. */
+  encoderVersion: number;
+  tags: string[];
+  /** First creation of this template. Stored as given, millisecond precision. */
+  createdAt: Date;
+  /** Last time images were enrolled into it (or it was rebuilt or upgraded). */
+  enrolledAt: Date;
+  featureCount: number;
+  thumbnailCount: number;
+  /** Compact template for matching, sealed by the caller. */
+  compact: Uint8Array;
+  /** Enhanced template (all feature vectors, optional thumbnails), sealed by the caller. */
+  enhanced: Uint8Array;
+  /** 1 after creation, +1 on every write (put, setTags): optimistic concurrency. */
+  version: number;
+}
+
+export type TemplateWrite = Omit<StoredTemplate, "version">;
+
+/** What a search index needs of one template. */
+export interface CompactEntry {
+  classId: bigint;
+  encoderVersion: number;
+  tags: string[];
+  compact: Uint8Array;
+}
+
+export interface PartitionChanges {
+  /** The partition's revision this answer is consistent with; pass it as the next `sinceRevision`. */
+  revision: number;
+  /** Templates created or changed after `sinceRevision` (all templates when `full`), by class id. */
+  upserts: CompactEntry[];
+  /** Class ids deleted after `sinceRevision` and not re-created since. Empty when `full`. */
+  deletes: bigint[];
+  /** True when `upserts` is the whole partition: the reader must drop what it holds first. */
+  full: boolean;
+}
+
+/** Bookkeeping entry of one API call. */
+export interface JobRecord {
+  jobId: string;
+  clientId: string;
+  referenceNumber?: string;
+  /** RPC method name, e.g. `Enroll`. */
+  method: string;
+  receivedAt: Date;
+  /** Wall time of the call in milliseconds. */
+  durationMs: number;
+  /** gRPC status code, 0 = OK. */
+  outcome: number;
+  imageCount: number;
+  /** Enrollment action name, for Enroll calls. */
+  performedAction?: string;
+}
+
+export interface ListJobsOptions {
+  /** Only this client's jobs. Default: all clients. */
+  clientId?: string;
+  /** Most entries returned, 1 to 10,000. Default 100. */
+  limit?: number;
+}
+
+export interface TemplateStore {
+  readonly kind: "sqlite" | "postgres";
+  get(bcid: Bcid): Promise<StoredTemplate | undefined>;
+  /**
+   * Creates or replaces a template. `expectedVersion` 0 means the template must not exist yet;
+   * otherwise it must be the version last read. Returns the new version.
+   * @throws FacevaultError `aborted` on a version mismatch (nothing is changed): re-read, merge
+   *   and retry. Atomic: a crash leaves the old row or the new one.
+   */
+  put(template: TemplateWrite, expectedVersion: number): Promise<number>;
+  /** Replaces all tags (and bumps the version); false when there is no template. */
+  setTags(bcid: Bcid, tags: string[]): Promise<boolean>;
+  /** Removes every piece of biometric data of the class; false when there is no template. */
+  delete(bcid: Bcid): Promise<boolean>;
+  /**
+   * Compact templates of one partition changed after `sinceRevision` (0 = everything, with
+   * `full: true`), read from one snapshot. Also `full: true` when the changes since then can no
+   * longer be told (tombstones pruned, or `sinceRevision` is ahead of the store).
+   */
+  partitionChanges(
+    storage: string,
+    partition: number,
+    sinceRevision: number,
+  ): Promise<PartitionChanges>;
+  /** @throws FacevaultError `already_exists` when the job id was recorded before. */
+  recordJob(job: JobRecord): Promise<void>;
+  /** Newest first (by `receivedAt`, then by recording order). */
+  listJobs(options?: ListJobsOptions): Promise<JobRecord[]>;
+  /** Releases connections; idempotent. Later calls fail with `unavailable`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Maintenance the concrete stores offer beyond the request path (for the CLI). Not part of
+ * {@link TemplateStore} so that test doubles of the request path need not implement it.
+ */
+export interface TemplateStoreMaintenance {
+  /**
+   * Forgets deletion tombstones of a partition with revision <= `throughRevision`. Readers whose
+   * `sinceRevision` is below that get a full reload instead. Returns how many were removed.
+   */
+  pruneTombstones(storage: string, partition: number, throughRevision: number): Promise<number>;
+  /** Applied migration versions, ascending. */
+  migrationVersions(): Promise<number[]>;
+}
