@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTemplateStore } from "./create-template-store.js";
+import { createPostgresTemplateStore } from "./postgres-template-store.js";
+import {
+  describeTemplateStoreContract,
+  rejection,
+  templateWrite,
+} from "./template-store.contract.js";
+
+const connectionString =
+  process.env.FACEVAULT_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** Every schema this file creates, dropped at the end. */
+const schemas: string[] = [];
+const freshSchema = () => {
+  const schema = `facevault_test_${randomBytes(6).toString("hex")}`;
+  schemas.push(schema);
+  return schema;
+};
+
+const admin = new pg.Client({ connectionString });
+beforeAll(() => admin.connect());
+afterAll(async () => {
+  for (const schema of schemas) {
+    await admin.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  }
+  await admin.end();
+});
+
+const contractSchema = freshSchema();
+describeTemplateStoreContract("postgres", {
+  // Several pool connections, so concurrent callers really run in parallel transactions.
+  open: () =>
+    createPostgresTemplateStore({ connectionString, schema: contractSchema, poolSize: 6 }),
+});
+
+describe("postgres template store", () => {
+  it("migrates a new schema once when several stores start at the same time", async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        createPostgresTemplateStore({ connectionString, schema, poolSize: 1 }),
+      ),
+    );
+    try {
+      const recorded = await admin.query(
+        `SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`,
+      );
+      expect(recorded.rows).toEqual([{ version: 1 }]);
+      for (const store of stores) expect(await store.migrationVersions()).toEqual([1]);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("stores class ids as int64 and leaves a tombstone without biometric columns", async () => {
+    const schema = freshSchema();
+    const store = await createPostgresTemplateStore({ connectionString, schema });
+    const s = pg.escapeIdentifier(schema);
+    try {
+      const bcid = { storage: "main", partition: 2, classId: 2n ** 63n - 1n };
+      await store.put(templateWrite(bcid), 0);
+      const stored = await admin.query(
+        `SELECT class_id::text AS id, pg_typeof(class_id)::text AS type FROM ${s}.templates`,
+      );
+      expect(stored.rows).toEqual([{ id: "9223372036854775807", type: "bigint" }]);
+
+      expect(await store.delete(bcid)).toBe(true);
+      expect((await admin.query(`SELECT 1 FROM ${s}.templates`)).rowCount).toBe(0);
+      const columns = await admin.query(
+        `SELECT column_name FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = 'tombstones' ORDER BY ordinal_position`,
+        [schema],
+      );
+      expect(columns.rows.map((row) => row.column_name)).toEqual([
+        "storage",
+        "partition",
+        "class_id",
+        "revision",
+      ]);
+      const tombstones = await admin.query(
+        `SELECT storage, partition, class_id::text AS class_id, revision::int FROM ${s}.tombstones`,
+      );
+      expect(tombstones.rows).toEqual([
+        { storage: "main", partition: 2, class_id: "9223372036854775807", revision: 2 },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("refuses a schema migrated by a newer facevault", async () => {
+    const schema = freshSchema();
+    await (await createPostgresTemplateStore({ connectionString, schema })).close();
+    await admin.query(
+      `INSERT INTO ${pg.escapeIdentifier(schema)}.schema_migrations (version, name) VALUES (999, 'x')`,
+    );
+    const error = await rejection(createPostgresTemplateStore({ connectionString, schema }));
+    expect(error.kind).toBe("failed_precondition");
+  });
+
+  it("rejects a schema name that is not a plain identifier", async () => {
+    for (const schema of ['bad"name', "1abc", "", "a;drop"]) {
+      const error = await rejection(createPostgresTemplateStore({ connectionString, schema }));
+      expect(error.kind).toBe("invalid_argument");
+    }
+  });
+
+  it("reports an unreachable server as unavailable", async () => {
+    const error = await rejection(
+      createPostgresTemplateStore({
+        connectionString: "postgres://postgres@127.0.0.1:1/none",
+        connectionTimeoutMs: 2000,
+      }),
+    );
+    expect(error.kind).toBe("unavailable");
+  });
+
+  it("is what createTemplateStore opens for a postgres:// URL", async () => {
+    const schema = freshSchema();
+    const store = await createTemplateStore({ database: connectionString, schema, poolSize: 2 });
+    try {
+      expect(store.kind).toBe("postgres");
+      const exists = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+      expect(exists.rowCount).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});

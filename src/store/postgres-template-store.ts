@@ -1,0 +1,501 @@
+import pg from "pg";
+import { FacevaultError, isFacevaultError } from "../errors.js";
+import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
+import {
+  resolveListJobsOptions,
+  storeClosed,
+  validateBcid,
+  validateJob,
+  validateSinceRevision,
+  validateStoragePartition,
+  validateTags,
+  validateTemplateWrite,
+  versionConflict,
+} from "./store-validation.js";
+import type {
+  Bcid,
+  CompactEntry,
+  JobRecord,
+  PartitionChanges,
+  StoredTemplate,
+  TemplateStore,
+  TemplateStoreMaintenance,
+  TemplateWrite,
+} from "./template-store.js";
+
+export interface PostgresTemplateStoreOptions {
+  /** `postgres://user:password@host:port/database`; any libpq-style URL pg accepts. */
+  connectionString: string;
+  /** Schema holding every table, created (with the tables) when missing. Default `facevault`. */
+  schema?: string;
+  /** Most pooled connections. Default 10. */
+  poolSize?: number;
+  /** How long to wait for a pooled connection, in milliseconds. Default 10,000. */
+  connectionTimeoutMs?: number;
+  /** Server-side limit on one statement, in milliseconds. Default 30,000. */
+  statementTimeoutMs?: number;
+  /** Told when an idle pooled connection fails; the pool drops it. Default: ignored. */
+  onIdleError?: (err: Error) => void;
+}
+
+export type PostgresTemplateStore = TemplateStore & TemplateStoreMaintenance & { kind: "postgres" };
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+interface TemplateRow {
+  storage: string;
+  partition: number;
+  class_id: string;
+  encoder_version: number;
+  tags: string[];
+  created_at: Date;
+  enrolled_at: Date;
+  feature_count: number;
+  thumbnail_count: number;
+  compact: Buffer;
+  enhanced: Buffer;
+  version: number;
+}
+
+interface CompactRow {
+  class_id: string;
+  encoder_version: number;
+  tags: string[];
+  compact: Buffer;
+}
+
+interface JobRow {
+  job_id: string;
+  client_id: string;
+  reference_number: string | null;
+  method: string;
+  received_at: Date;
+  duration_ms: number;
+  outcome: number;
+  image_count: number;
+  performed_action: string | null;
+}
+
+interface Transaction {
+  client: pg.PoolClient;
+  /** End with ROLLBACK instead of COMMIT. */
+  rollback(): void;
+}
+
+/**
+ * A TemplateStore in PostgreSQL (pg Pool), shareable by any number of processes.
+ *
+ * Every write to a partition first increments that partition's revision counter row
+ * (`INSERT .. ON CONFLICT DO UPDATE`) and holds its row lock until commit. Writers of one
+ * partition are therefore serialized and commit in revision order, so a reader whose snapshot
+ * shows revision R also sees every change numbered <= R, and none numbered above it.
+ * `partitionChanges` reads the counter and the rows in one REPEATABLE READ snapshot.
+ * class_id is int64 on the wire and in JS (bigint); it is sent and received as text, never as a
+ * JS number.
+ */
+export async function createPostgresTemplateStore(
+  options: PostgresTemplateStoreOptions,
+): Promise<PostgresTemplateStore> {
+  const schema = options.schema ?? "facevault";
+  const poolSize = options.poolSize ?? 10;
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? 10_000;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const onIdleError = options.onIdleError ?? (() => undefined);
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new FacevaultError(
+      "invalid_argument",
+      "schema must be a plain SQL identifier (letters, digits, underscore; at most 63)",
+      { field: "schema" },
+    );
+  }
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new FacevaultError("invalid_argument", "poolSize must be a positive integer", {
+      field: "poolSize",
+    });
+  }
+
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: poolSize,
+    connectionTimeoutMillis: connectionTimeoutMs,
+    statement_timeout: statementTimeoutMs,
+    application_name: "facevault",
+  });
+  // Without a listener an idle connection's error (server restart) would crash the process.
+  pool.on("error", onIdleError);
+  try {
+    const client = await pool.connect();
+    try {
+      await migratePostgres(client, schema);
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw asStoreError(err, "open");
+  }
+
+  const s = pg.escapeIdentifier(schema);
+  const key = "storage = $1 AND partition = $2 AND class_id = $3";
+  const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
+    feature_count, thumbnail_count, compact, enhanced, version`;
+  const sql = {
+    get: `SELECT ${columns} FROM ${s}.templates WHERE ${key}`,
+    bumpRevision: `INSERT INTO ${s}.partitions AS p (storage, partition, revision) VALUES ($1, $2, 1)
+      ON CONFLICT (storage, partition) DO UPDATE SET revision = p.revision + 1
+      RETURNING revision`,
+    insert: `INSERT INTO ${s}.templates (${columns}, revision)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12)
+      ON CONFLICT DO NOTHING`,
+    update: `UPDATE ${s}.templates SET encoder_version = $4, tags = $5, created_at = $6,
+        enrolled_at = $7, feature_count = $8, thumbnail_count = $9, compact = $10, enhanced = $11,
+        version = version + 1, revision = $12
+      WHERE ${key} AND version = $13`,
+    setTags: `UPDATE ${s}.templates SET tags = $4, version = version + 1, revision = $5
+      WHERE ${key}`,
+    delete: `DELETE FROM ${s}.templates WHERE ${key}`,
+    clearTombstone: `DELETE FROM ${s}.tombstones WHERE ${key}`,
+    putTombstone: `INSERT INTO ${s}.tombstones (storage, partition, class_id, revision)
+      VALUES ($1, $2, $3, $4)
+      ON CONFLICT (storage, partition, class_id) DO UPDATE SET revision = excluded.revision`,
+    partition: `SELECT revision, pruned_through FROM ${s}.partitions
+      WHERE storage = $1 AND partition = $2`,
+    allCompact: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 ORDER BY class_id`,
+    compactSince: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
+    deletesSince: `SELECT class_id FROM ${s}.tombstones
+      WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
+    markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
+      WHERE storage = $1 AND partition = $2`,
+    prune: `DELETE FROM ${s}.tombstones WHERE storage = $1 AND partition = $2 AND revision <= $3`,
+    insertJob: `INSERT INTO ${s}.jobs (job_id, client_id, reference_number, method, received_at,
+        duration_ms, outcome, image_count, performed_action)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    listJobs: `SELECT * FROM ${s}.jobs ORDER BY received_at DESC, seq DESC LIMIT $1`,
+    listClientJobs: `SELECT * FROM ${s}.jobs WHERE client_id = $1
+      ORDER BY received_at DESC, seq DESC LIMIT $2`,
+  };
+
+  let closed = false;
+  let ended: Promise<void> | undefined;
+
+  async function run<T>(action: string, body: () => Promise<T>): Promise<T> {
+    if (closed) throw storeClosed();
+    try {
+      return await body();
+    } catch (err) {
+      throw asStoreError(err, action);
+    }
+  }
+
+  async function transaction<T>(begin: string, body: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let rollback = false;
+    try {
+      await client.query(begin);
+      const result = await body({
+        client,
+        rollback: () => {
+          rollback = true;
+        },
+      });
+      await client.query(rollback ? "ROLLBACK" : "COMMIT");
+      client.release();
+      return result;
+    } catch (err) {
+      try {
+        await client.query("ROLLBACK");
+        client.release();
+      } catch (rollbackError) {
+        // The connection is unusable: destroy it rather than return it to the pool.
+        client.release(rollbackError as Error);
+      }
+      throw err;
+    }
+  }
+
+  /** Increments the partition's revision and holds its row lock until the transaction ends. */
+  async function bumpRevision(tx: Transaction, storage: string, partition: number) {
+    const result = await tx.client.query<{ revision: string }>(sql.bumpRevision, [
+      storage,
+      partition,
+    ]);
+    return Number(result.rows[0]?.revision);
+  }
+
+  return {
+    kind: "postgres",
+
+    get(bcid) {
+      return run("get", async () => {
+        validateBcid(bcid);
+        const result = await pool.query<TemplateRow>(sql.get, keyParams(bcid));
+        const row = result.rows[0];
+        return row === undefined ? undefined : templateOf(row);
+      });
+    },
+
+    put(template, expectedVersion) {
+      return run("put", async () => {
+        validateTemplateWrite(template, expectedVersion);
+        const { bcid } = template;
+        return transaction("BEGIN", async (tx) => {
+          const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
+          const values = [...keyParams(bcid), ...templateParams(template), revision];
+          if (expectedVersion === 0) {
+            const inserted = await tx.client.query(sql.insert, values);
+            if (inserted.rowCount === 0) throw versionConflict(bcid, expectedVersion);
+            await tx.client.query(sql.clearTombstone, keyParams(bcid));
+            return 1;
+          }
+          const updated = await tx.client.query(sql.update, [...values, expectedVersion]);
+          if (updated.rowCount === 0) throw versionConflict(bcid, expectedVersion);
+          return expectedVersion + 1;
+        });
+      });
+    },
+
+    setTags(bcid, tags) {
+      return run("setTags", async () => {
+        validateBcid(bcid);
+        validateTags(tags);
+        // Revision first even when the template may be missing: every writer takes the
+        // partition lock before any template row lock, so writers cannot deadlock.
+        return transaction("BEGIN", async (tx) => {
+          const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
+          const updated = await tx.client.query(sql.setTags, [...keyParams(bcid), tags, revision]);
+          if (updated.rowCount === 0) tx.rollback();
+          return updated.rowCount === 1;
+        });
+      });
+    },
+
+    delete(bcid) {
+      return run("delete", async () => {
+        validateBcid(bcid);
+        return transaction("BEGIN", async (tx) => {
+          const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
+          const deleted = await tx.client.query(sql.delete, keyParams(bcid));
+          if (deleted.rowCount === 0) {
+            tx.rollback();
+            return false;
+          }
+          await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
+          return true;
+        });
+      });
+    },
+
+    partitionChanges(storage, partition, sinceRevision) {
+      return run("partitionChanges", async (): Promise<PartitionChanges> => {
+        validateStoragePartition(storage, partition);
+        validateSinceRevision(sinceRevision);
+        return transaction(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+          async ({ client }) => {
+            const state = await client.query<{ revision: string; pruned_through: string }>(
+              sql.partition,
+              [storage, partition],
+            );
+            const row = state.rows[0];
+            const revision = row === undefined ? 0 : Number(row.revision);
+            const prunedThrough = row === undefined ? 0 : Number(row.pruned_through);
+            const full =
+              sinceRevision === 0 || sinceRevision > revision || sinceRevision < prunedThrough;
+            if (full) {
+              const all = await client.query<CompactRow>(sql.allCompact, [storage, partition]);
+              return { revision, upserts: all.rows.map(compactEntryOf), deletes: [], full };
+            }
+            const since = [storage, partition, sinceRevision];
+            const upserts = await client.query<CompactRow>(sql.compactSince, since);
+            const deletes = await client.query<{ class_id: string }>(sql.deletesSince, since);
+            return {
+              revision,
+              upserts: upserts.rows.map(compactEntryOf),
+              deletes: deletes.rows.map((deleted) => BigInt(deleted.class_id)),
+              full,
+            };
+          },
+        );
+      });
+    },
+
+    recordJob(job) {
+      return run("recordJob", async () => {
+        validateJob(job);
+        try {
+          await pool.query(sql.insertJob, jobParams(job));
+        } catch (err) {
+          if (pgCode(err) === "23505") {
+            throw new FacevaultError("already_exists", `job ${job.jobId} is already recorded`, {
+              field: "jobId",
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      });
+    },
+
+    listJobs(listOptions) {
+      return run("listJobs", async () => {
+        const { clientId, limit } = resolveListJobsOptions(listOptions);
+        const result =
+          clientId === undefined
+            ? await pool.query<JobRow>(sql.listJobs, [limit])
+            : await pool.query<JobRow>(sql.listClientJobs, [clientId, limit]);
+        return result.rows.map(jobOf);
+      });
+    },
+
+    pruneTombstones(storage, partition, throughRevision) {
+      return run("pruneTombstones", async () => {
+        validateStoragePartition(storage, partition);
+        validateSinceRevision(throughRevision);
+        return transaction("BEGIN", async ({ client }) => {
+          const params = [storage, partition, throughRevision];
+          await client.query(sql.markPruned, params);
+          return (await client.query(sql.prune, params)).rowCount ?? 0;
+        });
+      });
+    },
+
+    migrationVersions() {
+      return run("migrationVersions", () => postgresMigrationVersions(pool, schema));
+    },
+
+    close() {
+      closed = true;
+      ended ??= pool.end();
+      return ended;
+    },
+  };
+}
+
+function keyParams(bcid: Bcid): [string, number, string] {
+  return [bcid.storage, bcid.partition, bcid.classId.toString()];
+}
+
+function templateParams(template: TemplateWrite): unknown[] {
+  return [
+    template.encoderVersion,
+    template.tags,
+    template.createdAt,
+    template.enrolledAt,
+    template.featureCount,
+    template.thumbnailCount,
+    template.compact,
+    template.enhanced,
+  ];
+}
+
+function templateOf(row: TemplateRow): StoredTemplate {
+  return {
+    bcid: { storage: row.storage, partition: row.partition, classId: BigInt(row.class_id) },
+    encoderVersion: row.encoder_version,
+    tags: row.tags,
+    createdAt: row.created_at,
+    enrolledAt: row.enrolled_at,
+    featureCount: row.feature_count,
+    thumbnailCount: row.thumbnail_count,
+    compact: bytesOf(row.compact),
+    enhanced: bytesOf(row.enhanced),
+    version: row.version,
+  };
+}
+
+function compactEntryOf(row: CompactRow): CompactEntry {
+  return {
+    classId: BigInt(row.class_id),
+    encoderVersion: row.encoder_version,
+    tags: row.tags,
+    compact: bytesOf(row.compact),
+  };
+}
+
+function jobParams(job: JobRecord): unknown[] {
+  return [
+    job.jobId,
+    job.clientId,
+    job.referenceNumber ?? null,
+    job.method,
+    job.receivedAt,
+    job.durationMs,
+    job.outcome,
+    job.imageCount,
+    job.performedAction ?? null,
+  ];
+}
+
+function jobOf(row: JobRow): JobRecord {
+  const job: JobRecord = {
+    jobId: row.job_id,
+    clientId: row.client_id,
+    method: row.method,
+    receivedAt: row.received_at,
+    durationMs: row.duration_ms,
+    outcome: row.outcome,
+    imageCount: row.image_count,
+  };
+  if (row.reference_number !== null) job.referenceNumber = row.reference_number;
+  if (row.performed_action !== null) job.performedAction = row.performed_action;
+  return job;
+}
+
+/** A plain Uint8Array view (no copy), so both backends return the same type. */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
+
+function asStoreError(err: unknown, action: string): FacevaultError {
+  if (isFacevaultError(err)) return err;
+  const code = pgCode(err);
+  const message = err instanceof Error ? err.message : "";
+  if (code === "40001" || code === "40P01") {
+    return new FacevaultError("aborted", `template store ${action}: concurrent conflict, retry`, {
+      cause: err,
+    });
+  }
+  if (code === "57014") {
+    return new FacevaultError(
+      "deadline_exceeded",
+      `template store ${action}: statement timed out`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (
+    code?.startsWith("08") ||
+    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
+    /timeout exceeded when trying to connect|Connection terminated/i.test(message)
+  ) {
+    return new FacevaultError("unavailable", `template store ${action}: database unreachable`, {
+      cause: err,
+    });
+  }
+  return new FacevaultError(
+    "internal",
+    `template store ${action} failed${code === undefined ? "" : ` (${code})`}`,
+    { cause: err },
+  );
+}
