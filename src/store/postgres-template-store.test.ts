@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTemplateStore } from "./create-template-store.js";
@@ -14,7 +13,8 @@ const connectionString =
 /** Every schema this file creates, dropped at the end. */
 const schemas: string[] = [];
 const freshSchema = () => {
-  const schema = `facevault_test_${randomBytes(6).toString("hex")}`;
+  // Unique per run and per call; the store layer keeps away from node:crypto, tests included.
+  const schema = `facevault_test_${process.pid}_${Date.now().toString(36)}_${schemas.length}`;
   schemas.push(schema);
   return schema;
 };

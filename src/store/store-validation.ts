@@ -11,6 +11,7 @@ const MAX_INT32 = 2 ** 31 - 1;
 const DEFAULT_JOB_LIMIT = 100;
 const MAX_JOB_LIMIT = 10_000;
 
+/** Storage non-empty, partition an integer in [0, 2^31 - 1]. */
 export function validateStoragePartition(storage: string, partition: number): void {
   if (typeof storage !== "string" || storage.length === 0) {
     throw invalid("storage", "storage name must be a non-empty string");
@@ -21,6 +22,7 @@ export function validateStoragePartition(storage: string, partition: number): vo
   }
 }
 
+/** As {@link validateStoragePartition}, and a bigint class id in [1, 2^63 - 1]. */
 export function validateBcid(bcid: Bcid): void {
   validateStoragePartition(bcid.storage, bcid.partition);
   if (typeof bcid.classId !== "bigint" || bcid.classId <= 0n || bcid.classId > MAX_CLASS_ID) {
@@ -28,6 +30,7 @@ export function validateBcid(bcid: Bcid): void {
   }
 }
 
+/** An array of strings without NUL characters. */
 export function validateTags(tags: string[]): void {
   if (!Array.isArray(tags)) throw invalid("tags", "tags must be an array of strings");
   for (const tag of tags) {
@@ -36,6 +39,7 @@ export function validateTags(tags: string[]): void {
   }
 }
 
+/** Every field of a write, and `expectedVersion` a non-negative integer. */
 export function validateTemplateWrite(template: TemplateWrite, expectedVersion: number): void {
   validateBcid(template.bcid);
   validateTags(template.tags);
@@ -54,12 +58,14 @@ export function validateTemplateWrite(template: TemplateWrite, expectedVersion: 
   }
 }
 
+/** A non-negative safe integer. */
 export function validateSinceRevision(sinceRevision: number): void {
   if (!Number.isSafeInteger(sinceRevision) || sinceRevision < 0) {
     throw invalid("sinceRevision", "revision must be a non-negative integer");
   }
 }
 
+/** Required strings non-empty, counts non-negative integers, a valid date. */
 export function validateJob(job: JobRecord): void {
   for (const field of ["jobId", "clientId", "method"] as const) {
     if (typeof job[field] !== "string" || job[field].length === 0) {
@@ -110,6 +116,7 @@ export function versionConflict(bcid: Bcid, expectedVersion: number): FacevaultE
   );
 }
 
+/** The error of any call after `close()`. */
 export function storeClosed(): FacevaultError {
   return new FacevaultError("unavailable", "template store is closed");
 }

@@ -104,7 +104,7 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         for (const expectedVersion of [1, 3, 0]) {
           const error = await rejection(store.put(stale, expectedVersion));
           expect(error.kind).toBe("aborted");
-          expect(error.message).toContain("5");
+          expect(error.message).toContain(`${bcid.storage}/1/5`);
         }
         expect(await store.get(bcid)).toEqual(before);
         expect((await store.partitionChanges(bcid.storage, 1, 0)).revision).toBe(revisionBefore);
