@@ -1,6 +1,7 @@
 import pg from "pg";
 import { FacevaultError, isFacevaultError } from "../errors.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
+import { bytesOf, type JobColumns, jobOf } from "./row-mapping.js";
 import {
   resolveListJobsOptions,
   storeClosed,
@@ -62,18 +63,6 @@ interface CompactRow {
   encoder_version: number;
   tags: string[];
   compact: Buffer;
-}
-
-interface JobRow {
-  job_id: string;
-  client_id: string;
-  reference_number: string | null;
-  method: string;
-  received_at: Date;
-  duration_ms: number;
-  outcome: number;
-  image_count: number;
-  performed_action: string | null;
 }
 
 interface Transaction {
@@ -343,8 +332,8 @@ export async function createPostgresTemplateStore(
         const { clientId, limit } = resolveListJobsOptions(listOptions);
         const result =
           clientId === undefined
-            ? await pool.query<JobRow>(sql.listJobs, [limit])
-            : await pool.query<JobRow>(sql.listClientJobs, [clientId, limit]);
+            ? await pool.query<JobColumns>(sql.listJobs, [limit])
+            : await pool.query<JobColumns>(sql.listClientJobs, [clientId, limit]);
         return result.rows.map(jobOf);
       });
     },
@@ -426,26 +415,6 @@ function jobParams(job: JobRecord): unknown[] {
     job.imageCount,
     job.performedAction ?? null,
   ];
-}
-
-function jobOf(row: JobRow): JobRecord {
-  const job: JobRecord = {
-    jobId: row.job_id,
-    clientId: row.client_id,
-    method: row.method,
-    receivedAt: row.received_at,
-    durationMs: row.duration_ms,
-    outcome: row.outcome,
-    imageCount: row.image_count,
-  };
-  if (row.reference_number !== null) job.referenceNumber = row.reference_number;
-  if (row.performed_action !== null) job.performedAction = row.performed_action;
-  return job;
-}
-
-/** A plain Uint8Array view (no copy), so both backends return the same type. */
-function bytesOf(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 function pgCode(err: unknown): string | undefined {

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import { bytesOf, type JobColumns, jobOf } from "./row-mapping.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import {
   resolveListJobsOptions,
@@ -61,17 +62,12 @@ interface CompactRow {
   compact: Buffer;
 }
 
-interface JobRow {
-  job_id: string;
-  client_id: string;
-  reference_number: string | null;
-  method: string;
+/** What SQLite returns for a job: integers as bigint, times as milliseconds. */
+type JobRow = Omit<JobColumns, "received_at" | "outcome" | "image_count"> & {
   received_at: bigint;
-  duration_ms: number;
   outcome: bigint;
   image_count: bigint;
-  performed_action: string | null;
-}
+};
 
 type Key = [storage: string, partition: number, classId: bigint];
 type PartitionKey = [storage: string, partition: number];
@@ -320,7 +316,14 @@ export async function createSqliteTemplateStore(
           clientId === undefined
             ? statements.listJobs.all(limit)
             : statements.listClientJobs.all(clientId, limit);
-        return rows.map(jobOf);
+        return rows.map((row) =>
+          jobOf({
+            ...row,
+            received_at: new Date(Number(row.received_at)),
+            outcome: Number(row.outcome),
+            image_count: Number(row.image_count),
+          }),
+        );
       });
     },
 
@@ -422,26 +425,6 @@ function jobValues(job: JobRecord): JobValues {
     job.imageCount,
     job.performedAction ?? null,
   ];
-}
-
-function jobOf(row: JobRow): JobRecord {
-  const job: JobRecord = {
-    jobId: row.job_id,
-    clientId: row.client_id,
-    method: row.method,
-    receivedAt: new Date(Number(row.received_at)),
-    durationMs: Number(row.duration_ms),
-    outcome: Number(row.outcome),
-    imageCount: Number(row.image_count),
-  };
-  if (row.reference_number !== null) job.referenceNumber = row.reference_number;
-  if (row.performed_action !== null) job.performedAction = row.performed_action;
-  return job;
-}
-
-/** A plain Uint8Array view (no copy), so both backends return the same type. */
-function bytesOf(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 function sqliteCode(err: unknown): string | undefined {
