@@ -65,11 +65,15 @@ export function validateSinceRevision(sinceRevision: number): void {
   }
 }
 
-/** Required strings non-empty, counts non-negative integers, a valid date. */
+/**
+ * Job id and method non-empty, client id a string (empty for calls that failed authentication),
+ * counts non-negative integers, a valid date.
+ */
 export function validateJob(job: JobRecord): void {
   for (const field of ["jobId", "clientId", "method"] as const) {
-    if (typeof job[field] !== "string" || job[field].length === 0) {
-      throw invalid(field, `${field} must be a non-empty string`);
+    const mayBeEmpty = field === "clientId";
+    if (typeof job[field] !== "string" || (!mayBeEmpty && job[field].length === 0)) {
+      throw invalid(field, `${field} must be a ${mayBeEmpty ? "" : "non-empty "}string`);
     }
     checkText(field, job[field]);
   }

@@ -450,6 +450,12 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         expect(listed !== undefined && "performedAction" in listed).toBe(false);
       });
 
+      it("records calls that failed authentication, with an empty client id", async () => {
+        await store.recordJob(job({ jobId: "job-anonymous", clientId: "" }));
+        const [listed] = await store.listJobs({ clientId: "" });
+        expect(listed?.jobId).toBe("job-anonymous");
+      });
+
       it("refuses a job id twice and invalid jobs or limits", async () => {
         await store.recordJob(job({ jobId: "job-twice" }));
         const error = await rejection(store.recordJob(job({ jobId: "job-twice" })));
