@@ -1,0 +1,389 @@
+/**
+ * The same table of cases over grpc-js, Connect JSON, Connect binary, gRPC-Web and REST, against
+ * one real server on port 0: every protocol must give the same outcome and the same response,
+ * carry the job headers, and leave a matching bookkeeping record.
+ */
+import { randomBytes } from "node:crypto";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type CallOptions,
+  type CallResult,
+  type MethodName,
+  type ProtocolClient,
+  protocolClients,
+  type Requests,
+} from "./support/protocols.js";
+import { samplePng, seedTemplate } from "./support/seed.js";
+import { startTestServer, type TestClient, type TestServer } from "./support/test-server.js";
+
+let server: TestServer;
+let clients: ProtocolClient[];
+let thumbnail: Uint8Array;
+
+/** Alice's seeded class and a class nobody has. */
+const seeded = 1001n;
+const missing = 4040n;
+
+interface Case {
+  name: string;
+  method: MethodName;
+  request: Requests[MethodName];
+  /** Default alice with a valid token. */
+  as?: (s: TestServer) => Promise<Partial<CallOptions> & { client?: TestClient }>;
+  code: number;
+  /** Expected subset of the JSON response (same for every protocol). */
+  json?: Record<string, unknown>;
+  /** Expected message substring on errors. */
+  message?: RegExp;
+  /** Checked after the call, once per protocol. */
+  after?: () => Promise<void>;
+}
+
+const sign = (claims: Record<string, unknown>, key: Uint8Array) =>
+  new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(key);
+const now = () => Math.floor(Date.now() / 1000);
+const aliceKey = () => new Uint8Array(Buffer.from(server.clients.alice.key, "base64"));
+
+const cases: Case[] = [
+  {
+    name: "status of a class without template",
+    method: "getTemplateStatus",
+    request: { classId: missing },
+    code: 0,
+    json: {
+      classId: "4040",
+      available: false,
+      tags: [],
+      encoderVersion: 0,
+      featureVectors: 0,
+      thumbnailsStored: 0,
+      thumbnails: [],
+    },
+  },
+  {
+    name: "status of a stored template",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    code: 0,
+    json: {
+      classId: "1001",
+      available: true,
+      enrolled: "2026-01-02T03:04:05.678Z",
+      tags: ["blue", "vip"],
+      encoderVersion: 2,
+      featureVectors: 2,
+      thumbnailsStored: 1,
+      thumbnails: [],
+    },
+  },
+  {
+    name: "status with thumbnails",
+    method: "getTemplateStatus",
+    request: { classId: seeded, downloadThumbnails: true },
+    code: 0,
+    json: {
+      available: true,
+      thumbnails: [{ enrolled: "2026-01-02T03:04:05.678Z", image: "<thumbnail>" }],
+    },
+  },
+  {
+    name: "another partition's class is invisible",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async (s) => ({ client: s.clients.bob }),
+    code: 0,
+    json: { classId: "1001", available: false },
+  },
+  {
+    name: "set tags replaces all tags",
+    method: "setTemplateTags",
+    request: { classId: seeded, tags: ["gold", "gold", "x"] },
+    code: 0,
+    json: {},
+    after: async () => {
+      const t = await server.app.store.get(bcid(server.clients.alice, seeded));
+      expect(t?.tags).toEqual(["gold", "x"]);
+    },
+  },
+  {
+    name: "set tags on a class without template",
+    method: "setTemplateTags",
+    request: { classId: missing, tags: ["a"] },
+    code: 5,
+    message: /no template is stored for class 4040/,
+  },
+  {
+    name: "set tags rejects an empty tag, naming it",
+    method: "setTemplateTags",
+    request: { classId: seeded, tags: ["ok", ""] },
+    code: 3,
+    message: /tags\[1\] must not be empty/,
+  },
+  {
+    name: "another partition cannot change tags",
+    method: "setTemplateTags",
+    request: { classId: seeded, tags: ["hacked"] },
+    as: async (s) => ({ client: s.clients.bob }),
+    code: 5,
+    after: async () => {
+      const t = await server.app.store.get(bcid(server.clients.alice, seeded));
+      expect(t?.tags).toEqual(["blue", "vip"]);
+    },
+  },
+  {
+    name: "delete removes the template",
+    method: "deleteTemplate",
+    request: { classId: seeded },
+    code: 0,
+    json: {},
+    after: async () => {
+      expect(await server.app.store.get(bcid(server.clients.alice, seeded))).toBeUndefined();
+    },
+  },
+  {
+    name: "delete of a class without template",
+    method: "deleteTemplate",
+    request: { classId: missing },
+    code: 5,
+  },
+  {
+    name: "another partition cannot delete",
+    method: "deleteTemplate",
+    request: { classId: seeded },
+    as: async (s) => ({ client: s.clients.bob }),
+    code: 5,
+    after: async () => {
+      expect(await server.app.store.get(bcid(server.clients.alice, seeded))).toBeDefined();
+    },
+  },
+  {
+    name: "class id 0",
+    method: "getTemplateStatus",
+    request: { classId: 0n },
+    code: 3,
+    message: /classId must be a positive 64-bit number, got 0/,
+  },
+  {
+    name: "negative class id",
+    method: "deleteTemplate",
+    request: { classId: -5n },
+    code: 3,
+    message: /classId must be a positive 64-bit number, got -5/,
+  },
+  {
+    name: "largest class id",
+    method: "getTemplateStatus",
+    request: { classId: 2n ** 63n - 1n },
+    code: 0,
+    json: { classId: "9223372036854775807", available: false },
+  },
+  {
+    name: "no Authorization header",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({ token: null }),
+    code: 16,
+    message: /missing Authorization header/,
+  },
+  {
+    name: "malformed token",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({ token: "abc.def" }),
+    code: 16,
+    message: /malformed token/,
+  },
+  {
+    name: "alg none",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => {
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+      const claims = { iss: "alice", sub: "alice", aud: "BWS", exp: now() + 300 };
+      return { token: `${enc({ alg: "none" })}.${enc(claims)}.` };
+    },
+    code: 16,
+    message: /algorithm 'none' is not accepted/,
+  },
+  {
+    name: "token signed with a wrong key",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign(
+        { iss: "alice", sub: "alice", aud: "BWS", exp: now() + 300 },
+        new Uint8Array(randomBytes(64)),
+      ),
+    }),
+    code: 16,
+    message: /signature does not match any key of client 'alice'/,
+  },
+  {
+    name: "expired token",
+    method: "deleteTemplate",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign({ iss: "alice", sub: "alice", aud: "BWS", exp: now() - 600 }, aliceKey()),
+    }),
+    code: 16,
+    message: /expired/,
+    after: async () => {
+      // nothing is read or written without a valid token
+      expect(await server.app.store.get(bcid(server.clients.alice, seeded))).toBeDefined();
+    },
+  },
+  {
+    name: "token not yet valid",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign(
+        { iss: "alice", sub: "alice", aud: "BWS", nbf: now() + 600, exp: now() + 900 },
+        aliceKey(),
+      ),
+    }),
+    code: 16,
+    message: /not yet valid/,
+  },
+  {
+    name: "wrong audience",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign({ iss: "alice", sub: "alice", aud: "XYZ", exp: now() + 300 }, aliceKey()),
+    }),
+    code: 16,
+    message: /audience must be 'BWS'/,
+  },
+  {
+    name: "unknown client",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign({ iss: "mallory", sub: "mallory", aud: "BWS", exp: now() + 300 }, aliceKey()),
+    }),
+    code: 16,
+    message: /unknown client 'mallory'/,
+  },
+  {
+    name: "sub differs from iss",
+    method: "getTemplateStatus",
+    request: { classId: seeded },
+    as: async () => ({
+      token: await sign({ iss: "alice", sub: "bob", aud: "BWS", exp: now() + 300 }, aliceKey()),
+    }),
+    code: 16,
+    message: /'sub' must equal 'iss'/,
+  },
+];
+
+function bcid(client: TestClient, classId: bigint) {
+  return { storage: client.storage, partition: client.partition, classId };
+}
+
+/** Puts the world back to the same state before each call, so every protocol sees the same. */
+async function resetState(): Promise<void> {
+  const { store, vault } = server.app;
+  for (const c of [server.clients.alice, server.clients.bob]) {
+    await store.delete(bcid(c, seeded));
+    await store.delete(bcid(c, missing));
+  }
+  await seedTemplate({ store, vault }, server.clients.alice, seeded, {
+    tags: ["blue", "vip"],
+    vectors: 2,
+    thumbnail,
+  });
+}
+
+interface Recorded {
+  jobId: string;
+  method: string;
+  clientId: string;
+  code: number;
+  referenceNumber: string;
+}
+const recorded: Recorded[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  clients = protocolClients(server);
+  thumbnail = await samplePng(7);
+});
+
+afterAll(async () => {
+  for (const c of clients ?? []) c.close();
+  await server?.close();
+});
+
+describe("protocol matrix", () => {
+  for (const testCase of cases) {
+    it(testCase.name, async () => {
+      const results: Record<string, CallResult> = {};
+      for (const client of clients) {
+        await resetState();
+        const as = (await testCase.as?.(server)) ?? {};
+        const caller = as.client ?? server.clients.alice;
+        const token = as.token === undefined ? await server.token(caller) : as.token;
+        const referenceNumber = `ref-${client.name}-${recorded.length}`;
+        const result = await client.call(testCase.method, testCase.request, { token, referenceNumber });
+        results[client.name] = result;
+
+        const where = `${client.name}: ${testCase.name}`;
+        expect(result.code, `${where} (${result.message})`).toBe(testCase.code);
+        if (testCase.message) expect(result.message, where).toMatch(testCase.message);
+        if (client.name === "rest") {
+          const status: Record<number, number> = { 0: 200, 3: 400, 5: 404, 12: 501, 16: 401 };
+          expect(result.httpStatus, where).toBe(status[testCase.code]);
+        }
+        // Job headers on every response, errors included.
+        expect(result.meta.get("jobid"), where).toMatch(/^[0-9a-f-]{36}$/);
+        expect(result.meta.get("bws-version"), where).toBe("3.0.0-test");
+        expect(Date.parse(result.meta.get("date") ?? ""), where).not.toBeNaN();
+        expect(result.meta.get("reference-number"), where).toBe(referenceNumber);
+        if (client.name !== "rest") {
+          expect(Number(result.meta.get("response-time-ms")), where).toBeGreaterThanOrEqual(0);
+        }
+        recorded.push({
+          jobId: result.meta.get("jobid") ?? "",
+          method: testCase.method,
+          clientId: testCase.code === 16 ? "" : caller.clientId,
+          code: result.code,
+          referenceNumber,
+        });
+        await testCase.after?.();
+      }
+
+      // All protocols agree on the outcome and on the response.
+      const reference = results.rest as CallResult;
+      for (const [name, result] of Object.entries(results)) {
+        expect(result.code, name).toBe(reference.code);
+        expect(result.json, name).toEqual(reference.json);
+      }
+      if (testCase.json) {
+        const expected = structuredClone(testCase.json);
+        const thumbs = expected.thumbnails as { image: string }[] | undefined;
+        for (const t of thumbs ?? []) t.image = Buffer.from(thumbnail).toString("base64");
+        expect(reference.json).toMatchObject(expected);
+      }
+    });
+  }
+
+  it("writes a bookkeeping record for every call, matching it", async () => {
+    await server.app.server.drainBookkeeping();
+    const jobs = await server.app.store.listJobs({ limit: 10_000 });
+    const byId = new Map(jobs.map((j) => [j.jobId, j]));
+    expect(recorded.length).toBe(cases.length * clients.length);
+    const missingJobs = recorded.filter((r) => !byId.has(r.jobId)).map((r) => `${r.method} ${r.referenceNumber}`);
+    expect(missingJobs).toEqual([]);
+    for (const r of recorded) {
+      const job = byId.get(r.jobId);
+      expect(job, `job ${r.jobId} (${r.method} ${r.referenceNumber})`).toBeDefined();
+      expect(job?.method.toLowerCase()).toBe(r.method.toLowerCase());
+      expect(job?.clientId).toBe(r.clientId);
+      expect(job?.outcome).toBe(r.code);
+      expect(job?.referenceNumber).toBe(r.referenceNumber);
+      expect(job?.durationMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+});

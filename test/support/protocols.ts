@@ -1,0 +1,207 @@
+/**
+ * One call interface over every protocol facevault speaks, so that a table of cases can run
+ * unchanged over grpc-js, Connect JSON, Connect binary, gRPC-Web and the JSON Web API. REST
+ * requests are written here by hand from the wire contract (not derived from the server's
+ * transcoder) so that the test checks the paths and bodies a REST caller really sends.
+ */
+import { type JsonObject, type MessageInitShape, toJson } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import {
+  type FaceEnrollmentRequestSchema,
+  type FaceSearchRequestSchema,
+  type FaceTemplateStatusRequestSchema,
+  type FaceVerificationRequestSchema,
+  FaceRecognition,
+  type DeleteTemplateRequestSchema,
+  type SetTemplateTagsRequestSchema,
+} from "../../gen/bioid/services/v1/face_recognition_pb.js";
+import { createConnectClient } from "../../src/client/connect-client.js";
+import { createGrpcJsClient } from "../../src/client/grpc-js-client.js";
+import type { TestServer } from "./test-server.js";
+
+export const protocolNames = ["grpc-js", "connect-json", "connect-binary", "grpc-web", "rest"] as const;
+export type ProtocolName = (typeof protocolNames)[number];
+
+export interface Requests {
+  enroll: MessageInitShape<typeof FaceEnrollmentRequestSchema>;
+  verify: MessageInitShape<typeof FaceVerificationRequestSchema>;
+  search: MessageInitShape<typeof FaceSearchRequestSchema>;
+  setTemplateTags: MessageInitShape<typeof SetTemplateTagsRequestSchema>;
+  getTemplateStatus: MessageInitShape<typeof FaceTemplateStatusRequestSchema>;
+  deleteTemplate: MessageInitShape<typeof DeleteTemplateRequestSchema>;
+}
+export type MethodName = keyof Requests;
+
+export interface CallOptions {
+  /** Bearer token; null sends no Authorization header at all. */
+  token: string | null;
+  referenceNumber?: string;
+  /** Raw Authorization header value, overriding `token`. */
+  authorization?: string;
+}
+
+export interface CallResult {
+  /** gRPC code, 0 on success. */
+  code: number;
+  message: string;
+  /** The response as proto3 JSON with every field (REST's own form), on success. */
+  json?: JsonObject;
+  /** Response headers and trailers together (gRPC sends some headers as trailers on errors). */
+  meta: Headers;
+  /** REST only. */
+  httpStatus?: number;
+}
+
+export interface ProtocolClient {
+  name: ProtocolName;
+  call<M extends MethodName>(method: M, request: Requests[M], options: CallOptions): Promise<CallResult>;
+  close(): void;
+}
+
+const methods = FaceRecognition.method;
+
+function merge(...sources: (Headers | undefined)[]): Headers {
+  const out = new Headers();
+  for (const s of sources) s?.forEach((v, k) => out.set(k, v));
+  return out;
+}
+
+function headersFor(options: CallOptions): Record<string, string> {
+  const h: Record<string, string> = {};
+  const auth = options.authorization ?? (options.token === null ? undefined : `Bearer ${options.token}`);
+  if (auth !== undefined) h.authorization = auth;
+  if (options.referenceNumber !== undefined) h["reference-number"] = options.referenceNumber;
+  return h;
+}
+
+function rpcClient(name: Exclude<ProtocolName, "grpc-js" | "rest">, server: TestServer): ProtocolClient {
+  const client = createConnectClient({
+    baseUrl: server.baseUrl,
+    protocol: name === "grpc-web" ? "grpc-web" : "connect",
+    useBinaryFormat: name !== "connect-json",
+  });
+  return {
+    name,
+    async call(method, request, options) {
+      let header: Headers | undefined;
+      let trailer: Headers | undefined;
+      try {
+        const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
+        const response = await fn(request, {
+          headers: headersFor(options),
+          onHeader: (h: Headers) => {
+            header = h;
+          },
+          onTrailer: (t: Headers) => {
+            trailer = t;
+          },
+        });
+        const json = toJson(methods[method].output, response, { alwaysEmitImplicit: true }) as JsonObject;
+        return { code: 0, message: "", json, meta: merge(header, trailer) };
+      } catch (err) {
+        const e = ConnectError.from(err);
+        return { code: e.code, message: e.rawMessage, meta: merge(header, trailer, e.metadata) };
+      }
+    },
+    close() {},
+  };
+}
+
+function grpcJsClient(server: TestServer): ProtocolClient {
+  const client = createGrpcJsClient({ address: server.address });
+  return {
+    name: "grpc-js",
+    async call(method, request, options) {
+      let header: Headers | undefined;
+      let trailer: Headers | undefined;
+      try {
+        const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
+        const response = await fn(request, {
+          headers: headersFor(options),
+          onHeader: (h: Headers) => {
+            header = h;
+          },
+          onTrailer: (t: Headers) => {
+            trailer = t;
+          },
+        });
+        const json = toJson(methods[method].output, response, { alwaysEmitImplicit: true }) as JsonObject;
+        return { code: 0, message: "", json, meta: merge(header, trailer) };
+      } catch (err) {
+        const e = ConnectError.from(err);
+        return { code: e.code, message: e.rawMessage, meta: merge(header, trailer, e.metadata) };
+      }
+    },
+    close: () => client.close(),
+  };
+}
+
+const b64 = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString("base64");
+type ImageInit = { image?: Uint8Array; tags?: string[] };
+const imageJson = (i: ImageInit) => ({ image: b64(i.image), ...(i.tags?.length ? { tags: i.tags } : {}) });
+
+/** The REST request a JSON Web API caller sends for each RPC, per the wire contract. */
+function restRequest<M extends MethodName>(method: M, request: Requests[M]) {
+  const r = request as Record<string, unknown>;
+  const id = String(r.classId ?? 0);
+  switch (method) {
+    case "enroll":
+      return { verb: "POST", path: `/api/face/v1/enroll/${id}`, body: ((r.images ?? []) as ImageInit[]).map(imageJson) };
+    case "verify":
+      return { verb: "POST", path: `/api/face/v1/verify/${id}`, body: imageJson((r.image ?? {}) as ImageInit) };
+    case "search":
+      return {
+        verb: "POST",
+        path: "/api/face/v1/search",
+        body: {
+          images: ((r.images ?? []) as ImageInit[]).map(imageJson),
+          tags: r.tags ?? [],
+          topMatches: r.topMatches ?? false,
+        },
+      };
+    case "setTemplateTags":
+      return { verb: "PUT", path: `/api/face/v1/template/${id}/tags`, body: r.tags ?? [] };
+    case "getTemplateStatus":
+      return {
+        verb: "GET",
+        path: `/api/face/v1/template/status/${id}${r.downloadThumbnails ? "?downloadThumbnails=true" : ""}`,
+      };
+    default:
+      return { verb: "DELETE", path: `/api/face/v1/template/${id}` };
+  }
+}
+
+function restClient(server: TestServer): ProtocolClient {
+  return {
+    name: "rest",
+    async call(method, request, options) {
+      const { verb, path, body } = restRequest(method, request) as { verb: string; path: string; body?: unknown };
+      const res = await fetch(server.baseUrl + path, {
+        method: verb,
+        headers: { ...headersFor(options), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const json = (await res.json()) as JsonObject;
+      if (res.status === 200) return { code: 0, message: "", json, meta: res.headers, httpStatus: 200 };
+      return {
+        code: Number(json.code),
+        message: String(json.message),
+        meta: res.headers,
+        httpStatus: res.status,
+      };
+    },
+    close() {},
+  };
+}
+
+/** Clients for every protocol against one server. */
+export function protocolClients(server: TestServer): ProtocolClient[] {
+  return protocolNames.map((name) =>
+    name === "grpc-js"
+      ? grpcJsClient(server)
+      : name === "rest"
+        ? restClient(server)
+        : rpcClient(name, server),
+  );
+}
+
