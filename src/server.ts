@@ -3,7 +3,11 @@
  * binary), gRPC-Web, the JSON Web API (REST) and health endpoints. `main.ts` listens.
  */
 import { createServer as createHttp1Server } from "node:http";
-import { createServer as createHttp2Server, type Http2Session } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2Session,
+} from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { JsonValue } from "@bufbuild/protobuf";
 import {
@@ -63,6 +67,8 @@ export interface FacevaultServer {
   close(): Promise<void>;
   /** Resolves when all bookkeeping records of finished calls are written. */
   drainBookkeeping(): Promise<void>;
+  /** Requests whose response has not closed yet. */
+  inFlight(): number;
 }
 
 /** Builds the server; see {@link FacevaultServer}. */
@@ -110,6 +116,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
         resolve();
       });
     });
+    if ("stream" in req) releaseUnreadStream(req);
     const job = jobs.begin(req, res);
     if (closing && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
     route(req, res, job, closed)
@@ -243,7 +250,31 @@ export function createServer(options: ServerOptions): FacevaultServer {
     },
 
     drainBookkeeping: () => jobs.drain(),
+    inFlight: () => inFlight,
   };
+}
+
+/**
+ * An HTTP/2 call answered before its request body was read (size limit, early error) stays
+ * open: the unread data stalls the client and the stream never closes. Once our end of the
+ * stream is out, reset it with NO_ERROR (as gRPC servers do) so both sides let go.
+ */
+function releaseUnreadStream(req: Http2ServerRequest): void {
+  const stream = req.stream;
+  stream.once("finish", () => {
+    if (req.complete) return;
+    const poll = setInterval(() => {
+      if (stream.destroyed) {
+        clearInterval(poll);
+      } else if (stream.closed || stream.state.localClose) {
+        // Our end is out (or the client reset the stream): drop the unread data and close,
+        // with RST_STREAM(NO_ERROR) where the stream is still open.
+        clearInterval(poll);
+        stream.destroy();
+      }
+    }, 5);
+    poll.unref();
+  });
 }
 
 /**

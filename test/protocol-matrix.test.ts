@@ -261,7 +261,10 @@ const cases: Case[] = [
     method: "getTemplateStatus",
     request: { classId: seeded },
     as: async () => ({
-      token: await sign({ iss: "mallory", sub: "mallory", aud: "BWS", exp: now() + 300 }, aliceKey()),
+      token: await sign(
+        { iss: "mallory", sub: "mallory", aud: "BWS", exp: now() + 300 },
+        aliceKey(),
+      ),
     }),
     code: 16,
     message: /unknown client 'mallory'/,
@@ -326,7 +329,10 @@ describe("protocol matrix", () => {
         const caller = as.client ?? server.clients.alice;
         const token = as.token === undefined ? await server.token(caller) : as.token;
         const referenceNumber = `ref-${client.name}-${recorded.length}`;
-        const result = await client.call(testCase.method, testCase.request, { token, referenceNumber });
+        const result = await client.call(testCase.method, testCase.request, {
+          token,
+          referenceNumber,
+        });
         results[client.name] = result;
 
         const where = `${client.name}: ${testCase.name}`;
@@ -374,7 +380,9 @@ describe("protocol matrix", () => {
     const jobs = await server.app.store.listJobs({ limit: 10_000 });
     const byId = new Map(jobs.map((j) => [j.jobId, j]));
     expect(recorded.length).toBe(cases.length * clients.length);
-    const missingJobs = recorded.filter((r) => !byId.has(r.jobId)).map((r) => `${r.method} ${r.referenceNumber}`);
+    const missingJobs = recorded
+      .filter((r) => !byId.has(r.jobId))
+      .map((r) => `${r.method} ${r.referenceNumber}`);
     expect(missingJobs).toEqual([]);
     for (const r of recorded) {
       const job = byId.get(r.jobId);

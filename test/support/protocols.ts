@@ -7,19 +7,25 @@
 import { type JsonObject, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import {
+  type DeleteTemplateRequestSchema,
   type FaceEnrollmentRequestSchema,
+  FaceRecognition,
   type FaceSearchRequestSchema,
   type FaceTemplateStatusRequestSchema,
   type FaceVerificationRequestSchema,
-  FaceRecognition,
-  type DeleteTemplateRequestSchema,
   type SetTemplateTagsRequestSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import { createConnectClient } from "../../src/client/connect-client.js";
 import { createGrpcJsClient } from "../../src/client/grpc-js-client.js";
 import type { TestServer } from "./test-server.js";
 
-export const protocolNames = ["grpc-js", "connect-json", "connect-binary", "grpc-web", "rest"] as const;
+export const protocolNames = [
+  "grpc-js",
+  "connect-json",
+  "connect-binary",
+  "grpc-web",
+  "rest",
+] as const;
 export type ProtocolName = (typeof protocolNames)[number];
 
 export interface Requests {
@@ -54,7 +60,11 @@ export interface CallResult {
 
 export interface ProtocolClient {
   name: ProtocolName;
-  call<M extends MethodName>(method: M, request: Requests[M], options: CallOptions): Promise<CallResult>;
+  call<M extends MethodName>(
+    method: M,
+    request: Requests[M],
+    options: CallOptions,
+  ): Promise<CallResult>;
   close(): void;
 }
 
@@ -62,19 +72,27 @@ const methods = FaceRecognition.method;
 
 function merge(...sources: (Headers | undefined)[]): Headers {
   const out = new Headers();
-  for (const s of sources) s?.forEach((v, k) => out.set(k, v));
+  for (const s of sources) {
+    s?.forEach((v, k) => {
+      out.set(k, v);
+    });
+  }
   return out;
 }
 
 function headersFor(options: CallOptions): Record<string, string> {
   const h: Record<string, string> = {};
-  const auth = options.authorization ?? (options.token === null ? undefined : `Bearer ${options.token}`);
+  const auth =
+    options.authorization ?? (options.token === null ? undefined : `Bearer ${options.token}`);
   if (auth !== undefined) h.authorization = auth;
   if (options.referenceNumber !== undefined) h["reference-number"] = options.referenceNumber;
   return h;
 }
 
-function rpcClient(name: Exclude<ProtocolName, "grpc-js" | "rest">, server: TestServer): ProtocolClient {
+function rpcClient(
+  name: Exclude<ProtocolName, "grpc-js" | "rest">,
+  server: TestServer,
+): ProtocolClient {
   const client = createConnectClient({
     baseUrl: server.baseUrl,
     protocol: name === "grpc-web" ? "grpc-web" : "connect",
@@ -96,7 +114,9 @@ function rpcClient(name: Exclude<ProtocolName, "grpc-js" | "rest">, server: Test
             trailer = t;
           },
         });
-        const json = toJson(methods[method].output, response, { alwaysEmitImplicit: true }) as JsonObject;
+        const json = toJson(methods[method].output, response, {
+          alwaysEmitImplicit: true,
+        }) as JsonObject;
         return { code: 0, message: "", json, meta: merge(header, trailer) };
       } catch (err) {
         const e = ConnectError.from(err);
@@ -125,7 +145,9 @@ function grpcJsClient(server: TestServer): ProtocolClient {
             trailer = t;
           },
         });
-        const json = toJson(methods[method].output, response, { alwaysEmitImplicit: true }) as JsonObject;
+        const json = toJson(methods[method].output, response, {
+          alwaysEmitImplicit: true,
+        }) as JsonObject;
         return { code: 0, message: "", json, meta: merge(header, trailer) };
       } catch (err) {
         const e = ConnectError.from(err);
@@ -136,9 +158,13 @@ function grpcJsClient(server: TestServer): ProtocolClient {
   };
 }
 
-const b64 = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString("base64");
+const b64 = (bytes: Uint8Array | undefined) =>
+  Buffer.from(bytes ?? new Uint8Array()).toString("base64");
 type ImageInit = { image?: Uint8Array; tags?: string[] };
-const imageJson = (i: ImageInit) => ({ image: b64(i.image), ...(i.tags?.length ? { tags: i.tags } : {}) });
+const imageJson = (i: ImageInit) => ({
+  image: b64(i.image),
+  ...(i.tags?.length ? { tags: i.tags } : {}),
+});
 
 /** The REST request a JSON Web API caller sends for each RPC, per the wire contract. */
 function restRequest<M extends MethodName>(method: M, request: Requests[M]) {
@@ -146,9 +172,17 @@ function restRequest<M extends MethodName>(method: M, request: Requests[M]) {
   const id = String(r.classId ?? 0);
   switch (method) {
     case "enroll":
-      return { verb: "POST", path: `/api/face/v1/enroll/${id}`, body: ((r.images ?? []) as ImageInit[]).map(imageJson) };
+      return {
+        verb: "POST",
+        path: `/api/face/v1/enroll/${id}`,
+        body: ((r.images ?? []) as ImageInit[]).map(imageJson),
+      };
     case "verify":
-      return { verb: "POST", path: `/api/face/v1/verify/${id}`, body: imageJson((r.image ?? {}) as ImageInit) };
+      return {
+        verb: "POST",
+        path: `/api/face/v1/verify/${id}`,
+        body: imageJson((r.image ?? {}) as ImageInit),
+      };
     case "search":
       return {
         verb: "POST",
@@ -175,14 +209,22 @@ function restClient(server: TestServer): ProtocolClient {
   return {
     name: "rest",
     async call(method, request, options) {
-      const { verb, path, body } = restRequest(method, request) as { verb: string; path: string; body?: unknown };
+      const { verb, path, body } = restRequest(method, request) as {
+        verb: string;
+        path: string;
+        body?: unknown;
+      };
       const res = await fetch(server.baseUrl + path, {
         method: verb,
-        headers: { ...headersFor(options), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          ...headersFor(options),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const json = (await res.json()) as JsonObject;
-      if (res.status === 200) return { code: 0, message: "", json, meta: res.headers, httpStatus: 200 };
+      if (res.status === 200)
+        return { code: 0, message: "", json, meta: res.headers, httpStatus: 200 };
       return {
         code: Number(json.code),
         message: String(json.message),
@@ -204,4 +246,3 @@ export function protocolClients(server: TestServer): ProtocolClient[] {
         : rpcClient(name, server),
   );
 }
-

@@ -42,7 +42,11 @@ export async function seedTemplate(
       thumbnailCount: thumbnails.length,
       compact: deps.vault.sealCompact(
         bcid,
-        { encoderVersion: 2, featureCount: features.length, vector: features[0]?.vector ?? new Float32Array(128) },
+        {
+          encoderVersion: 2,
+          featureCount: features.length,
+          vector: features[0]?.vector ?? new Float32Array(128),
+        },
         false,
       ),
       enhanced: deps.vault.sealEnhanced(bcid, { encoderVersion: 2, features, thumbnails }),
