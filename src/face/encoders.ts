@@ -1,0 +1,166 @@
+import { FacevaultError } from "../errors.js";
+
+/**
+ * A face encoder version: how its feature vectors compare. Vectors of different versions are
+ * never compared; a template made by an older encoder is re-encoded from its thumbnails.
+ * Pure math: importable without loading any model.
+ */
+export interface Encoder {
+  /** The version stored with every template. */
+  readonly version: number;
+  readonly name: string;
+  /** Length of the feature vector. */
+  readonly dimension: number;
+  /** How `distance` compares vectors: L2, or 1 - cosine similarity. */
+  readonly metric: VectorMetric;
+  /** Distance between two vectors of this encoder; 0 = identical, larger = less alike. */
+  distance(a: Float32Array, b: Float32Array): number;
+  /** Default decision threshold on `distance`: accept below it. */
+  readonly threshold: number;
+  /**
+   * Similarity score in ]0,1] for a distance: a logistic centred on `threshold`, so a score above
+   * 0.5 means accept at the default threshold.
+   */
+  score(distance: number): number;
+  /** The distance whose score is `score` (inverse of `score`), e.g. to bound a search. */
+  distanceForScore(score: number): number;
+}
+
+/** The distance functions encoders use. */
+export type VectorMetric = "euclidean" | "cosine";
+
+/** A feature vector tagged with the encoder that made it. */
+export interface FeatureVector {
+  encoderVersion: number;
+  vector: Float32Array;
+}
+
+function checkDimensions(a: Float32Array, b: Float32Array, dimension: number): void {
+  if (a.length !== dimension || b.length !== dimension) {
+    throw new FacevaultError(
+      "invalid_argument",
+      `feature vectors of length ${a.length} and ${b.length}, expected ${dimension}`,
+    );
+  }
+}
+
+/** Euclidean (L2) distance. */
+export function euclideanDistance(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    sum += d * d;
+  }
+  return Math.sqrt(sum);
+}
+
+/** Cosine distance, 1 - cos(angle), in [0, 2]. */
+export function cosineDistance(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  const norm = Math.sqrt(na * nb);
+  return norm === 0 ? 1 : 1 - dot / norm;
+}
+
+/** Smallest score reported, so that a score is never 0 (the contract's range is ]0,1]). */
+const MIN_SCORE = 1e-6;
+
+interface EncoderDefinition {
+  version: number;
+  name: string;
+  dimension: number;
+  metric: VectorMetric;
+  threshold: number;
+  /** Distance change that moves the score from 0.5 to about 0.73 (logistic scale). */
+  softness: number;
+}
+
+function defineEncoder(def: EncoderDefinition): Encoder {
+  const measure = def.metric === "cosine" ? cosineDistance : euclideanDistance;
+  return {
+    version: def.version,
+    name: def.name,
+    dimension: def.dimension,
+    metric: def.metric,
+    threshold: def.threshold,
+    distance: (a, b) => {
+      checkDimensions(a, b, def.dimension);
+      return measure(a, b);
+    },
+    score: (distance) =>
+      Math.max(MIN_SCORE, 1 / (1 + Math.exp((distance - def.threshold) / def.softness))),
+    distanceForScore: (score) => {
+      const s = Math.min(1 - Number.EPSILON, Math.max(MIN_SCORE, score));
+      return def.threshold + def.softness * Math.log((1 - s) / s);
+    },
+  };
+}
+
+/**
+ * The encoders this build knows. Thresholds and score scales are calibrated on LFW folds 1-5
+ * (src/face/README.md, `bench/face-calibrate.ts`).
+ */
+const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
+  [
+    defineEncoder({
+      version: 1,
+      name: "human-faceres-1024",
+      dimension: 1024,
+      metric: "cosine",
+      threshold: 0.5,
+      softness: 0.05,
+    }),
+    defineEncoder({
+      version: 2,
+      name: "face-api-dlib-128",
+      dimension: 128,
+      metric: "euclidean",
+      threshold: 0.54,
+      softness: 0.05,
+    }),
+  ].map((e) => [e.version, e]),
+);
+
+/** The encoder of a version; throws FacevaultError('invalid_argument') for unknown versions. */
+export function getEncoder(version: number): Encoder {
+  const encoder = ENCODERS.get(version);
+  if (!encoder) {
+    throw new FacevaultError(
+      "invalid_argument",
+      `unknown encoder version ${version}; known: ${[...ENCODERS.keys()].join(", ")}`,
+    );
+  }
+  return encoder;
+}
+
+/** Versions this build can compute and compare, oldest first. */
+export function encoderVersions(): number[] {
+  return [...ENCODERS.keys()].sort((a, b) => a - b);
+}
+
+/**
+ * Distance and score of two tagged vectors. Throws FacevaultError('failed_precondition') when
+ * their encoder versions differ: such vectors are not comparable.
+ */
+export function compareFeatures(
+  a: FeatureVector,
+  b: FeatureVector,
+): { distance: number; score: number } {
+  if (a.encoderVersion !== b.encoderVersion) {
+    throw new FacevaultError(
+      "failed_precondition",
+      `cannot compare encoder ${a.encoderVersion} with encoder ${b.encoderVersion} features`,
+    );
+  }
+  const encoder = getEncoder(a.encoderVersion);
+  const distance = encoder.distance(a.vector, b.vector);
+  return { distance, score: encoder.score(distance) };
+}

@@ -1,0 +1,297 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { FacevaultError } from "../errors.js";
+import { type DecodeOptions, decodeDefaults } from "./decode.js";
+import { getEmbedder } from "./embed.js";
+import { getEncoder } from "./encoders.js";
+import type { FaceWorkerData } from "./face-worker.js";
+import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
+import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
+import type { RotationOptions } from "./rotation.js";
+import type { ImageAnalysis } from "./types.js";
+import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
+
+/** Settings of the face pool; every limit has a default (see src/face/README.md). */
+export interface FacePoolOptions extends DecodeOptions {
+  /** Worker threads, one engine each (200 to 300 MB each). Default: os.availableParallelism(). */
+  workers?: number;
+  /**
+   * Images waiting for a worker, at most. A call whose images do not fit is refused at once with
+   * FacevaultError('unavailable') (retryable). Default 64: with 2 workers at ~12 images/s, about
+   * 5 s of work.
+   */
+  maxQueue?: number;
+  /** Encoder version of the features unless a call asks for another. Default 2. */
+  encoderVersion?: number;
+  /** Detector score below which a face is not a face, in [0,1]. Default 0.5. */
+  minConfidence?: number;
+  /** Most faces reported per image. Default 10. */
+  maxFaces?: number;
+  /** Inter-eye distance in analysed pixels below which a face is not a face. Default 8. */
+  minFaceEyeDistance?: number;
+  /** Rotation stage settings (defaults in rotation.ts / README). */
+  rotation?: Partial<RotationOptions>;
+  /** Quality thresholds (defaults in quality.ts / README). */
+  quality?: Partial<QualityOptions>;
+  /** Called with every worker started (first ones and replacements), e.g. for metrics. */
+  onWorkerStart?: (worker: Worker) => void;
+  /** Called after every analysed image with its stage timings (ms), e.g. for metrics. */
+  onImageAnalysed?: (result: Omit<PipelineResult, "analysis">) => void;
+}
+
+/** Options of one `analyze` call. */
+export interface AnalyzeOptions {
+  /** Cancels the call: its queued images are dropped and the promise rejects with the reason. */
+  signal?: AbortSignal;
+  /** Encoder version of the features; default: the pool's `encoderVersion`. */
+  encoderVersion?: number;
+  /** Render PNG thumbnails of the faces features came from. Default false. */
+  thumbnails?: boolean;
+}
+
+/** Face analysis on worker threads with a bounded queue. */
+export interface FacePool {
+  /** Resolves once every worker has loaded and warmed up its models; rejects if one cannot. */
+  ready(): Promise<void>;
+  /**
+   * Analyses images, one result per image in the same order; the images of one call are spread
+   * over the workers. A bad image gives a result with `error`, never a rejection. Rejects with
+   * FacevaultError 'unavailable' when the queue is full, the pool closed, or a worker stopped
+   * while analysing (retryable); 'resource_exhausted' for more images than `maxQueue`;
+   * 'invalid_argument' for an unknown encoder version; the signal's reason when aborted.
+   */
+  analyze(images: readonly Uint8Array[], options?: AnalyzeOptions): Promise<ImageAnalysis[]>;
+  /** Live workers, images waiting, images being analysed. */
+  stats(): { workers: number; queued: number; running: number };
+  /** Stops all workers; queued and running work is rejected with 'unavailable'. */
+  close(): Promise<void>;
+}
+
+interface Job {
+  id: number;
+  bytes: Uint8Array;
+  request: AnalyzeRequest;
+  resolve(result: PipelineResult): void;
+  reject(err: unknown): void;
+}
+
+interface Slot {
+  worker: Worker;
+  state: "starting" | "idle" | "busy" | "dead";
+  job: Job | undefined;
+}
+
+/** Where the worker entry is: the .ts source under vitest/tsx, the .js file once compiled. */
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const typescript = import.meta.url.endsWith(".ts");
+  return {
+    url: new URL(typescript ? "./face-worker.ts" : "./face-worker.js", import.meta.url),
+    execArgv: typescript ? [...process.execArgv, "--import", "tsx"] : [...process.execArgv],
+  };
+}
+
+/** Creates the pool and starts its workers; await `ready()` before reporting the service ready. */
+export function createFacePool(options: FacePoolOptions = {}): FacePool {
+  const workerCount = options.workers ?? availableParallelism();
+  const maxQueue = options.maxQueue ?? 64;
+  const defaultVersion = options.encoderVersion ?? 2;
+  getEncoder(defaultVersion);
+  getEmbedder(defaultVersion);
+  const workerData: FaceWorkerData = {
+    engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
+    pipeline: {
+      decode: decodeDefaults(options),
+      detect: { minEyeDistance: options.minFaceEyeDistance ?? 8 },
+      rotation: { probeBelow: 0.9, flipMargin: 0.05, turnAboveDegrees: 45, ...options.rotation },
+      quality: { ...QUALITY_DEFAULTS, ...options.quality },
+    },
+  };
+  if (!Number.isInteger(workerCount) || workerCount < 1) {
+    throw new FacevaultError("invalid_argument", `workers must be a positive integer`);
+  }
+  const entry = workerEntry();
+  const queue: Job[] = [];
+  const slots: Slot[] = [];
+  let nextJobId = 1;
+  let closed = false;
+
+  const dispatch = (): void => {
+    for (const slot of slots) {
+      if (queue.length === 0) return;
+      if (slot.state !== "idle") continue;
+      const job = queue.shift() as Job;
+      slot.state = "busy";
+      slot.job = job;
+      const message: WorkerRequest = { id: job.id, bytes: job.bytes, request: job.request };
+      slot.worker.postMessage(message, [job.bytes.buffer as ArrayBuffer]);
+    }
+  };
+
+  const failQueued = (reason: FacevaultError): void => {
+    for (const job of queue.splice(0)) job.reject(reason);
+  };
+
+  const spawn = (index: number): Promise<void> => {
+    const worker = new Worker(entry.url, { workerData, execArgv: entry.execArgv });
+    const slot: Slot = { worker, state: "starting", job: undefined };
+    slots[index] = slot;
+    let startError = "the worker exited during start-up";
+    const started = new Promise<void>((resolve, reject) => {
+      worker.on("message", (reply: WorkerReply) => {
+        switch (reply.type) {
+          case "ready":
+            slot.state = "idle";
+            resolve();
+            dispatch();
+            return;
+          case "start-failed":
+            startError = reply.message;
+            void worker.terminate();
+            return;
+          case "result":
+          case "failed": {
+            const job = slot.job;
+            slot.job = undefined;
+            slot.state = "idle";
+            if (job && job.id === reply.id) {
+              if (reply.type === "result") {
+                options.onImageAnalysed?.({
+                  timings: reply.result.timings,
+                  ...measuresOf(reply.result),
+                });
+                job.resolve(reply.result);
+              } else {
+                job.reject(
+                  new FacevaultError("internal", "face analysis failed", { cause: reply.message }),
+                );
+              }
+            }
+            dispatch();
+            return;
+          }
+        }
+      });
+      worker.on("error", (err) => {
+        startError = err.message;
+      });
+      worker.on("exit", () => {
+        const wasStarting = slot.state === "starting";
+        slot.state = "dead";
+        const job = slot.job;
+        slot.job = undefined;
+        job?.reject(
+          new FacevaultError(
+            "unavailable",
+            closed
+              ? "the face pool is closed"
+              : "the face worker stopped while analysing the image; retry",
+          ),
+        );
+        if (wasStarting) {
+          reject(new FacevaultError("internal", `face worker failed to start: ${startError}`));
+        }
+        if (closed) return;
+        // A worker that crashed in service is replaced; one that cannot start is not (it would
+        // only crash again), and with no worker left queued images cannot be served.
+        if (!wasStarting) {
+          spawn(index).catch(() => {});
+        } else if (slots.every((s) => s.state === "dead")) {
+          failQueued(new FacevaultError("unavailable", "no face worker is running"));
+        }
+      });
+    });
+    options.onWorkerStart?.(worker);
+    return started;
+  };
+
+  const readyPromise = Promise.all(Array.from({ length: workerCount }, (_, i) => spawn(i))).then(
+    () => undefined,
+  );
+  // Callers that never await ready() must not see an unhandled rejection.
+  readyPromise.catch(() => {});
+
+  const analyze = (
+    images: readonly Uint8Array[],
+    call: AnalyzeOptions = {},
+  ): Promise<ImageAnalysis[]> =>
+    new Promise<ImageAnalysis[]>((resolve, reject) => {
+      const { signal } = call;
+      if (signal?.aborted) return reject(signal.reason);
+      if (closed) return reject(new FacevaultError("unavailable", "the face pool is closed"));
+      const version = call.encoderVersion ?? defaultVersion;
+      getEncoder(version);
+      getEmbedder(version);
+      if (images.length === 0) return resolve([]);
+      if (images.length > maxQueue) {
+        return reject(
+          new FacevaultError(
+            "resource_exhausted",
+            `${images.length} images in one call, more than the queue holds (${maxQueue})`,
+          ),
+        );
+      }
+      if (queue.length + images.length > maxQueue) {
+        return reject(
+          new FacevaultError("unavailable", "the face analysis queue is full; retry later"),
+        );
+      }
+      const request: AnalyzeRequest = {
+        encoderVersion: version,
+        thumbnails: call.thumbnails ?? false,
+      };
+      const results: ImageAnalysis[] = new Array(images.length);
+      let pending = images.length;
+      let settled = false;
+      const mine = new Set<Job>();
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        // Images of this call not yet started are dropped; started ones finish unobserved.
+        for (let i = queue.length - 1; i >= 0; i--)
+          if (mine.has(queue[i] as Job)) queue.splice(i, 1);
+        if (err === undefined) resolve(results);
+        else reject(err);
+      };
+      const onAbort = (): void => finish(signal?.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      images.forEach((image, index) => {
+        const job: Job = {
+          id: nextJobId++,
+          // A private copy: the caller's buffer stays intact and the copy can be transferred.
+          bytes: image.slice(),
+          request,
+          resolve: (result) => {
+            results[index] = result.analysis;
+            if (--pending === 0) finish();
+          },
+          reject: (err) => finish(err),
+        };
+        mine.add(job);
+        queue.push(job);
+      });
+      dispatch();
+    });
+
+  return {
+    ready: () => readyPromise,
+    analyze: (images, call) =>
+      // getEncoder may throw synchronously inside the executor: surfaces as a rejection.
+      analyze(images, call),
+    stats: () => ({
+      workers: slots.filter((s) => s.state !== "dead").length,
+      queued: queue.length,
+      running: slots.filter((s) => s.state === "busy").length,
+    }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      failQueued(new FacevaultError("unavailable", "the face pool is closed"));
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
+
+function measuresOf(result: PipelineResult): Pick<PipelineResult, "measures"> {
+  return result.measures ? { measures: result.measures } : {};
+}

@@ -1,0 +1,212 @@
+import { dlibFrame, frameToAffine, warpAffine } from "./align.js";
+import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "./decode.js";
+import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
+import { getEmbedder } from "./embed.js";
+import { DLIB_CROP_SIZE, type FaceEngine } from "./engine.js";
+import type { FaceLandmarks } from "./eyes.js";
+import { measurePixels, shareInside } from "./image-measures.js";
+import { textureLivenessScore } from "./liveness.js";
+import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
+import { findUprightFaces, type RotationOptions, unturnPoint } from "./rotation.js";
+import { encodePng, renderThumbnail } from "./thumbnail.js";
+import type { Box, FaceResult, ImageAnalysis, Point } from "./types.js";
+
+/** Every setting of the pipeline, defaults filled (see face-options.ts). */
+export interface PipelineOptions {
+  decode: Required<DecodeOptions>;
+  detect: DetectOptions;
+  rotation: RotationOptions;
+  quality: QualityOptions;
+}
+
+/** What one call asks for. */
+export interface AnalyzeRequest {
+  /** Encoder version of the feature vector. */
+  encoderVersion: number;
+  /** Whether to render a PNG thumbnail of the face used for features. */
+  thumbnails: boolean;
+}
+
+/** Milliseconds spent per stage for one image. */
+export interface StageTimings {
+  decode: number;
+  /** Detection, including the rotation stage's probes and re-detections. */
+  detect: number;
+  align: number;
+  quality: number;
+  embed: number;
+  thumbnail: number;
+}
+
+/** The analysis of one image plus what the benchmark and calibration read. */
+export interface PipelineResult {
+  analysis: ImageAnalysis;
+  timings: StageTimings;
+  /** Raw measures behind the checks, for calibration; never sent to clients. */
+  measures?: {
+    eyeDistance: number;
+    pose: DetectedFace["pose"];
+    visible: number;
+    sharpness: number;
+    brightness: number;
+    clipped: number;
+  };
+}
+
+/**
+ * Bytes to analysis, stage by stage:
+ * decode → detect → rotation → eyes → align → quality → liveness → embed → thumbnail.
+ * Align precedes quality because sharpness and exposure are measured on the crop the encoder
+ * sees. Per-image problems (undecodable, too large) come back as `analysis.error`; anything
+ * thrown is a fault of the engine, not of the image.
+ */
+export async function analyzeImage(
+  engine: FaceEngine,
+  bytes: Uint8Array,
+  request: AnalyzeRequest,
+  options: PipelineOptions,
+): Promise<PipelineResult> {
+  const timings: StageTimings = {
+    decode: 0,
+    detect: 0,
+    align: 0,
+    quality: 0,
+    embed: 0,
+    thumbnail: 0,
+  };
+  let mark = performance.now();
+  const lap = (stage: keyof StageTimings): void => {
+    const now = performance.now();
+    timings[stage] += now - mark;
+    mark = now;
+  };
+  const embedder = getEmbedder(request.encoderVersion);
+
+  // 1. decode: bytes → RGB at analysis size, EXIF orientation applied
+  let decoded: DecodedImage;
+  try {
+    decoded = await decodeImage(bytes, options.decode);
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    return { analysis: unusable(err), timings };
+  }
+  lap("decode");
+
+  // 2. detect and 3. rotation: faces of the upright image
+  const input = engine.upload(decoded.image);
+  const upright = await findUprightFaces(
+    engine,
+    input,
+    (image) => detectFaces(engine, image, embedder.needsDetectorDescriptor, options.detect),
+    options.rotation,
+  ).finally(() => input.dispose());
+  if (upright.image !== input) upright.image.dispose();
+  const { rotated, faces } = upright;
+  lap("detect");
+
+  // 4. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
+  const { width, height } = decoded.image;
+  const uprightWidth = rotated % 180 === 0 ? width : height;
+  const uprightHeight = rotated % 180 === 0 ? height : width;
+  const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
+  const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
+  const primary = faces[0];
+
+  // 5. align: the primary face's eye-levelled dlib crop, read from the decoded pixels
+  const frame = primary ? dlibFrame(mapLandmarks(primary.landmarks, toSource), true) : undefined;
+  const crop = frame
+    ? warpAffine(
+        decoded.image,
+        frameToAffine(frame, DLIB_CROP_SIZE),
+        DLIB_CROP_SIZE,
+        DLIB_CROP_SIZE,
+      )
+    : undefined;
+  lap("align");
+
+  // 6. quality
+  const pixels = crop ? measurePixels(crop) : undefined;
+  const visible = primary ? shareInside(primary.mesh, uprightWidth, uprightHeight) : 0;
+  const verdict = assessQuality(
+    {
+      faces,
+      visible,
+      pixels,
+      inputWidth: decoded.inputWidth,
+      inputHeight: decoded.inputHeight,
+      analysisWidth: width,
+      analysisHeight: height,
+      scale: decoded.scale,
+    },
+    options.quality,
+  );
+  lap("quality");
+
+  // 7. liveness, reported per face with its eyes
+  const results: FaceResult[] = faces.map((f) => ({
+    leftEye: toInput(f.landmarks.leftEye),
+    rightEye: toInput(f.landmarks.rightEye),
+    textureLivenessScore: textureLivenessScore(f.real, f.live),
+    box: scaleBox(f.box, 1 / decoded.scale),
+    confidence: f.confidence,
+  }));
+
+  // 8. embed: only a single suitable face gives features
+  const analysis: ImageAnalysis = {
+    properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
+  };
+  if (verdict.suitable && primary && crop) {
+    const vector = await embedder.embed(engine, primary, crop);
+    analysis.features = { encoderVersion: embedder.version, vector };
+  }
+  verdict.checks.push({
+    check: "FaceFeaturesAvailable",
+    score: analysis.features ? 1 : 0,
+    message: analysis.features
+      ? `encoder ${embedder.version} features extracted`
+      : "no features: the image needs exactly one suitable face",
+  });
+  analysis.properties.qualityScore = qualityScore(verdict.checks);
+  lap("embed");
+
+  // 9. thumbnail of the face the features came from
+  if (analysis.features && request.thumbnails && frame) {
+    analysis.thumbnail = await encodePng(renderThumbnail(decoded.image, frame));
+  }
+  lap("thumbnail");
+
+  const result: PipelineResult = { analysis, timings };
+  if (primary) {
+    result.measures = {
+      eyeDistance: primary.eyeDistance,
+      pose: primary.pose,
+      visible,
+      sharpness: pixels?.sharpness ?? 0,
+      brightness: pixels?.brightness ?? 0,
+      clipped: pixels ? pixels.dark + pixels.bright : 0,
+    };
+  }
+  return result;
+}
+
+function unusable(err: ImageError): ImageAnalysis {
+  return {
+    properties: {
+      rotated: 0,
+      faces: [],
+      qualityScore: 0,
+      qualityAssessments: ["FaceFound", "SingleFaceOnImage", "FaceFeaturesAvailable"].map(
+        (check) => ({ check, score: 0, message: `image not usable: ${err.message}` }),
+      ),
+    },
+    error: { code: err.code, message: err.message },
+  };
+}
+
+function mapLandmarks(l: FaceLandmarks, f: (p: Point) => Point): FaceLandmarks {
+  return { leftEye: f(l.leftEye), rightEye: f(l.rightEye), mouth: f(l.mouth) };
+}
+
+function scaleBox(b: Box, k: number): Box {
+  return { x: b.x * k, y: b.y * k, width: b.width * k, height: b.height * k };
+}

@@ -1,0 +1,198 @@
+import type { DetectedFace } from "./detect.js";
+import type { PixelMeasures } from "./image-measures.js";
+import type { QualityCheck } from "./types.js";
+
+/**
+ * Thresholds of the quality checks. Every default comes from a measurement, written in
+ * src/face/README.md ("Quality checks").
+ */
+export interface QualityOptions {
+  /** Inter-eye distance (analysed pixels) below which a face is unsuitable. */
+  minEyeDistance: number;
+  /** Inter-eye distance (analysed pixels) from which `FaceSize` scores 1. */
+  goodEyeDistance: number;
+  /** |yaw| in degrees from which `HeadPose` starts losing score. */
+  goodYaw: number;
+  /** |yaw| in degrees above which a face is a profile and unsuitable. */
+  maxYaw: number;
+  /** |pitch| in degrees from which `HeadPose` starts losing score, and where it reaches 0. */
+  goodPitch: number;
+  badPitch: number;
+  /** |roll| in degrees from which `HeadPose` starts losing score, and where it reaches 0. */
+  goodRoll: number;
+  badRoll: number;
+  /** Share of the face mesh inside the image below which a face is too close to the border. */
+  minVisible: number;
+  /** `sharpness` (see image-measures.ts) where `Sharpness` scores 0 and 1. */
+  badSharpness: number;
+  goodSharpness: number;
+  /** Inner-face mean grey level: `Exposure` is 1 inside [goodDark, goodBright], 0 beyond bad. */
+  badDark: number;
+  goodDark: number;
+  goodBright: number;
+  badBright: number;
+  /** Share of clipped inner-face pixels (crushed or blown) where `Exposure` reaches 0. */
+  badClipped: number;
+}
+
+/** Defaults of {@link QualityOptions}, each measured (src/face/README.md). */
+export const QUALITY_DEFAULTS: QualityOptions = {
+  minEyeDistance: 20,
+  goodEyeDistance: 40,
+  goodYaw: 20,
+  maxYaw: 45,
+  goodPitch: 20,
+  badPitch: 40,
+  goodRoll: 20,
+  badRoll: 45,
+  minVisible: 0.9,
+  badSharpness: 10,
+  goodSharpness: 30,
+  badDark: 40,
+  goodDark: 70,
+  goodBright: 190,
+  badBright: 230,
+  badClipped: 0.25,
+};
+
+/** Linear grade: 0 at `bad`, 1 at `good`, clamped; works for either direction. */
+export function grade(value: number, bad: number, good: number): number {
+  if (bad === good) return value >= good ? 1 : 0;
+  return Math.min(1, Math.max(0, (value - bad) / (good - bad)));
+}
+
+const round = (v: number, digits = 0): string => v.toFixed(digits);
+
+/** What the quality stage knows about the image and its primary face. */
+export interface QualityInput {
+  /** All faces found, largest first. */
+  faces: readonly DetectedFace[];
+  /** Share of the primary face's mesh inside the image. */
+  visible: number;
+  /** Pixel measures of the primary face's aligned crop. */
+  pixels: PixelMeasures | undefined;
+  /** Input size after EXIF orientation and analysis size, pixels. */
+  inputWidth: number;
+  inputHeight: number;
+  analysisWidth: number;
+  analysisHeight: number;
+  /** Analysed pixels per input pixel. */
+  scale: number;
+}
+
+/** The graded checks and the verdict on the primary face. */
+export interface QualityVerdict {
+  checks: QualityCheck[];
+  /** Whether the image has exactly one face suitable for features. */
+  suitable: boolean;
+}
+
+/**
+ * Grades an image. Always: `FaceFound`, `SingleFaceOnImage`, `ImageSize`; with a face, for the
+ * primary (largest) one: `SuitableFace`, `FullyVisibleFace`, `FaceSize`, `HeadPose`, `Sharpness`,
+ * `Exposure`. `FaceFeaturesAvailable` is added by the pipeline once it knows.
+ */
+export function assessQuality(input: QualityInput, options: QualityOptions): QualityVerdict {
+  const { faces } = input;
+  const checks: QualityCheck[] = [];
+  checks.push({
+    check: "FaceFound",
+    score: faces.length > 0 ? 1 : 0,
+    message: faces.length > 0 ? `${faces.length} face(s) found` : "no face found",
+  });
+  checks.push({
+    check: "SingleFaceOnImage",
+    score: faces.length === 1 ? 1 : 0,
+    message:
+      faces.length === 1
+        ? "exactly one face"
+        : `${faces.length} faces found, exactly one is required`,
+  });
+  const scaled = input.scale < 1;
+  checks.push({
+    check: "ImageSize",
+    score: 1,
+    message: scaled
+      ? `scaled down from ${input.inputWidth}x${input.inputHeight} to ${input.analysisWidth}x${input.analysisHeight} for analysis; coordinates refer to the input`
+      : `analysed at full size ${input.inputWidth}x${input.inputHeight}`,
+  });
+  const face = faces[0];
+  if (!face) return { checks, suitable: false };
+
+  const reasons: string[] = [];
+  const ied = face.eyeDistance;
+  const { yaw, pitch, roll } = face.pose;
+  if (Math.abs(yaw) > options.maxYaw) {
+    reasons.push(
+      `profile: head turned ${round(Math.abs(yaw))} degrees (at most ${options.maxYaw})`,
+    );
+  }
+  if (ied < options.minEyeDistance) {
+    reasons.push(
+      `eyes too close together: ${round(ied)} px apart as analysed (at least ${options.minEyeDistance})`,
+    );
+  }
+  if (input.visible < options.minVisible) {
+    reasons.push(
+      `too close to the border: ${round(100 * (1 - input.visible))}% of the face is outside the image`,
+    );
+  }
+  checks.push({
+    check: "SuitableFace",
+    score: reasons.length === 0 ? 1 : 0,
+    message: reasons.length === 0 ? "the face is suitable for recognition" : reasons.join("; "),
+  });
+  checks.push({
+    check: "FullyVisibleFace",
+    score: grade(input.visible, options.minVisible, 1),
+    message: `${round(100 * input.visible)}% of the face inside the image`,
+  });
+  const inputIed = ied / input.scale;
+  checks.push({
+    check: "FaceSize",
+    score: grade(ied, options.minEyeDistance, options.goodEyeDistance),
+    message: scaled
+      ? `eyes ${round(ied)} px apart as analysed (${round(inputIed)} px in the input)`
+      : `eyes ${round(ied)} px apart`,
+  });
+  const poseScore = Math.min(
+    grade(Math.abs(yaw), options.maxYaw, options.goodYaw),
+    grade(Math.abs(pitch), options.badPitch, options.goodPitch),
+    grade(Math.abs(roll), options.badRoll, options.goodRoll),
+  );
+  checks.push({
+    check: "HeadPose",
+    score: poseScore,
+    message: `yaw ${round(yaw)}, pitch ${round(pitch)}, roll ${round(roll)} degrees`,
+  });
+  if (input.pixels) {
+    const p = input.pixels;
+    checks.push({
+      check: "Sharpness",
+      score: grade(p.sharpness, options.badSharpness, options.goodSharpness),
+      message: `sharpness ${round(p.sharpness)} (good from ${options.goodSharpness})`,
+    });
+    const level =
+      p.brightness < options.goodDark
+        ? grade(p.brightness, options.badDark, options.goodDark)
+        : grade(p.brightness, options.badBright, options.goodBright);
+    const clipping = grade(p.dark + p.bright, options.badClipped, 0);
+    checks.push({
+      check: "Exposure",
+      score: Math.min(level, clipping),
+      message: `face brightness ${round(p.brightness)} of 255, ${round(100 * p.dark, 1)}% crushed, ${round(100 * p.bright, 1)}% blown`,
+    });
+  }
+  return { checks, suitable: faces.length === 1 && reasons.length === 0 };
+}
+
+/**
+ * The image's quality score: the lowest score among its checks, `ImageSize` aside (informative
+ * only). So a failed gate (no face, several faces, unsuitable face, no features) gives 0, and
+ * otherwise the weakest measured aspect decides.
+ */
+export function qualityScore(checks: readonly QualityCheck[]): number {
+  let score = 1;
+  for (const c of checks) if (c.check !== "ImageSize") score = Math.min(score, c.score);
+  return score;
+}

@@ -1,0 +1,76 @@
+/**
+ * Plain types of the face pipeline: what the rest of the service sees. No generated code here;
+ * the RPC layer maps these onto the wire messages.
+ */
+
+/** A position in pixels of the input image, after EXIF orientation and after `rotated`. */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** An axis-aligned box in pixels, same frame as {@link Point}. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** One detected face. */
+export interface FaceResult {
+  /** Centre of the subject's left eye (on the image's right side), as the contract defines it. */
+  leftEye: Point;
+  /** Centre of the subject's right eye (on the image's left side). */
+  rightEye: Point;
+  /**
+   * Texture liveness evidence in ]0,1] from human's antispoof and liveness models; 0 = not
+   * computed. Unvalidated: reported, never used to reject.
+   */
+  textureLivenessScore: number;
+  /** The face box. */
+  box: Box;
+  /** Detector confidence in [0,1]. */
+  confidence: number;
+}
+
+/** One quality check: `score` in [0,1], higher is better. */
+export interface QualityCheck {
+  check: string;
+  score: number;
+  message: string;
+}
+
+/** The contract's ImageProperties, without frame_number (always 0 for still images). */
+export interface ImageProperties {
+  /**
+   * Clockwise degrees by which the input (after EXIF orientation) was turned so that the faces
+   * are upright; all coordinates refer to the image so turned.
+   */
+  rotated: 0 | 90 | 180 | 270;
+  faces: FaceResult[];
+  /** Summary of the measured checks in [0,1]; see src/face/README.md. */
+  qualityScore: number;
+  qualityAssessments: QualityCheck[];
+}
+
+/** Error codes of an image that could not be analysed at all. */
+export type ImageErrorCode = "InvalidImage" | "UnsupportedImageFormat" | "ImageTooLarge";
+
+/** The analysis of one input image. */
+export interface ImageAnalysis {
+  properties: ImageProperties;
+  /** Set when the image could not be used at all; the message names no bytes. */
+  error?: { code: ImageErrorCode; message: string };
+  /** Present only when exactly one suitable face was found and its features were extracted. */
+  features?: { encoderVersion: number; vector: Float32Array };
+  /** PNG thumbnail of that face; present when features are and thumbnails were requested. */
+  thumbnail?: Uint8Array;
+}
+
+/** Decoded RGB pixels, row-major, 3 bytes per pixel. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
