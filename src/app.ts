@@ -1,19 +1,24 @@
 /**
  * The composition root: builds every piece of infrastructure once (logger, store, keys, models,
- * service, server) and hands each its dependencies. Nothing else constructs infrastructure.
+ * search indexes, service, server) and hands each its dependencies. Nothing else constructs
+ * infrastructure.
  */
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import type { FacevaultConfig } from "./config.js";
+import { getEncoder } from "./face/encoders.js";
+import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { createLogger } from "./logger.js";
 import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
+import { createSearchIndexes } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
+import { serveWebPage } from "./web/web-page.js";
 
 export interface AppOptions {
   /** Default: a pino logger at `config.logLevel` writing to stdout. */
@@ -25,8 +30,12 @@ export interface App {
   readonly logger: Logger;
   readonly store: TemplateStore;
   readonly vault: TemplateVault;
+  readonly faces: FacePool;
   readonly server: FacevaultServer;
-  /** Listens on `config.port` (0 = any free port) and resolves with the address. */
+  /**
+   * Listens on `config.port` (0 = any free port), then waits for the face models to warm up;
+   * /readyz and the gRPC health check say "ready" only after that.
+   */
   start(): Promise<AddressInfo>;
   /** Graceful stop: in-flight calls finish (bounded), then models and store are closed. */
   stop(): Promise<void>;
@@ -35,6 +44,7 @@ export interface App {
 /** Builds the whole service from a validated configuration. */
 export async function createApp(config: FacevaultConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const encoder = getEncoder(config.face.encoderVersion);
   const store = await createTemplateStore({
     database: config.database,
     schema: config.databaseSchema,
@@ -42,17 +52,40 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
-  const clients = createClientRegistry(config.clients);
-  const service = createFaceRecognitionService({ store, vault, limits: config.limits });
+  const faces = createFacePool({
+    ...(config.face.workers === undefined ? {} : { workers: config.face.workers }),
+    maxQueue: config.face.maxQueue,
+    encoderVersion: encoder.version,
+    maxInputPixels: config.face.maxInputPixels,
+  });
+  const searchIndexes = createSearchIndexes({
+    store,
+    vault,
+    encoderVersion: encoder.version,
+    dimension: encoder.dimension,
+    metric: encoder.metric,
+    logger,
+  });
+  const service = createFaceRecognitionService({
+    store,
+    vault,
+    faces,
+    searchIndexes,
+    encoderVersion: encoder.version,
+    minScore: config.matching.minScore,
+    maxFeatureVectors: config.templates.maxFeatureVectors,
+    limits: config.limits,
+  });
   let ready = false;
   const server = createServer({
     logger,
     service,
-    verifier: createTokenVerifier({ clients }),
+    verifier: createTokenVerifier({ clients: createClientRegistry(config.clients) }),
     store,
     limits: config.limits,
     bwsVersion: config.bwsVersion,
     isReady: () => ready,
+    pages: serveWebPage,
   });
 
   return {
@@ -60,15 +93,18 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     logger,
     store,
     vault,
+    faces,
     server,
     async start() {
       const address = await server.listen(config.port, config.host);
+      await faces.ready();
       ready = true;
       return address;
     },
     async stop() {
       ready = false;
       await server.close();
+      await faces.close();
       await store.close();
     },
   };

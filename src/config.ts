@@ -24,6 +24,8 @@ export interface Limits {
   maxTags: number;
   /** Characters per tag. Default 128. */
   maxTagLength: number;
+  /** Matches returned per search image without `topMatches`. Default 100. */
+  maxSearchResults: number;
 }
 
 export interface FaceSettings {
@@ -33,8 +35,17 @@ export interface FaceSettings {
   maxQueue: number;
   /** Encoder version of new templates (1 = faceres 1024-D, 2 = dlib 128-D). Default 2. */
   encoderVersion: number;
-  /** Images with more pixels are refused before decoding (decompression bombs). Default 40 MP. */
+  /** Images with more pixels are refused before decoding (decompression bombs). Default 50 MP. */
   maxInputPixels: number;
+}
+
+export interface MatchingSettings {
+  /**
+   * Score in ]0,1] at or above which Verify and Search call two faces the same person. Default
+   * 0.5: each encoder's score is 0.5 at its distance threshold calibrated on LFW for 0.1% false
+   * accepts (src/face/README.md).
+   */
+  minScore: number;
 }
 
 export interface TemplateSettings {
@@ -58,6 +69,7 @@ export interface FacevaultConfig {
   limits: Limits;
   face: FaceSettings;
   templates: TemplateSettings;
+  matching: MatchingSettings;
   clients: ClientConfig[];
   /** True when no config was given and a local development setup was created. */
   devMode: boolean;
@@ -71,13 +83,16 @@ export const defaultLimits: Limits = {
   maxImagesPerRequest: 32,
   maxTags: 64,
   maxTagLength: 128,
+  maxSearchResults: 100,
 };
 
 export const defaultFaceSettings: FaceSettings = {
   maxQueue: 64,
   encoderVersion: 2,
-  maxInputPixels: 40_000_000,
+  maxInputPixels: 50_000_000,
 };
+
+export const defaultMatchingSettings: MatchingSettings = { minScore: 0.5 };
 
 export const defaultTemplateSettings: TemplateSettings = { maxFeatureVectors: 32 };
 
@@ -169,6 +184,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     limits: readLimits(raw.limits),
     face: readFace(raw.face),
     templates: readTemplates(raw.templates),
+    matching: readMatching(raw.matching),
     clients,
     devMode,
   };
@@ -301,6 +317,7 @@ function readLimits(value: unknown): Limits {
     maxImagesPerRequest: int("maxImagesPerRequest", 1, 1000),
     maxTags: int("maxTags", 0, 10_000),
     maxTagLength: int("maxTagLength", 1, 10_000),
+    maxSearchResults: int("maxSearchResults", 1, 10_000),
   };
 }
 
@@ -327,6 +344,15 @@ function readTemplates(value: unknown): TemplateSettings {
       optionalInt(obj, "maxFeatureVectors", 1, 10_000, "templates.maxFeatureVectors") ??
       defaultTemplateSettings.maxFeatureVectors,
   };
+}
+
+function readMatching(value: unknown): MatchingSettings {
+  const obj = value === undefined ? {} : expectObject(value, "matching");
+  const minScore = obj.minScore ?? defaultMatchingSettings.minScore;
+  if (typeof minScore !== "number" || !(minScore > 0 && minScore <= 1)) {
+    throw invalid("matching.minScore", "must be a number in ]0,1]");
+  }
+  return { minScore };
 }
 
 interface DevSetup {

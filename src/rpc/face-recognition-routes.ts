@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import type { CallContext, FaceRecognitionService } from "../service/face-recognition-service.js";
+import type { CallContext } from "../service/call-context.js";
+import type { FaceRecognitionService } from "../service/face-recognition-service.js";
 import { clientKey } from "./call-context.js";
 
 export interface FaceRecognitionRoutesOptions {

@@ -18,23 +18,29 @@ import {
   type SetTemplateTagsResponse,
   SetTemplateTagsResponseSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import type { ClientConfig } from "../auth/client-registry.js";
-import { FacevaultError } from "../errors.js";
-import type { Bcid, StoredTemplate, TemplateStore } from "../store/template-store.js";
+import type { FacePool } from "../face/face-pool.js";
+import type { TemplateStore } from "../store/template-store.js";
+import type { SearchIndexes } from "../templates/search-index.js";
 import type { TemplateVault } from "../templates/template-vault.js";
-import { requireClassId, requireTags, type TagLimits } from "./request-validation.js";
-
-/** Who is calling and until when: the transport builds it from its own call context. */
-export interface CallContext {
-  client: ClientConfig;
-  /** Aborts when the client cancels or the deadline passes; work stops at the next check. */
-  signal: AbortSignal;
-}
+import type { CallContext } from "./call-context.js";
+import { createEnrollment } from "./enrollment.js";
+import { createMatching } from "./matching.js";
+import { requireTags, type TagLimits } from "./request-validation.js";
+import { bcidOf, noTemplate, templateStatus } from "./template-status.js";
 
 export interface FaceRecognitionServiceOptions {
   store: TemplateStore;
   vault: TemplateVault;
-  limits: TagLimits;
+  faces: Pick<FacePool, "analyze">;
+  /** Indexes of the current encoder's compact templates, per partition. */
+  searchIndexes: SearchIndexes;
+  /** Encoder version of new templates. */
+  encoderVersion: number;
+  /** Score in ]0,1] at or above which Verify and Search call two faces the same person. */
+  minScore: number;
+  /** Feature vectors kept per template. */
+  maxFeatureVectors: number;
+  limits: TagLimits & { maxImagesPerRequest: number; maxSearchResults: number };
 }
 
 /** The six BWS FaceRecognition operations, independent of any transport. */
@@ -47,25 +53,33 @@ export interface FaceRecognitionService {
   deleteTemplate(req: DeleteTemplateRequest, call: CallContext): Promise<DeleteTemplateResponse>;
 }
 
-/** The BCID of a class of the calling client: the client's storage and partition, never another's. */
-export function bcidOf(client: ClientConfig, classId: bigint): Bcid {
-  return { storage: client.storage, partition: client.partition, classId: requireClassId(classId) };
-}
-
 /** Builds the service from its dependencies; see {@link FaceRecognitionService}. */
 export function createFaceRecognitionService(
   options: FaceRecognitionServiceOptions,
 ): FaceRecognitionService {
   const { store, vault, limits } = options;
-
-  function notImplemented(): never {
-    throw new FacevaultError("unimplemented", "not implemented yet");
-  }
+  const enroll = createEnrollment({
+    store,
+    vault,
+    faces: options.faces,
+    encoderVersion: options.encoderVersion,
+    maxFeatureVectors: options.maxFeatureVectors,
+    maxImagesPerRequest: limits.maxImagesPerRequest,
+  });
+  const matching = createMatching({
+    store,
+    vault,
+    faces: options.faces,
+    searchIndexes: options.searchIndexes,
+    encoderVersion: options.encoderVersion,
+    minScore: options.minScore,
+    limits,
+  });
 
   return {
-    enroll: async () => notImplemented(),
-    verify: async () => notImplemented(),
-    search: async () => notImplemented(),
+    enroll,
+    verify: matching.verify,
+    search: matching.search,
 
     async setTemplateTags(req, call) {
       const bcid = bcidOf(call.client, req.classId);
@@ -97,24 +111,4 @@ export function createFaceRecognitionService(
       return create(DeleteTemplateResponseSchema);
     },
   };
-}
-
-/** NOT_FOUND for a class without template, as SetTemplateTags, DeleteTemplate and Verify answer. */
-export function noTemplate(bcid: Bcid): FacevaultError {
-  return new FacevaultError("not_found", `no template is stored for class ${bcid.classId}`, {
-    field: "classId",
-  });
-}
-
-/** The status of a stored template, without thumbnails. */
-export function templateStatus(stored: StoredTemplate): FaceTemplateStatus {
-  return create(FaceTemplateStatusSchema, {
-    classId: stored.bcid.classId,
-    available: true,
-    enrolled: timestampFromDate(stored.enrolledAt),
-    tags: stored.tags,
-    encoderVersion: stored.encoderVersion,
-    featureVectors: stored.featureCount,
-    thumbnailsStored: stored.thumbnailCount,
-  });
 }

@@ -49,3 +49,27 @@ export function requireTags(tags: readonly string[], limits: TagLimits, field = 
   });
   return [...new Set(tags)];
 }
+
+/**
+ * @throws FacevaultError `invalid_argument` when a call carries more images than allowed, or
+ *   none where at least one is needed.
+ */
+export function requireImageCount(
+  count: number,
+  max: number,
+  options: { allowEmpty: boolean },
+  field = "images",
+): void {
+  if (count === 0 && !options.allowEmpty) {
+    throw new FacevaultError("invalid_argument", `${field}: at least one image is needed`, {
+      field,
+    });
+  }
+  if (count > max) {
+    throw new FacevaultError(
+      "invalid_argument",
+      `${field}: ${count} images sent; at most ${max} are accepted per call`,
+      { field },
+    );
+  }
+}

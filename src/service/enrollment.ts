@@ -1,0 +1,229 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import type { JobError } from "../../gen/bioid/services/v1/bws_common_pb.js";
+import {
+  FaceEnrollmentResponse_EnrollmentAction as Action,
+  type FaceEnrollmentRequest,
+  type FaceEnrollmentResponse,
+  FaceEnrollmentResponseSchema,
+  FaceTemplateStatusSchema,
+} from "../../gen/bioid/services/v1/face_recognition_pb.js";
+import { FacevaultError, isFacevaultError } from "../errors.js";
+import { getEncoder } from "../face/encoders.js";
+import type { FacePool } from "../face/face-pool.js";
+import type { ImageAnalysis } from "../face/types.js";
+import type { Bcid, StoredTemplate, TemplateStore } from "../store/template-store.js";
+import { addFaces, compactOf, type NewFace } from "../templates/template-builder.js";
+import type { EnhancedTemplate, FeatureEntry } from "../templates/template-codec.js";
+import type { TemplateVault } from "../templates/template-vault.js";
+import type { CallContext } from "./call-context.js";
+import { imageErrorsOf, imagePropertiesOf, jobError, noFeaturesError } from "./image-results.js";
+import { requireImageCount } from "./request-validation.js";
+import { bcidOf, templateStatus } from "./template-status.js";
+
+export interface EnrollmentOptions {
+  store: TemplateStore;
+  vault: TemplateVault;
+  faces: Pick<FacePool, "analyze">;
+  /** Encoder of new templates; older templates are upgraded to it. */
+  encoderVersion: number;
+  /** Feature vectors kept per template; the oldest are dropped beyond it. */
+  maxFeatureVectors: number;
+  /** Images accepted per call. */
+  maxImagesPerRequest: number;
+  /** Read-merge-write attempts when concurrent enrollments of one class collide. Default 50. */
+  maxWriteAttempts?: number;
+  now?: () => Date;
+}
+
+/** The outcome of one merge, before it is written. */
+interface Plan {
+  action: Action;
+  template: EnhancedTemplate;
+  errors: JobError[];
+}
+
+/**
+ * Enroll as specified: analyse the images, then create, update or upgrade the class's template
+ * (read, merge, write with an expected version; on a concurrent write, read and merge again),
+ * so that every acknowledged image is in the final template.
+ */
+export function createEnrollment(options: EnrollmentOptions) {
+  const { store, vault, faces } = options;
+  const maxAttempts = options.maxWriteAttempts ?? 50;
+  const now = options.now ?? (() => new Date());
+  const current = getEncoder(options.encoderVersion);
+
+  /** Re-encodes stored thumbnails with the current encoder (for upgrades). */
+  async function reencode(template: EnhancedTemplate, signal: AbortSignal) {
+    const analyses = await faces.analyze(
+      template.thumbnails.map((t) => t.png),
+      { signal, encoderVersion: current.version },
+    );
+    const features: FeatureEntry[] = [];
+    analyses.forEach((a, i) => {
+      const thumb = template.thumbnails[i];
+      if (a.features && thumb)
+        features.push({ enrolledAt: thumb.enrolledAt, vector: a.features.vector });
+    });
+    return { features, failed: analyses.length - features.length };
+  }
+
+  async function plan(
+    bcid: Bcid,
+    stored: StoredTemplate | undefined,
+    newFaces: NewFace[],
+    analyses: ImageAnalysis[],
+    signal: AbortSignal,
+  ): Promise<Plan | { failed: JobError[] } | undefined> {
+    const enrolledAt = now();
+    const merge = {
+      encoderVersion: current.version,
+      maxFeatureVectors: options.maxFeatureVectors,
+      enrolledAt,
+    };
+    if (!stored) {
+      if (newFaces.length === 0)
+        return analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
+      return {
+        action: Action.NEW_TEMPLATE_CREATED,
+        template: addFaces(undefined, newFaces, merge),
+        errors: [],
+      };
+    }
+    const existing = vault.openEnhanced(bcid, stored.enhanced);
+    if (existing.encoderVersion === current.version) {
+      if (newFaces.length === 0)
+        return analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
+      return {
+        action: Action.TEMPLATE_UPDATED,
+        template: addFaces(existing, newFaces, merge),
+        errors: [],
+      };
+    }
+    // An older encoder made this template: vectors of two versions never mix, so the stored
+    // thumbnails are re-encoded and the template rebuilt, new faces included.
+    if (existing.thumbnails.length === 0) {
+      const error = jobError(
+        "TemplateUpgradeNotPossible",
+        `the template of class ${bcid.classId} was made by encoder ${existing.encoderVersion} and keeps no thumbnails to re-encode with encoder ${current.version}; it was left unchanged (delete it and enroll again)`,
+      );
+      return {
+        failed:
+          newFaces.length === 0 && analyses.length > 0
+            ? [error, noFeaturesError(analyses)]
+            : [error],
+      };
+    }
+    const { features, failed } = await reencode(existing, signal);
+    const errors =
+      failed > 0
+        ? [
+            jobError(
+              "ThumbnailNotReencoded",
+              `${failed} stored thumbnail(s) gave no features with encoder ${current.version} and were dropped`,
+            ),
+          ]
+        : [];
+    if (features.length + newFaces.length === 0) {
+      return {
+        failed: [
+          jobError(
+            "TemplateUpgradeNotPossible",
+            `no stored thumbnail of class ${bcid.classId} gave features with encoder ${current.version}; the template was left unchanged`,
+          ),
+        ],
+      };
+    }
+    const upgraded: EnhancedTemplate = {
+      encoderVersion: current.version,
+      features,
+      thumbnails: existing.thumbnails,
+    };
+    return {
+      action: Action.TEMPLATE_UPGRADED,
+      template: addFaces(upgraded, newFaces, merge),
+      errors,
+    };
+  }
+
+  return async function enroll(
+    req: FaceEnrollmentRequest,
+    call: CallContext,
+  ): Promise<FaceEnrollmentResponse> {
+    const bcid = bcidOf(call.client, req.classId);
+    requireImageCount(req.images.length, options.maxImagesPerRequest, { allowEmpty: true });
+    const analyses =
+      req.images.length === 0
+        ? []
+        : await faces.analyze(
+            req.images.map((i) => i.image),
+            {
+              signal: call.signal,
+              encoderVersion: current.version,
+              thumbnails: call.client.storeThumbnails,
+            },
+          );
+    const newFaces: NewFace[] = analyses.flatMap((a) =>
+      a.features
+        ? [{ vector: a.features.vector, ...(a.thumbnail ? { thumbnail: a.thumbnail } : {}) }]
+        : [],
+    );
+    const response = create(FaceEnrollmentResponseSchema, {
+      imageProperties: analyses.map(imagePropertiesOf),
+      errors: imageErrorsOf(analyses),
+    });
+
+    for (let attempt = 1; ; attempt++) {
+      call.signal.throwIfAborted();
+      const stored = await store.get(bcid);
+      const outcome = await plan(bcid, stored, newFaces, analyses, call.signal);
+      if (!outcome || "failed" in outcome) {
+        // Nothing to do (empty call, current template) or nothing usable: nothing is written.
+        response.performedAction = outcome ? Action.ENROLLMENT_FAILED : Action.NONE;
+        response.errors.push(...(outcome?.failed ?? []));
+        response.templateStatus = stored
+          ? templateStatus(stored)
+          : create(FaceTemplateStatusSchema, { classId: bcid.classId, available: false });
+        return response;
+      }
+      const enrolledAt = now();
+      const write = {
+        bcid,
+        encoderVersion: current.version,
+        tags: stored?.tags ?? [],
+        createdAt: stored?.createdAt ?? enrolledAt,
+        enrolledAt,
+        featureCount: outcome.template.features.length,
+        thumbnailCount: outcome.template.thumbnails.length,
+        compact: vault.sealCompact(
+          bcid,
+          compactOf(outcome.template, current.metric),
+          call.client.encryptCompactTemplate,
+        ),
+        enhanced: vault.sealEnhanced(bcid, outcome.template),
+      };
+      try {
+        const version = await store.put(write, stored?.version ?? 0);
+        response.performedAction = outcome.action;
+        response.enrolledImages = newFaces.length;
+        response.errors.push(...outcome.errors);
+        response.templateStatus = templateStatus({ ...write, version });
+        return response;
+      } catch (err) {
+        if (!isFacevaultError(err, "aborted") || attempt >= maxAttempts) {
+          if (isFacevaultError(err, "aborted")) {
+            throw new FacevaultError(
+              "aborted",
+              `class ${bcid.classId} is being enrolled concurrently too often; retry`,
+              { cause: err },
+            );
+          }
+          throw err;
+        }
+        // Another call wrote this class meanwhile: wait a little (jittered) and merge again.
+        await sleep(Math.random() * Math.min(50, 2 * attempt), undefined, { signal: call.signal });
+      }
+    }
+  };
+}

@@ -1,0 +1,125 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type FaceSearchRequest,
+  type FaceSearchResponse,
+  FaceSearchResponse_SearchResultSchema,
+  FaceSearchResponse_TemplateMatchResultSchema,
+  FaceSearchResponseSchema,
+  type FaceVerificationRequest,
+  type FaceVerificationResponse,
+  FaceVerificationResponseSchema,
+} from "../../gen/bioid/services/v1/face_recognition_pb.js";
+import { FacevaultError } from "../errors.js";
+import { getEncoder } from "../face/encoders.js";
+import type { FacePool } from "../face/face-pool.js";
+import type { TemplateStore } from "../store/template-store.js";
+import type { SearchIndexes } from "../templates/search-index.js";
+import type { TemplateVault } from "../templates/template-vault.js";
+import type { CallContext } from "./call-context.js";
+import {
+  imageErrorsOf,
+  imagePropertiesOf,
+  noFeaturesError,
+  probeProblem,
+} from "./image-results.js";
+import { requireImageCount, requireTags, type TagLimits } from "./request-validation.js";
+import { bcidOf, noTemplate } from "./template-status.js";
+
+export interface MatchingOptions {
+  store: TemplateStore;
+  vault: TemplateVault;
+  faces: Pick<FacePool, "analyze">;
+  /** Indexes of the current encoder's compact templates. */
+  searchIndexes: SearchIndexes;
+  /** Encoder of new templates, the only one Search compares. */
+  encoderVersion: number;
+  /** Decision threshold on the score in ]0,1]: at or above it, a face matches. */
+  minScore: number;
+  limits: TagLimits & { maxImagesPerRequest: number; maxSearchResults: number };
+}
+
+/** Matches returned per image with `topMatches`, whatever the threshold (the contract's 10). */
+export const topMatchesCount = 10;
+
+/** Verify (one image against one class) and Search (faces against a partition). */
+export function createMatching(options: MatchingOptions) {
+  const { store, vault, faces, minScore, limits } = options;
+  const current = getEncoder(options.encoderVersion);
+
+  async function verify(
+    req: FaceVerificationRequest,
+    call: CallContext,
+  ): Promise<FaceVerificationResponse> {
+    const bcid = bcidOf(call.client, req.classId);
+    if (!req.image) {
+      throw new FacevaultError("invalid_argument", "image: an image to verify is required", {
+        field: "image",
+      });
+    }
+    const stored = await store.get(bcid);
+    if (!stored) throw noTemplate(bcid);
+    // The probe is encoded like the template, so a template not yet upgraded still verifies.
+    const encoder = getEncoder(stored.encoderVersion);
+    const [analysis] = await faces.analyze([req.image.image], {
+      signal: call.signal,
+      encoderVersion: encoder.version,
+    });
+    if (!analysis) throw new FacevaultError("internal", "the image was not analysed");
+    const response = create(FaceVerificationResponseSchema, {
+      imageProperties: imagePropertiesOf(analysis),
+      errors: imageErrorsOf([analysis], true),
+    });
+    if (!analysis.features) {
+      if (!analysis.error) response.errors.push(noFeaturesError([analysis]));
+      return response;
+    }
+    const compact = vault.openCompact(bcid, stored.compact);
+    const score = encoder.score(encoder.distance(analysis.features.vector, compact.vector));
+    response.score = score;
+    response.verified = score >= minScore;
+    return response;
+  }
+
+  async function search(req: FaceSearchRequest, call: CallContext): Promise<FaceSearchResponse> {
+    requireImageCount(req.images.length, limits.maxImagesPerRequest, { allowEmpty: false });
+    const tags = requireTags(req.tags, limits);
+    const analyses = await faces.analyze(
+      req.images.map((i) => i.image),
+      { signal: call.signal, encoderVersion: current.version },
+    );
+    const problems = analyses.flatMap((a, i) => {
+      const problem = probeProblem(a);
+      return problem ? [`images[${i}] ${problem}`] : [];
+    });
+    if (problems.length > 0) {
+      throw new FacevaultError(
+        "invalid_argument",
+        `every search image must show exactly one usable face: ${problems.join("; ")}`,
+        { field: "images" },
+      );
+    }
+    const index = options.searchIndexes.partition(call.client.storage, call.client.partition);
+    await index.sync();
+    const maxDistance = req.topMatches
+      ? Number.POSITIVE_INFINITY
+      : current.distanceForScore(minScore);
+    const limit = req.topMatches ? topMatchesCount : limits.maxSearchResults;
+    return create(FaceSearchResponseSchema, {
+      imageProperties: analyses.map(imagePropertiesOf),
+      result: analyses.map((a) =>
+        create(FaceSearchResponse_SearchResultSchema, {
+          matches: index
+            .search({ probe: a.features?.vector ?? new Float32Array(), tags, maxDistance, limit })
+            .map((m) =>
+              create(FaceSearchResponse_TemplateMatchResultSchema, {
+                classId: m.classId,
+                score: current.score(m.distance),
+              }),
+            ),
+        }),
+      ),
+    });
+  }
+
+  return { verify, search };
+}

@@ -1,0 +1,233 @@
+import type { Logger } from "pino";
+import { isFacevaultError } from "../errors.js";
+import type { PartitionChanges, TemplateStore } from "../store/template-store.js";
+import type { TemplateVault } from "./template-vault.js";
+
+/** How vectors of an encoder compare; the scan loop is specialised for each. */
+export type VectorMetric = "euclidean" | "cosine";
+
+export interface SearchIndexesOptions {
+  store: Pick<TemplateStore, "partitionChanges">;
+  vault: TemplateVault;
+  /** Only templates of this encoder version are indexed and compared. */
+  encoderVersion: number;
+  /** Feature vector length of that encoder. */
+  dimension: number;
+  metric: VectorMetric;
+  logger: Logger;
+}
+
+export interface SearchQuery {
+  probe: Float32Array;
+  /** A template must carry all of these tags. */
+  tags: readonly string[];
+  /** Only matches at or below this distance. Infinity for "whatever the threshold". */
+  maxDistance: number;
+  /** Most matches returned. */
+  limit: number;
+}
+
+export interface SearchMatch {
+  classId: bigint;
+  distance: number;
+}
+
+/** In-memory compact templates of one partition, kept in step with the store. */
+export interface PartitionIndex {
+  /** Brings the index up to date with the store (one cheap query when nothing changed). */
+  sync(): Promise<void>;
+  /** Best matches first. Call `sync` before for an up-to-date answer. */
+  search(query: SearchQuery): SearchMatch[];
+  readonly size: number;
+}
+
+export interface SearchIndexes {
+  /** The index of a partition, created (empty, loaded on first sync) when first asked for. */
+  partition(storage: string, partition: number): PartitionIndex;
+}
+
+/**
+ * Search indexes per partition: the decrypted compact templates (one vector per class) in one
+ * contiguous Float32Array, scanned with a tight loop. Each sync asks the store for what
+ * changed since the last revision seen, so writes by this process and by other processes
+ * sharing the database show up in the next search.
+ */
+export function createSearchIndexes(options: SearchIndexesOptions): SearchIndexes {
+  const indexes = new Map<string, PartitionIndex>();
+  return {
+    partition(storage, partition) {
+      const key = `${storage}|${partition}`;
+      let index = indexes.get(key);
+      if (!index) {
+        index = createPartitionIndex(options, storage, partition);
+        indexes.set(key, index);
+      }
+      return index;
+    },
+  };
+}
+
+function createPartitionIndex(
+  options: SearchIndexesOptions,
+  storage: string,
+  partition: number,
+): PartitionIndex {
+  const { dimension, metric } = options;
+  const log = options.logger.child({ component: "search-index", storage, partition });
+  let revision = 0;
+  let classIds: bigint[] = [];
+  let tags: ReadonlySet<string>[] = [];
+  let vectors = new Float32Array(dimension * 64);
+  let rowOf = new Map<bigint, number>();
+  let syncing: Promise<void> | undefined;
+
+  function ensureCapacity(rows: number): void {
+    if (rows * dimension <= vectors.length) return;
+    const grown = new Float32Array(Math.max(rows, (vectors.length / dimension) * 2) * dimension);
+    grown.set(vectors.subarray(0, classIds.length * dimension));
+    vectors = grown;
+  }
+
+  function remove(classId: bigint): void {
+    const row = rowOf.get(classId);
+    if (row === undefined) return;
+    const last = classIds.length - 1;
+    if (row !== last) {
+      // Move the last row into the gap so the rows stay contiguous.
+      const moved = classIds[last] as bigint;
+      classIds[row] = moved;
+      tags[row] = tags[last] as ReadonlySet<string>;
+      vectors.copyWithin(row * dimension, last * dimension, (last + 1) * dimension);
+      rowOf.set(moved, row);
+    }
+    classIds.pop();
+    tags.pop();
+    rowOf.delete(classId);
+  }
+
+  function apply(changes: PartitionChanges): void {
+    if (changes.full) {
+      classIds = [];
+      tags = [];
+      rowOf = new Map();
+    }
+    for (const classId of changes.deletes) remove(classId);
+    for (const entry of changes.upserts) {
+      if (entry.encoderVersion !== options.encoderVersion) {
+        remove(entry.classId); // an older template is not comparable until upgraded
+        continue;
+      }
+      let vector: Float32Array;
+      try {
+        vector = options.vault.openCompact(
+          { storage, partition, classId: entry.classId },
+          entry.compact,
+        ).vector;
+      } catch (err) {
+        if (!isFacevaultError(err, "data_loss")) throw err;
+        // Never match against a template that fails authentication; the others still work.
+        log.error({ classId: String(entry.classId) }, "compact template failed authentication");
+        remove(entry.classId);
+        continue;
+      }
+      if (vector.length !== dimension) {
+        log.error({ classId: String(entry.classId) }, "compact template has a wrong dimension");
+        remove(entry.classId);
+        continue;
+      }
+      let row = rowOf.get(entry.classId);
+      if (row === undefined) {
+        row = classIds.length;
+        ensureCapacity(row + 1);
+        classIds.push(entry.classId);
+        tags.push(new Set());
+        rowOf.set(entry.classId, row);
+      }
+      tags[row] = new Set(entry.tags);
+      vectors.set(metric === "cosine" ? normalized(vector) : vector, row * dimension);
+    }
+    revision = changes.revision;
+  }
+
+  async function syncOnce(): Promise<void> {
+    apply(await options.store.partitionChanges(storage, partition, revision));
+  }
+
+  return {
+    get size() {
+      return classIds.length;
+    },
+    sync() {
+      // Concurrent searches share one round trip to the store.
+      syncing ??= syncOnce().finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    },
+    search(query) {
+      const probe = metric === "cosine" ? normalized(query.probe) : query.probe;
+      return scan(vectors, classIds, tags, dimension, metric, probe, query);
+    },
+  };
+}
+
+function normalized(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += (v[i] as number) * (v[i] as number);
+  const norm = Math.sqrt(sum) || 1;
+  return v.map((x) => x / norm);
+}
+
+/**
+ * Scans all rows, keeping the best `limit` matches within `maxDistance`. For Euclidean
+ * distance the inner loop compares squared distances and stops a row as soon as it is
+ * already worse than the current cut-off.
+ */
+function scan(
+  vectors: Float32Array,
+  classIds: readonly bigint[],
+  tags: readonly ReadonlySet<string>[],
+  dim: number,
+  metric: VectorMetric,
+  probe: Float32Array,
+  query: SearchQuery,
+): SearchMatch[] {
+  const rows = classIds.length;
+  const required = query.tags;
+  const best: { row: number; d: number }[] = []; // sorted ascending by d, at most `limit`
+  const euclid = metric === "euclidean";
+  const limitCut = (d: number) => (euclid ? d * d : d);
+  let cutoff = limitCut(query.maxDistance);
+
+  for (let row = 0; row < rows; row++) {
+    if (required.length > 0) {
+      const have = tags[row] as ReadonlySet<string>;
+      if (!required.every((t) => have.has(t))) continue;
+    }
+    const offset = row * dim;
+    let d: number;
+    if (euclid) {
+      d = 0;
+      for (let j = 0; j < dim; j++) {
+        const diff = (vectors[offset + j] as number) - (probe[j] as number);
+        d += diff * diff;
+        if ((j & 15) === 15 && d > cutoff) break;
+      }
+    } else {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += (vectors[offset + j] as number) * (probe[j] as number);
+      d = 1 - dot;
+    }
+    if (d > cutoff) continue;
+    let at = best.length;
+    while (at > 0 && (best[at - 1] as { d: number }).d > d) at--;
+    best.splice(at, 0, { row, d });
+    if (best.length > query.limit) best.pop();
+    if (best.length === query.limit)
+      cutoff = Math.min(cutoff, (best[best.length - 1] as { d: number }).d);
+  }
+  return best.map(({ row, d }) => ({
+    classId: classIds[row] as bigint,
+    distance: euclid ? Math.sqrt(d) : d,
+  }));
+}
