@@ -32,10 +32,11 @@ export interface App {
   readonly vault: TemplateVault;
   readonly faces: FacePool;
   readonly server: FacevaultServer;
-  /**
-   * Listens on `config.port` (0 = any free port), then waits for the face models to warm up;
-   * /readyz and the gRPC health check say "ready" only after that.
-   */
+  /** Listens on `config.port` (0 = any free port); /readyz says "not ready" until `ready()`. */
+  listen(): Promise<AddressInfo>;
+  /** Waits for the face models to load and warm up, then reports ready. */
+  ready(): Promise<void>;
+  /** `listen()` then `ready()`. */
   start(): Promise<AddressInfo>;
   /** Graceful stop: in-flight calls finish (bounded), then models and store are closed. */
   stop(): Promise<void>;
@@ -88,6 +89,12 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     pages: serveWebPage,
   });
 
+  const listen = () => server.listen(config.port, config.host);
+  const warmUp = async () => {
+    await faces.ready();
+    ready = true;
+  };
+
   return {
     config,
     logger,
@@ -95,10 +102,11 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     vault,
     faces,
     server,
+    listen,
+    ready: warmUp,
     async start() {
-      const address = await server.listen(config.port, config.host);
-      await faces.ready();
-      ready = true;
+      const address = await listen();
+      await warmUp();
       return address;
     },
     async stop() {

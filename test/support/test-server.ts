@@ -25,6 +25,11 @@ export interface TestServer {
   /** Two clients in different partitions of one storage. */
   clients: { alice: TestClient; bob: TestClient };
   token(client: TestClient, minutes?: number): Promise<string>;
+  /**
+   * Stops this server and starts another on the same data dir, database and keys, with
+   * `config` merged into the configuration (e.g. another encoder version).
+   */
+  restart(config?: Record<string, unknown>): Promise<TestServer>;
   close(): Promise<void>;
 }
 
@@ -59,6 +64,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     masterKey: randomBytes(32).toString("base64"),
     bwsVersion: "3.0.0-test",
     logLevel: "silent",
+    // One engine worker per test server: test files run two at a time on two cores.
+    face: { workers: 1 },
     clients: Object.values(clients).map((c) => ({
       clientId: c.clientId,
       keys: [c.key],
@@ -67,6 +74,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     })),
     ...options.config,
   };
+  return launch(dir, clients, config);
+}
+
+async function launch(
+  dir: string,
+  clients: TestServer["clients"],
+  config: Record<string, unknown>,
+): Promise<TestServer> {
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config));
   const app = await createApp(loadConfig({ configPath, env: {} }), {
@@ -80,6 +95,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dir,
     clients,
     token: (c, minutes = 5) => mintToken({ clientId: c.clientId, key: c.key, minutes }),
+    async restart(patch = {}) {
+      await app.stop();
+      return launch(dir, clients, { ...config, ...patch });
+    },
     async close() {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });

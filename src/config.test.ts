@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+import { isFacevaultError } from "./errors.js";
+
+const key = () => randomBytes(64).toString("base64");
+const master = () => randomBytes(32).toString("base64");
+
+function withConfig(config: unknown): { configPath: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), "facevault-config-"));
+  const configPath = join(dir, "config.json");
+  writeFileSync(configPath, typeof config === "string" ? config : JSON.stringify(config));
+  return { configPath, dir };
+}
+
+function failure(config: unknown, env: Record<string, string> = {}): string {
+  try {
+    loadConfig({ ...withConfig(config), env });
+  } catch (err) {
+    expect(isFacevaultError(err, "invalid_argument")).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+const valid = () => ({ masterKey: master(), clients: [{ clientId: "c1", keys: [key()] }] });
+
+describe("loadConfig", () => {
+  it("fills defaults and resolves paths against the config file", () => {
+    const { configPath, dir } = withConfig(valid());
+    const config = loadConfig({ configPath, env: {} });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: "0.0.0.0",
+      dataDir: join(dir, "data"),
+      database: join(dir, "data", "facevault.db"),
+      bwsVersion: "3.0.0",
+      devMode: false,
+      limits: { maxRequestBytes: 50 * 1024 * 1024, requestTimeoutMs: 60_000 },
+      face: { encoderVersion: 2, maxQueue: 64 },
+      matching: { minScore: 0.5 },
+      templates: { maxFeatureVectors: 32 },
+    });
+    expect(config.clients[0]).toMatchObject({
+      clientId: "c1",
+      storage: "bws",
+      partition: 0,
+      storeThumbnails: true,
+      encryptCompactTemplate: false,
+    });
+  });
+
+  it("lets PORT, FACEVAULT_DATA_DIR and DATABASE_URL override the file", () => {
+    const { configPath } = withConfig({ ...valid(), port: 1 });
+    const config = loadConfig({
+      configPath,
+      cwd: "/srv",
+      env: { PORT: "9999", FACEVAULT_DATA_DIR: "fv", DATABASE_URL: "postgres://x@h/db" },
+    });
+    expect(config).toMatchObject({ port: 9999, dataDir: "/srv/fv", database: "postgres://x@h/db" });
+  });
+
+  it("reads the master key from a file", () => {
+    const { configPath, dir } = withConfig({
+      clients: valid().clients,
+      masterKeyFile: "master.key",
+    });
+    const secret = randomBytes(32);
+    writeFileSync(join(dir, "master.key"), secret.toString("base64"));
+    expect(
+      Buffer.from(loadConfig({ configPath, env: {} }).masterKeys[0] as Uint8Array).equals(secret),
+    ).toBe(true);
+  });
+
+  it("names the field of every invalid setting", () => {
+    expect(failure("{ not json")).toMatch(/is not valid JSON/);
+    expect(failure({ ...valid(), port: 70000 })).toBe(
+      "config: port must be an integer from 0 to 65535",
+    );
+    expect(failure({ clients: valid().clients })).toMatch(
+      /config: masterKey or masterKeyFile must be given/,
+    );
+    expect(failure({ ...valid(), masterKey: "c2hvcnQ=" })).toBe(
+      "config: masterKey must decode to 32 bytes (got 5)",
+    );
+    expect(failure({ ...valid(), clients: [] })).toBe("config: clients must be a non-empty array");
+    expect(failure({ ...valid(), clients: [{ clientId: "a", keys: ["!!"] }] })).toBe(
+      "config: clients[0].keys[0] must be a base64 string",
+    );
+    expect(
+      failure({
+        ...valid(),
+        clients: [
+          { clientId: "a", keys: [key()] },
+          { clientId: "a", keys: [key()] },
+        ],
+      }),
+    ).toBe("config: clients[1].clientId 'a' is listed twice");
+    expect(
+      failure({ ...valid(), clients: [{ clientId: "a", keys: [key()], partition: -1 }] }),
+    ).toMatch(/^config: clients\[0\]\.partition must be an integer/);
+    expect(failure({ ...valid(), limits: { maxRequestBytes: "big" } })).toMatch(
+      /^config: limits\.maxRequestBytes/,
+    );
+    expect(failure({ ...valid(), face: { encoderVersion: 3 } })).toMatch(
+      /^config: face\.encoderVersion/,
+    );
+    expect(failure({ ...valid(), matching: { minScore: 0 } })).toBe(
+      "config: matching.minScore must be a number in ]0,1]",
+    );
+    expect(failure(valid(), { PORT: "eighty" })).toBe(
+      "config: PORT must be a port number (0 to 65535)",
+    );
+  });
+
+  it("creates the development setup once, with private files, and reuses it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "facevault-dev-"));
+    const first = loadConfig({ env: { FACEVAULT_DATA_DIR: join(dir, "data") }, cwd: dir });
+    expect(first.devMode).toBe(true);
+    expect(first.host).toBe("127.0.0.1");
+    expect(first.clients[0]?.clientId).toMatch(/^dev-[0-9a-f]{8}$/);
+    const again = loadConfig({ env: { FACEVAULT_DATA_DIR: join(dir, "data") }, cwd: dir });
+    expect(again.clients[0]?.clientId).toBe(first.clients[0]?.clientId);
+    expect(Buffer.from(again.masterKeys[0] as Uint8Array)).toEqual(
+      Buffer.from(first.masterKeys[0] as Uint8Array),
+    );
+    for (const f of ["dev-client.json", "master.key"]) {
+      expect(statSync(join(dir, "data", f)).mode & 0o777).toBe(0o600);
+    }
+    expect(
+      JSON.parse(readFileSync(join(dir, "data", "dev-client.json"), "utf8")).keys,
+    ).toHaveLength(1);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The service under load and at its edges in time: readiness after warm-up, a full analysis
+ * queue, cancelled calls, and a graceful stop with a call in flight.
+ */
+import { readFileSync } from "node:fs";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, describe, expect, it } from "vitest";
+import { createConnectClient } from "../src/client/connect-client.js";
+import { createTokenSource } from "../src/client/token-source.js";
+import { photo } from "./support/photos.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function api(s: TestServer) {
+  const { alice } = s.clients;
+  return createConnectClient({
+    baseUrl: s.baseUrl,
+    protocol: "grpc",
+    token: createTokenSource({ clientId: alice.clientId, key: alice.key }),
+  });
+}
+
+const big = () => ({ image: photo("sizes/obama-1080p.jpg") });
+
+describe("lifecycle", () => {
+  it("answers livez at once and readyz only after the models are warm", async () => {
+    server = await startTestServer();
+    // A second app on the same files, listening before warm-up.
+    const restarted = await server.restart();
+    server = restarted;
+    expect((await fetch(`${restarted.baseUrl}/readyz`)).status).toBe(200);
+    const cold = await (await import("../src/app.js")).createApp(restarted.app.config, {
+      logger: restarted.app.logger,
+    });
+    try {
+      const address = await cold.listen();
+      const base = `http://127.0.0.1:${address.port}`;
+      expect((await fetch(`${base}/livez`)).status).toBe(200);
+      const before = await fetch(`${base}/readyz`);
+      expect(before.status).toBe(503);
+      expect(await before.json()).toEqual({ status: "not ready" });
+      await cold.ready();
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    } finally {
+      await cold.stop();
+    }
+  });
+
+  it("refuses work with UNAVAILABLE (503) when the analysis queue is full, and recovers", async () => {
+    server = await startTestServer({ config: { face: { workers: 1, maxQueue: 3 } } });
+    const s = server;
+    const client = api(s);
+    const first = client.enroll({ classId: 1n, images: [big(), big(), big()] });
+    await expect.poll(() => s.app.faces.stats().running + s.app.faces.stats().queued).toBe(3);
+    const token = await s.token(s.clients.alice);
+    const res = await fetch(`${s.baseUrl}/api/face/v1/enroll/2`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      // 2 waiting + 2 more > maxQueue 3 (the image being analysed does not wait).
+      body: JSON.stringify(
+        [big(), big()].map((i) => ({ image: Buffer.from(i.image).toString("base64") })),
+      ),
+    });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({
+      code: Code.Unavailable,
+      message: expect.stringMatching(/queue is full/),
+    });
+    expect((await first).enrolledImages).toBe(3);
+    // Once the queue drains the same call succeeds.
+    expect((await client.enroll({ classId: 2n, images: [big()] })).enrolledImages).toBe(1);
+  });
+
+  it("stops the work of a cancelled call, records CANCELLED and writes nothing", async () => {
+    server = await startTestServer({ config: { face: { workers: 1, maxQueue: 64 } } });
+    const s = server;
+    const controller = new AbortController();
+    const call = api(s).enroll(
+      { classId: 5n, images: Array.from({ length: 12 }, big) },
+      { signal: controller.signal },
+    );
+    await expect.poll(() => s.app.faces.stats().queued).toBeGreaterThan(5);
+    controller.abort();
+    expect(ConnectError.from(await call.catch((e: unknown) => e)).code).toBe(Code.Canceled);
+    // The queued images of the call are dropped, not analysed for nobody.
+    await expect.poll(() => s.app.faces.stats()).toMatchObject({ queued: 0, running: 0 });
+    await expect
+      .poll(async () => {
+        await s.app.server.drainBookkeeping();
+        const jobs = await s.app.store.listJobs({ clientId: "alice" });
+        return jobs.find((j) => j.method === "Enroll")?.outcome;
+      })
+      .toBe(Code.Canceled);
+    expect(await s.app.store.get({ storage: "bws", partition: 1, classId: 5n })).toBeUndefined();
+  });
+
+  it("finishes an in-flight call on stop, then refuses new connections", async () => {
+    server = await startTestServer({ config: { face: { workers: 1 } } });
+    const s = server;
+    const pending = api(s).enroll({ classId: 9n, images: [big(), big()] });
+    await expect.poll(() => s.app.faces.stats().running).toBe(1);
+    const stopped = s.app.stop();
+    const done = await pending;
+    expect(done.enrolledImages).toBe(2);
+    await stopped;
+    await expect(fetch(`${s.baseUrl}/livez`)).rejects.toThrow();
+    // The bookkeeping of the finished call made it to the store before it closed.
+    server = await s.restart();
+    const jobs = await server.app.store.listJobs({ clientId: "alice" });
+    expect(jobs.find((j) => j.method === "Enroll")).toMatchObject({ outcome: 0, imageCount: 2 });
+  });
+});
+
+it("keeps the fixtures it relies on", () => {
+  expect(
+    readFileSync(new URL("./fixtures/faces/sizes/obama-1080p.jpg", import.meta.url)).length,
+  ).toBeGreaterThan(10_000);
+});
