@@ -15,6 +15,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   FaceEnrollmentResponse_EnrollmentAction as Action,
+  type FaceEnrollmentResponse,
   type FaceRecognition,
 } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { createGrpcJsClient, type GrpcJsClient } from "../src/client/grpc-js-client.js";
@@ -139,6 +140,50 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Holds every template write of the schema at the door: a transaction of this process takes
+ * the templates table in EXCLUSIVE mode, which lets reads (SELECT) through but makes every
+ * INSERT/UPDATE wait. `waitForWriters(n)` resolves once n facevault transactions are waiting
+ * (one at the table, the others behind its partition revision row lock); `release` lets them
+ * all go at once, so their read-merge-writes collide for certain instead of by chance.
+ */
+async function holdTemplateWrites() {
+  const locker = new pg.Client({ connectionString: testPostgresUrl });
+  const watcher = new pg.Client({ connectionString: testPostgresUrl });
+  await Promise.all([locker.connect(), watcher.connect()]);
+  const quoted = pg.escapeIdentifier(schema);
+  await locker.query("BEGIN");
+  await locker.query(`LOCK TABLE ${quoted}.templates IN EXCLUSIVE MODE`);
+  let released = false;
+  return {
+    async waitForWriters(count: number, abandon: Promise<unknown>) {
+      let abandoned = false;
+      abandon.then(() => {
+        abandoned = true;
+      });
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const waiting = await watcher.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND position($1 in query) > 0`,
+          [`${quoted}.`],
+        );
+        const n = Number(waiting.rows[0]?.n);
+        if (n >= count) return;
+        if (abandoned) throw new Error(`a call ended while ${n} writers were waiting`);
+        if (Date.now() > deadline) throw new Error(`only ${n} of ${count} writers came`);
+        await sleep(20);
+      }
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await locker.query("ROLLBACK").catch(() => undefined);
+      await Promise.all([locker.end(), watcher.end()]);
+    },
+  };
+}
+
 // --- 1. two processes, one PostgreSQL schema ------------------------------------------------
 
 describe("two server processes sharing one PostgreSQL schema", () => {
@@ -168,11 +213,23 @@ describe("two server processes sharing one PostgreSQL schema", () => {
         .slice(0, 20);
       expect(new Set(files).size).toBe(20);
 
-      const settled = await Promise.allSettled(
-        files.map((file, i) =>
-          (i % 2 === 0 ? apiA : apiB).enroll({ classId, images: [{ image: photo(file) }] }),
-        ),
-      );
+      // Each server analyses its 10 photos one after the other (one face worker); left alone,
+      // their writes would collide only when two happen to finish together. The gate makes
+      // all 20 read-merge-writes meet: 20 transactions waiting, then released together.
+      const gate = await holdTemplateWrites();
+      let settled: PromiseSettledResult<FaceEnrollmentResponse>[];
+      try {
+        const calls = Promise.allSettled(
+          files.map((file, i) =>
+            (i % 2 === 0 ? apiA : apiB).enroll({ classId, images: [{ image: photo(file) }] }),
+          ),
+        );
+        await gate.waitForWriters(20, calls);
+        await gate.release();
+        settled = await calls;
+      } finally {
+        await gate.release();
+      }
       const failures = settled.flatMap((s, i) =>
         s.status === "rejected"
           ? [`${files[i]} via ${i % 2 === 0 ? "A" : "B"}: ${describeError(s.reason)}`]
@@ -299,15 +356,17 @@ async function enrollThenKill(
 const spin = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * SIGKILLs a SQLite-backed server while it holds the database's write lock, i.e. inside a
- * write transaction: this process probes with BEGIN IMMEDIATE (no busy wait) every ~0.1 ms
- * and kills on the first SQLITE_BUSY. Probing starts `settleMs` after being called so that
- * the bookkeeping insert of the call just answered is not the write caught; the next write is
- * then the template put of the next analysed image. Kills anyway after `maxMs`.
+ * SIGKILLs a SQLite-backed server in the middle of a write: this process probes the database's
+ * write lock with BEGIN IMMEDIATE (no busy wait) every ~0.1 ms and, on the first SQLITE_BUSY,
+ * kills the server `delayMs` later (0 = at the start of its transaction; a template put takes
+ * about 10 ms here, most of it the commit's fsync). Probing starts `settleMs` after being
+ * called so that the bookkeeping insert of the call just answered is not the write caught:
+ * the next write is the template put of the next analysed image. Kills anyway after `maxMs`.
  */
 async function killDuringSqliteWrite(
   server: ChildServer,
   path: string,
+  delayMs: number,
   settleMs = 15,
   maxMs = 10_000,
 ) {
@@ -325,8 +384,9 @@ async function killDuringSqliteWrite(
           probe.exec("ROLLBACK");
         } catch (err) {
           if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+          if (delayMs > 0) Atomics.wait(spin, 0, 0, delayMs);
           server.killNow();
-          return "while it held the SQLite write lock";
+          return `${delayMs} ms after it took the SQLite write lock`;
         }
         Atomics.wait(spin, 0, 0, 0.1);
       }
@@ -430,7 +490,7 @@ describe("a server killed during enrollments", () => {
   const burst = [...rest, ...rest].slice(0, 8);
   const impostor = filesOf("person-02")[0] as string;
 
-  it("SQLite: the next process finds a readable, complete template, twice over", () =>
+  it("SQLite: after each of three kills the next process finds a readable, complete template", () =>
     withChildOutput(async () => {
       const database = join(dir, "crash.db");
       const classId = 9001n;
@@ -442,16 +502,17 @@ describe("a server killed during enrollments", () => {
       expect(first.performedAction).toBe(Action.NEW_TEMPLATE_CREATED);
       let acknowledged = 1;
 
-      for (const round of [1, 2]) {
+      // Three crashes, each cutting a write at another point: its start, its middle, its end.
+      for (const [round, delayMs] of [0, 4, 12].entries()) {
         const result = await enrollThenKill(server, api, classId, burst, () =>
-          killDuringSqliteWrite(server, database),
+          killDuringSqliteWrite(server, database, delayMs),
         );
         kills.push(result.killed);
         expect(result.failed.filter((f) => f.includes("before the kill"))).toEqual([]);
         expect(result.acked).toBeGreaterThanOrEqual(1);
         acknowledged += result.acked;
 
-        server = await start(`sqlite-${round + 1}`, database);
+        server = await start(`sqlite-${round + 2}`, database);
         api = apiFor(server);
         await expectIntactTemplate(api, database, classId, acknowledged, held, impostor);
       }
@@ -461,8 +522,8 @@ describe("a server killed during enrollments", () => {
       const more = await api.enroll({ classId, images: [{ image: photo(burst[0] as string) }] });
       expect(more.performedAction).toBe(Action.TEMPLATE_UPDATED);
       expect(more.templateStatus?.featureVectors).toBe(before + 1);
-      // At least one of the two kills must have hit a write, or the test proved little.
-      expect(kills).toContain("while it held the SQLite write lock");
+      // Every kill hit a write, or the test proved little.
+      expect(kills).toEqual([0, 4, 12].map((ms) => `${ms} ms after it took the SQLite write lock`));
     }));
 
   it("PostgreSQL: a transaction cut by the kill leaves the template as last committed", () =>
