@@ -2,8 +2,9 @@
  * Real `facevault serve` processes for tests that need more than one server or a process that
  * dies: `node --import tsx src/main.ts serve --config <file>`, port 0, the port read from the
  * `listening` log line. Every child is registered so that `stopAllChildServers` (afterEach /
- * afterAll) and, as a last resort, the test process's exit kill it whatever the test did; its
- * stdout and stderr are kept so failure messages can show them (`withChildOutput`).
+ * afterAll) kills it whatever the test did; the test process's exit and, when that process is
+ * killed outright, a watchdog inside the child are the last resorts. Its stdout and stderr are
+ * kept so failure messages can show them (`withChildOutput`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -12,6 +13,20 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const mainScript = join(repoRoot, "src", "main.ts");
+
+/**
+ * Loaded first in every child: it reads stdin, a pipe this test process holds open, and
+ * SIGKILLs its own process when the pipe closes, i.e. when the test process is gone however it
+ * died (a killed test runner runs no afterAll). Unref'd, so a graceful shutdown still exits.
+ */
+const parentWatchdog = `data:text/javascript,${encodeURIComponent(
+  [
+    'const die = () => process.kill(process.pid, "SIGKILL");',
+    'process.stdin.on("end", die).on("close", die).on("error", die);',
+    "process.stdin.resume();",
+    "process.stdin.unref?.();",
+  ].join(""),
+)}`;
 
 /** Environment variables loadConfig prefers over the config file: never passed to a child. */
 const overridingEnv = [
@@ -127,9 +142,11 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   for (const name of overridingEnv) delete env[name];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", mainScript, "serve", "--config", configPath],
-    { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] },
+    ["--import", parentWatchdog, "--import", "tsx", mainScript, "serve", "--config", configPath],
+    { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] },
   );
+  // Never written to: its end is the watchdog's signal. EPIPE once the child is gone is fine.
+  child.stdin?.on("error", () => undefined);
 
   const lines: string[] = [];
   const parsed: Record<string, unknown>[] = [];
