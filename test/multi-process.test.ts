@@ -327,7 +327,6 @@ async function enrollThenKill(
   kill: () => Promise<string>,
 ): Promise<Burst> {
   let acked = 0;
-  let killing = false;
   const failed: string[] = [];
   let firstAck: () => void = () => undefined;
   const first = new Promise<void>((resolve) => {
@@ -341,12 +340,12 @@ async function enrollThenKill(
         firstAck();
       },
       (err: unknown) => {
-        failed.push(`${file}${killing ? "" : " (before the kill)"}: ${describeError(err)}`);
+        const when = server.signalled ? "" : " (before the kill)";
+        failed.push(`${file}${when}: ${describeError(err)}`);
       },
     ),
   );
   await Promise.race([first, Promise.all(calls)]);
-  killing = true;
   const killed = await kill();
   await server.exited;
   await Promise.all(calls);

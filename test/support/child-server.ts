@@ -6,7 +6,7 @@
  * killed outright, a watchdog inside the child are the last resorts. Its stdout and stderr are
  * kept so failure messages can show them (`withChildOutput`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,6 +82,8 @@ export interface ChildServer {
   readonly exited: Promise<ChildExit>;
   /** True until the process has exited. */
   readonly running: boolean;
+  /** True once this helper has sent the process a signal (killNow, kill, stop, stopAll). */
+  readonly signalled: boolean;
   /** Captured stdout and stderr, each line prefixed with the stream; the last `maxChars`. */
   output(maxChars?: number): string;
   /** The JSON log lines of stdout, parsed. */
@@ -96,9 +98,10 @@ export interface ChildServer {
 
 interface Registered {
   name: string;
-  process: ChildProcess;
   output: (maxChars?: number) => string;
   isRunning: () => boolean;
+  /** Sends the signal if the process still runs. */
+  signal: (name: NodeJS.Signals) => void;
   exited: Promise<ChildExit>;
 }
 
@@ -111,7 +114,7 @@ function installExitHook(): void {
   exitHookInstalled = true;
   // Last resort when a test run is torn down without its hooks: no orphaned servers.
   process.once("exit", () => {
-    for (const child of registry) if (child.isRunning()) child.process.kill("SIGKILL");
+    for (const child of registry) child.signal("SIGKILL");
   });
 }
 
@@ -151,6 +154,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   const lines: string[] = [];
   const parsed: Record<string, unknown>[] = [];
   let running = true;
+  let signalled = false;
   let onListening: ((port: number) => void) | undefined;
   const started = Date.now();
   const stamp = () => `+${((Date.now() - started) / 1000).toFixed(2)}s`;
@@ -198,10 +202,24 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     const text = lines.join("\n");
     return text.length <= maxChars ? text : `…${text.slice(text.length - maxChars)}`;
   };
-  registry.push({ name: options.name, process: child, output, isRunning: () => running, exited });
+  const signal = (name: NodeJS.Signals) => {
+    signalled = true;
+    child.kill(name);
+  };
+  registry.push({
+    name: options.name,
+    output,
+    isRunning: () => running,
+    signal: (name) => {
+      if (running) signal(name);
+    },
+    exited,
+  });
 
   const killNow = () => {
-    if (running) child.kill("SIGKILL");
+    if (!running) return;
+    signalled = true;
+    child.kill("SIGKILL");
   };
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   let port: number;
@@ -239,6 +257,9 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     get running() {
       return running;
     },
+    get signalled() {
+      return signalled;
+    },
     output,
     logs: () => [...parsed],
     killNow,
@@ -248,7 +269,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     },
     async stop(stopTimeoutMs = 15_000) {
       if (!running) return exited;
-      child.kill("SIGTERM");
+      signal("SIGTERM");
       const timer = setTimeout(killNow, stopTimeoutMs);
       const exit = await exited;
       clearTimeout(timer);
@@ -285,10 +306,8 @@ export async function stopAllChildServers(graceMs = 5_000): Promise<void> {
   const running = registry.filter((c) => c.isRunning());
   await Promise.all(
     running.map(async (c) => {
-      c.process.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        if (c.isRunning()) c.process.kill("SIGKILL");
-      }, graceMs);
+      c.signal("SIGTERM");
+      const timer = setTimeout(() => c.signal("SIGKILL"), graceMs);
       await c.exited;
       clearTimeout(timer);
     }),
