@@ -18,29 +18,15 @@ import {
   type SetTemplateTagsResponse,
   SetTemplateTagsResponseSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import type { FacePool } from "../face/face-pool.js";
-import type { TemplateStore } from "../store/template-store.js";
-import type { SearchIndexes } from "../templates/search-index.js";
-import type { TemplateVault } from "../templates/template-vault.js";
 import type { CallContext } from "./call-context.js";
 import { createEnrollment } from "./enrollment.js";
-import { createMatching } from "./matching.js";
-import { requireTags, type TagLimits } from "./request-validation.js";
+import { createMatching, type MatchingOptions } from "./matching.js";
+import { requireTags } from "./request-validation.js";
 import { bcidOf, noTemplate, templateStatus } from "./template-status.js";
 
-export interface FaceRecognitionServiceOptions {
-  store: TemplateStore;
-  vault: TemplateVault;
-  faces: Pick<FacePool, "analyze">;
-  /** Indexes of the current encoder's compact templates, per partition. */
-  searchIndexes: SearchIndexes;
-  /** Encoder version of new templates. */
-  encoderVersion: number;
-  /** Score in ]0,1] at or above which Verify and Search call two faces the same person. */
-  minScore: number;
-  /** Feature vectors kept per template. */
+export interface FaceRecognitionServiceOptions extends MatchingOptions {
+  /** Feature vectors kept per template; the oldest are dropped beyond it. */
   maxFeatureVectors: number;
-  limits: TagLimits & { maxImagesPerRequest: number; maxSearchResults: number };
 }
 
 /** The six BWS FaceRecognition operations, independent of any transport. */
@@ -66,15 +52,7 @@ export function createFaceRecognitionService(
     maxFeatureVectors: options.maxFeatureVectors,
     maxImagesPerRequest: limits.maxImagesPerRequest,
   });
-  const matching = createMatching({
-    store,
-    vault,
-    faces: options.faces,
-    searchIndexes: options.searchIndexes,
-    encoderVersion: options.encoderVersion,
-    minScore: options.minScore,
-    limits,
-  });
+  const matching = createMatching(options);
 
   return {
     enroll,

@@ -89,6 +89,36 @@ function headersFor(options: CallOptions): Record<string, string> {
   return h;
 }
 
+/** One call through a typed client (Connect's or facevault's grpc-js), headers and trailers kept. */
+async function typedCall(
+  client: Record<string, unknown>,
+  method: MethodName,
+  request: unknown,
+  options: CallOptions,
+): Promise<CallResult> {
+  let header: Headers | undefined;
+  let trailer: Headers | undefined;
+  try {
+    const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
+    const response = await fn(request, {
+      headers: headersFor(options),
+      onHeader: (h: Headers) => {
+        header = h;
+      },
+      onTrailer: (t: Headers) => {
+        trailer = t;
+      },
+    });
+    const json = toJson(methods[method].output, response, {
+      alwaysEmitImplicit: true,
+    }) as JsonObject;
+    return { code: 0, message: "", json, meta: merge(header, trailer) };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, message: e.rawMessage, meta: merge(header, trailer, e.metadata) };
+  }
+}
+
 function rpcClient(
   name: Exclude<ProtocolName, "grpc-js" | "rest">,
   server: TestServer,
@@ -100,29 +130,7 @@ function rpcClient(
   });
   return {
     name,
-    async call(method, request, options) {
-      let header: Headers | undefined;
-      let trailer: Headers | undefined;
-      try {
-        const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
-        const response = await fn(request, {
-          headers: headersFor(options),
-          onHeader: (h: Headers) => {
-            header = h;
-          },
-          onTrailer: (t: Headers) => {
-            trailer = t;
-          },
-        });
-        const json = toJson(methods[method].output, response, {
-          alwaysEmitImplicit: true,
-        }) as JsonObject;
-        return { code: 0, message: "", json, meta: merge(header, trailer) };
-      } catch (err) {
-        const e = ConnectError.from(err);
-        return { code: e.code, message: e.rawMessage, meta: merge(header, trailer, e.metadata) };
-      }
-    },
+    call: (method, request, options) => typedCall(client, method, request, options),
     close() {},
   };
 }
@@ -131,29 +139,7 @@ function grpcJsClient(server: TestServer): ProtocolClient {
   const client = createGrpcJsClient({ address: server.address });
   return {
     name: "grpc-js",
-    async call(method, request, options) {
-      let header: Headers | undefined;
-      let trailer: Headers | undefined;
-      try {
-        const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
-        const response = await fn(request, {
-          headers: headersFor(options),
-          onHeader: (h: Headers) => {
-            header = h;
-          },
-          onTrailer: (t: Headers) => {
-            trailer = t;
-          },
-        });
-        const json = toJson(methods[method].output, response, {
-          alwaysEmitImplicit: true,
-        }) as JsonObject;
-        return { code: 0, message: "", json, meta: merge(header, trailer) };
-      } catch (err) {
-        const e = ConnectError.from(err);
-        return { code: e.code, message: e.rawMessage, meta: merge(header, trailer, e.metadata) };
-      }
-    },
+    call: (method, request, options) => typedCall(client, method, request, options),
     close: () => client.close(),
   };
 }
