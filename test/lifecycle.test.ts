@@ -56,7 +56,9 @@ describe("lifecycle", () => {
     const s = server;
     const client = api(s);
     const first = client.enroll({ classId: 1n, images: [big(), big(), big()] });
-    await expect.poll(() => s.app.faces.stats().running + s.app.faces.stats().queued).toBe(3);
+    await expect
+      .poll(() => s.app.faces.stats().running + s.app.faces.stats().queued, { timeout: 10_000 })
+      .toBe(3);
     const token = await s.token(s.clients.alice);
     const res = await fetch(`${s.baseUrl}/api/face/v1/enroll/2`, {
       method: "POST",
@@ -84,11 +86,13 @@ describe("lifecycle", () => {
       { classId: 5n, images: Array.from({ length: 12 }, big) },
       { signal: controller.signal },
     );
-    await expect.poll(() => s.app.faces.stats().queued).toBeGreaterThan(5);
+    await expect.poll(() => s.app.faces.stats().queued, { timeout: 10_000 }).toBeGreaterThan(5);
     controller.abort();
     expect(ConnectError.from(await call.catch((e: unknown) => e)).code).toBe(Code.Canceled);
     // The queued images of the call are dropped, not analysed for nobody.
-    await expect.poll(() => s.app.faces.stats()).toMatchObject({ queued: 0, running: 0 });
+    await expect.poll(() => s.app.faces.stats().queued).toBe(0);
+    // The image already being analysed runs to its end (slow when both cores are busy).
+    await expect.poll(() => s.app.faces.stats().running, { timeout: 30_000 }).toBe(0);
     await expect
       .poll(async () => {
         await s.app.server.drainBookkeeping();
@@ -103,7 +107,7 @@ describe("lifecycle", () => {
     server = await startTestServer({ config: { face: { workers: 1 } } });
     const s = server;
     const pending = api(s).enroll({ classId: 9n, images: [big(), big()] });
-    await expect.poll(() => s.app.faces.stats().running).toBe(1);
+    await expect.poll(() => s.app.faces.stats().running, { timeout: 10_000 }).toBe(1);
     const stopped = s.app.stop();
     const done = await pending;
     expect(done.enrolledImages).toBe(2);

@@ -80,6 +80,7 @@ function createPartitionIndex(
   let vectors = new Float32Array(dimension * 64);
   let rowOf = new Map<bigint, number>();
   let syncing: Promise<void> | undefined;
+  let nextSync: Promise<void> | undefined;
 
   function ensureCapacity(rows: number): void {
     if (rows * dimension <= vectors.length) return;
@@ -153,17 +154,29 @@ function createPartitionIndex(
     apply(await options.store.partitionChanges(storage, partition, revision));
   }
 
+  function sync(): Promise<void> {
+    if (!syncing) {
+      syncing = syncOnce().finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    }
+    // A sync already running may have read the store before a write this caller has seen
+    // acknowledged; wait for one that starts after it. Waiting callers share that one.
+    nextSync ??= syncing
+      .catch(() => {})
+      .then(() => {
+        nextSync = undefined;
+        return sync();
+      });
+    return nextSync;
+  }
+
   return {
     get size() {
       return classIds.length;
     },
-    sync() {
-      // Concurrent searches share one round trip to the store.
-      syncing ??= syncOnce().finally(() => {
-        syncing = undefined;
-      });
-      return syncing;
-    },
+    sync,
     search(query) {
       const probe = metric === "cosine" ? normalized(query.probe) : query.probe;
       return scan(vectors, classIds, tags, dimension, metric, probe, query);
