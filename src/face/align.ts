@@ -110,22 +110,45 @@ export function warpAffine(source: RgbImage, m: Affine, width: number, height: n
   return { data: out, width, height };
 }
 
+/**
+ * Which pixels of a `width` x `height` crop rendered through `m` lie inside a source of
+ * `sourceWidth` x `sourceHeight`: 1 inside, 0 for the black padding.
+ */
+export function insideMask(
+  m: Affine,
+  width: number,
+  height: number,
+  sourceWidth: number,
+  sourceHeight: number,
+): Uint8Array {
+  const mask = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const sx = m.a * (x + 0.5) + m.b * (y + 0.5) + m.c;
+      const sy = m.d * (x + 0.5) + m.e * (y + 0.5) + m.f;
+      mask[y * width + x] = sx >= 0 && sy >= 0 && sx < sourceWidth && sy < sourceHeight ? 1 : 0;
+    }
+  }
+  return mask;
+}
+
 /** face-api's dlib-style crop constants: face-api `FaceLandmarks.alignDlib`. */
 const DLIB_REL_X = 0.5;
 const DLIB_REL_Y = 0.43;
 const DLIB_REL_SCALE = 0.45;
 
 /**
- * The square face-api's recognition net was trained on (dlib's face chip as face-api rebuilds it):
+ * The square face-api's recognition net reads (dlib's face chip as face-api rebuilds it):
  * side = mean eye-to-mouth distance / 0.45, the centroid of eyes and mouth at (0.5, 0.43) of the
- * side. With `level`, the square is turned so the eyes are level, as dlib's own alignment does;
- * face-api itself crops axis-aligned.
+ * side, axis-aligned in the upright image. `level` turns the square so the eyes are level, as
+ * dlib's own alignment does; on LFW that did worse (genuine pairs accepted at 0.1% false accepts
+ * 87.7% vs 89.4%), so the encoder uses face-api's axis-aligned crop.
  */
 export function dlibFrame(
-  landmarks: { leftEye: Point; rightEye: Point; mouth: Point },
+  points: { leftEye: Point; rightEye: Point; mouth: Point },
   level: boolean,
 ): FaceFrame {
-  const { leftEye, rightEye, mouth } = landmarks;
+  const { leftEye, rightEye, mouth } = points;
   const eyeToMouth =
     (Math.hypot(mouth.x - leftEye.x, mouth.y - leftEye.y) +
       Math.hypot(mouth.x - rightEye.x, mouth.y - rightEye.y)) /
@@ -140,4 +163,12 @@ export function dlibFrame(
     anchorX: DLIB_REL_X,
     anchorY: DLIB_REL_Y,
   };
+}
+
+/**
+ * The same frame seen in another image: `map` takes points of the frame's image to the other
+ * image, which is the first turned by `turn` radians (clockwise positive, y down).
+ */
+export function moveFrame(frame: FaceFrame, map: (p: Point) => Point, turn: number): FaceFrame {
+  return { ...frame, center: map(frame.center), angle: frame.angle + turn };
 }

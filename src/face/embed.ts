@@ -9,8 +9,8 @@ export interface Embedder {
   /** Whether the detect stage must run human's faceres for this encoder. */
   readonly needsDetectorDescriptor: boolean;
   /**
-   * The feature vector of `face`. `dlibCrop` is the eye-levelled dlib-style crop
-   * ({@link DLIB_CROP_SIZE} square) of the upright face.
+   * The feature vector of `face`. `dlibCrop` is the dlib-style crop ({@link DLIB_CROP_SIZE}
+   * square) of the upright face.
    */
   embed(engine: FaceEngine, face: DetectedFace, dlibCrop: RgbImage): Promise<Float32Array>;
 }

@@ -115,7 +115,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       name: "human-faceres-1024",
       dimension: 1024,
       metric: "cosine",
-      threshold: 0.5,
+      threshold: 0.37,
       softness: 0.05,
     }),
     defineEncoder({
@@ -124,7 +124,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       dimension: 128,
       metric: "euclidean",
       threshold: 0.54,
-      softness: 0.05,
+      softness: 0.061,
     }),
   ].map((e) => [e.version, e]),
 );

@@ -5,11 +5,22 @@ export type MeshAnnotations = Partial<Record<string, [number, number, number?][]
 
 /** The landmarks the pipeline uses, in the pixels of the image the detector saw. */
 export interface FaceLandmarks {
-  /** Centre of the subject's left eye: on the image's right side in an upright photo. */
+  /** Pupil of the subject's left eye: on the image's right side in an upright photo. */
   leftEye: Point;
-  /** Centre of the subject's right eye: on the image's left side. */
+  /** Pupil of the subject's right eye: on the image's left side. */
   rightEye: Point;
-  /** Centre of the mouth: mean of the lip contours, as dlib's 20 mouth points. */
+  /** The points the dlib-style crop is built from (dlib's definitions, not the pupils). */
+  alignment: AlignmentPoints;
+}
+
+/**
+ * dlib's reference points: each eye the mean of its contour, the mouth the mean of its lips.
+ * Built from these, the crop gave fewer genuine rejections on the fixtures than from the pupils
+ * (3 vs 5 of 154 at distance 0.54) and the same LFW rates.
+ */
+export interface AlignmentPoints {
+  leftEye: Point;
+  rightEye: Point;
   mouth: Point;
 }
 
@@ -23,10 +34,7 @@ function mean(points: readonly [number, number, number?][]): Point {
   return { x: x / points.length, y: y / points.length };
 }
 
-function eyeCentre(annotations: MeshAnnotations, side: "left" | "right"): Point | undefined {
-  // The iris model's first point is the pupil centre; it is missing when iris is disabled.
-  const iris = annotations[`${side}EyeIris`];
-  if (iris?.[0]) return { x: iris[0][0], y: iris[0][1] };
+function eyeContourCentre(annotations: MeshAnnotations, side: "left" | "right"): Point | undefined {
   const contour = [
     ...(annotations[`${side}EyeUpper0`] ?? []),
     ...(annotations[`${side}EyeLower0`] ?? []),
@@ -34,26 +42,39 @@ function eyeCentre(annotations: MeshAnnotations, side: "left" | "right"): Point 
   return contour.length > 0 ? mean(contour) : undefined;
 }
 
+function pupil(annotations: MeshAnnotations, side: "left" | "right"): Point | undefined {
+  // The iris model's first point is the pupil centre.
+  const iris = annotations[`${side}EyeIris`]?.[0];
+  return iris ? { x: iris[0], y: iris[1] } : undefined;
+}
+
 /**
- * Eye and mouth centres from human's mesh. human names eyes from the subject's view (its
- * `leftEyeIris` lies on the image's right), which is the contract's convention, so no swap.
- * Returns undefined when the mesh lacks the points (detector-only result).
+ * Eye centres (pupils, from the iris model) and the crop's reference points from human's mesh.
+ * human names eyes from the subject's view (its `leftEyeIris` lies on the image's right), which is
+ * the contract's convention, so nothing is swapped. Returns undefined when the mesh or iris
+ * points are missing.
  */
 export function locateLandmarks(annotations: MeshAnnotations): FaceLandmarks | undefined {
-  const leftEye = eyeCentre(annotations, "left");
-  const rightEye = eyeCentre(annotations, "right");
+  const leftEye = pupil(annotations, "left");
+  const rightEye = pupil(annotations, "right");
+  const leftContour = eyeContourCentre(annotations, "left");
+  const rightContour = eyeContourCentre(annotations, "right");
   const lips = [
     ...(annotations.lipsUpperOuter ?? []),
     ...(annotations.lipsLowerOuter ?? []),
     ...(annotations.lipsUpperInner ?? []),
     ...(annotations.lipsLowerInner ?? []),
   ];
-  if (!leftEye || !rightEye || lips.length === 0) return undefined;
-  return { leftEye, rightEye, mouth: mean(lips) };
+  if (!leftEye || !rightEye || !leftContour || !rightContour || lips.length === 0) return undefined;
+  return {
+    leftEye,
+    rightEye,
+    alignment: { leftEye: leftContour, rightEye: rightContour, mouth: mean(lips) },
+  };
 }
 
 /** Distance between the eye centres, in pixels. */
-export function eyeDistance(landmarks: FaceLandmarks): number {
+export function eyeDistance(landmarks: { leftEye: Point; rightEye: Point }): number {
   return Math.hypot(
     landmarks.leftEye.x - landmarks.rightEye.x,
     landmarks.leftEye.y - landmarks.rightEye.y,
@@ -64,7 +85,7 @@ export function eyeDistance(landmarks: FaceLandmarks): number {
  * Angle of the line from the subject's right eye to the left eye, radians in (-pi, pi]: 0 for an
  * upright face, +pi/2 when the picture is turned 90 degrees clockwise (y grows downwards).
  */
-export function eyeLineAngle(landmarks: FaceLandmarks): number {
+export function eyeLineAngle(landmarks: { leftEye: Point; rightEye: Point }): number {
   return Math.atan2(
     landmarks.leftEye.y - landmarks.rightEye.y,
     landmarks.leftEye.x - landmarks.rightEye.x,

@@ -1,4 +1,7 @@
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { FacevaultError } from "../errors.js";
 import { type DecodeOptions, decodeDefaults } from "./decode.js";
@@ -7,7 +10,7 @@ import { getEncoder } from "./encoders.js";
 import type { FaceWorkerData } from "./face-worker.js";
 import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
-import type { RotationOptions } from "./rotation.js";
+import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
 import type { ImageAnalysis } from "./types.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -27,7 +30,7 @@ export interface FacePoolOptions extends DecodeOptions {
   minConfidence?: number;
   /** Most faces reported per image. Default 10. */
   maxFaces?: number;
-  /** Inter-eye distance in analysed pixels below which a face is not a face. Default 8. */
+  /** Inter-eye distance in analysed pixels below which a face is not a face. Default 12. */
   minFaceEyeDistance?: number;
   /** Rotation stage settings (defaults in rotation.ts / README). */
   rotation?: Partial<RotationOptions>;
@@ -81,13 +84,22 @@ interface Slot {
   job: Job | undefined;
 }
 
-/** Where the worker entry is: the .ts source under vitest/tsx, the .js file once compiled. */
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const typescript = import.meta.url.endsWith(".ts");
-  return {
-    url: new URL(typescript ? "./face-worker.ts" : "./face-worker.js", import.meta.url),
-    execArgv: typescript ? [...process.execArgv, "--import", "tsx"] : [...process.execArgv],
-  };
+/**
+ * Starts a worker on face-worker: the compiled .js file, or under vitest/tsx (this module is
+ * .ts) the .ts source through tsx. `execArgv: ['--import', 'tsx']` does not reach a worker's
+ * entry on Node 20 (tsx issue #354: ERR_UNKNOWN_FILE_EXTENSION), so a two-line bootstrap
+ * registers tsx's loader inside the worker and then imports the .ts entry.
+ */
+function startWorker(workerData: FaceWorkerData): Worker {
+  if (!import.meta.url.endsWith(".ts")) {
+    return new Worker(new URL("./face-worker.js", import.meta.url), { workerData });
+  }
+  const entry = new URL("./face-worker.ts", import.meta.url).href;
+  // tsx's ESM API sits beside the CommonJS file `require.resolve` finds.
+  const api = join(dirname(createRequire(import.meta.url).resolve("tsx/esm/api")), "index.mjs");
+  const tsx = pathToFileURL(api).href;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 /** Creates the pool and starts its workers; await `ready()` before reporting the service ready. */
@@ -101,15 +113,14 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
     engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
     pipeline: {
       decode: decodeDefaults(options),
-      detect: { minEyeDistance: options.minFaceEyeDistance ?? 8 },
-      rotation: { probeBelow: 0.9, flipMargin: 0.05, turnAboveDegrees: 45, ...options.rotation },
+      detect: { minEyeDistance: options.minFaceEyeDistance ?? 12 },
+      rotation: { ...ROTATION_DEFAULTS, ...options.rotation },
       quality: { ...QUALITY_DEFAULTS, ...options.quality },
     },
   };
   if (!Number.isInteger(workerCount) || workerCount < 1) {
     throw new FacevaultError("invalid_argument", `workers must be a positive integer`);
   }
-  const entry = workerEntry();
   const queue: Job[] = [];
   const slots: Slot[] = [];
   let nextJobId = 1;
@@ -132,7 +143,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   };
 
   const spawn = (index: number): Promise<void> => {
-    const worker = new Worker(entry.url, { workerData, execArgv: entry.execArgv });
+    const worker = startWorker(workerData);
     const slot: Slot = { worker, state: "starting", job: undefined };
     slots[index] = slot;
     let startError = "the worker exited during start-up";

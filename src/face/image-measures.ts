@@ -18,8 +18,12 @@ export interface PixelMeasures {
 const INNER_FROM = 0.2;
 const INNER_TO = 0.8;
 
-/** Measures sharpness and exposure on the inner face of a square face crop. */
-export function measurePixels(crop: RgbImage): PixelMeasures {
+/**
+ * Measures sharpness and exposure on the inner face of a square face crop, over the pixels that
+ * `inside` marks (1) as taken from the image: the black padding of a face at the border would
+ * read as crushed shadows and hard edges.
+ */
+export function measurePixels(crop: RgbImage, inside?: Uint8Array): PixelMeasures {
   const { width, height, data } = crop;
   const grey = new Float32Array(width * height);
   for (let i = 0; i < grey.length; i++) {
@@ -42,6 +46,12 @@ export function measurePixels(crop: RgbImage): PixelMeasures {
   for (let y = y0; y < y1; y++) {
     for (let x = x0; x < x1; x++) {
       const i = y * width + x;
+      if (
+        inside &&
+        !(inside[i] && inside[i - 1] && inside[i + 1] && inside[i - width] && inside[i + width])
+      ) {
+        continue;
+      }
       const v = grey[i] as number;
       const lap =
         4 * v -
@@ -58,6 +68,7 @@ export function measurePixels(crop: RgbImage): PixelMeasures {
       else if (v >= 240) bright++;
     }
   }
+  if (n === 0) return { sharpness: 0, brightness: 0, dark: 0, bright: 0 };
   const mean = sum / n;
   const std = Math.sqrt(Math.max(0, sum2 / n - mean * mean));
   const lapStd = Math.sqrt(Math.max(0, lapSum2 / n - (lapSum / n) ** 2));

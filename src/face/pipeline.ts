@@ -1,9 +1,8 @@
-import { dlibFrame, frameToAffine, warpAffine } from "./align.js";
+import { dlibFrame, frameToAffine, insideMask, moveFrame, warpAffine } from "./align.js";
 import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "./decode.js";
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
 import { getEmbedder } from "./embed.js";
 import { DLIB_CROP_SIZE, type FaceEngine } from "./engine.js";
-import type { FaceLandmarks } from "./eyes.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
 import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
@@ -112,20 +111,21 @@ export async function analyzeImage(
   const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
   const primary = faces[0];
 
-  // 5. align: the primary face's eye-levelled dlib crop, read from the decoded pixels
-  const frame = primary ? dlibFrame(mapLandmarks(primary.landmarks, toSource), true) : undefined;
-  const crop = frame
-    ? warpAffine(
-        decoded.image,
-        frameToAffine(frame, DLIB_CROP_SIZE),
-        DLIB_CROP_SIZE,
-        DLIB_CROP_SIZE,
-      )
+  // 5. align: the primary face's dlib-style crop, upright, read from the decoded pixels
+  const frame = primary
+    ? moveFrame(dlibFrame(primary.landmarks.alignment, false), toSource, (-rotated * Math.PI) / 180)
+    : undefined;
+  const cropMap = frame ? frameToAffine(frame, DLIB_CROP_SIZE) : undefined;
+  const crop = cropMap
+    ? warpAffine(decoded.image, cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE)
     : undefined;
   lap("align");
 
-  // 6. quality
-  const pixels = crop ? measurePixels(crop) : undefined;
+  // 6. quality: sharpness and exposure over the crop's pixels that come from the image
+  const pixels =
+    crop && cropMap
+      ? measurePixels(crop, insideMask(cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE, width, height))
+      : undefined;
   const visible = primary ? shareInside(primary.mesh, uprightWidth, uprightHeight) : 0;
   const verdict = assessQuality(
     {
@@ -201,10 +201,6 @@ function unusable(err: ImageError): ImageAnalysis {
     },
     error: { code: err.code, message: err.message },
   };
-}
-
-function mapLandmarks(l: FaceLandmarks, f: (p: Point) => Point): FaceLandmarks {
-  return { leftEye: f(l.leftEye), rightEye: f(l.rightEye), mouth: f(l.mouth) };
 }
 
 function scaleBox(b: Box, k: number): Box {

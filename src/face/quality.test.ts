@@ -9,14 +9,12 @@ import {
 } from "./quality.js";
 
 function face(overrides: Partial<DetectedFace> = {}): DetectedFace {
+  const leftEye = { x: 240, y: 180 };
+  const rightEye = { x: 160, y: 180 };
   return {
     box: { x: 100, y: 100, width: 200, height: 200 },
     confidence: 0.9,
-    landmarks: {
-      leftEye: { x: 240, y: 180 },
-      rightEye: { x: 160, y: 180 },
-      mouth: { x: 200, y: 260 },
-    },
+    landmarks: { leftEye, rightEye, alignment: { leftEye, rightEye, mouth: { x: 200, y: 260 } } },
     eyeDistance: 80,
     mesh: [],
     pose: { yaw: 0, pitch: 0, roll: 0 },

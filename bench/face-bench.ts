@@ -1,0 +1,145 @@
+/**
+ * Face pipeline benchmark (not a test): `npx tsx bench/face-bench.ts [imagesPerRun]`.
+ *
+ * For 640x480 and 1920x1080 photos it prints the per-stage medians, images/s of the whole
+ * pipeline (FacePool: decode → … → thumbnail, messages to and from the workers) with 1 and N
+ * workers, the images/s of bare model inference in the same run (bench/face-bench-worker.ts:
+ * pre-decoded pixels, detector + mesh + iris + antispoof + liveness + descriptor, nothing else),
+ * their ratio (goal ≥ 0.9) and the peak RSS. The box is noisy: compare ratios, not absolutes.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import sharp from "sharp";
+import { decodeDefaults, decodeImage } from "../src/face/decode.js";
+import { createFacePool } from "../src/face/face-pool.js";
+import type { StageTimings } from "../src/face/pipeline.js";
+import type { RgbImage } from "../src/face/types.js";
+
+const IMAGES_PER_RUN = Number(process.argv[2] ?? 48);
+const N = availableParallelism();
+const FIXTURES = new URL("../test/fixtures/faces/", import.meta.url);
+const PHOTOS = [
+  "people/obama/01.jpg",
+  "people/person-01/01.jpg",
+  "people/person-02/01.jpg",
+  "people/person-03/01.jpg",
+  "people/person-05/02.jpg",
+  "people/biden/01.jpg",
+  "people/kit/01.jpg",
+  "people/rose/02.jpg",
+];
+const SIZES = [
+  { name: "640x480", width: 640, height: 480 },
+  { name: "1920x1080", width: 1920, height: 1080 },
+];
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+};
+const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** The same photos as JPEG at exactly `width` x `height` (cover crop, quality 90). */
+async function photos(width: number, height: number): Promise<Uint8Array[]> {
+  return Promise.all(
+    PHOTOS.map(async (file) => {
+      const jpeg = await sharp(readFileSync(new URL(file, FIXTURES)))
+        .resize({ width, height, fit: "cover", position: "north" })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      return new Uint8Array(jpeg);
+    }),
+  );
+}
+
+/** Starts a .ts worker under tsx (see startWorker in src/face/face-pool.ts for why). */
+function startTsWorker(file: URL): Worker {
+  const api = join(dirname(createRequire(import.meta.url).resolve("tsx/esm/api")), "index.mjs");
+  const code = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+/** Bare model inference images/s with `workers` engines, each running all images `rounds` times. */
+async function bareInference(images: RgbImage[], workers: number, rounds: number): Promise<number> {
+  const threads = Array.from({ length: workers }, () =>
+    startTsWorker(new URL("./face-bench-worker.ts", import.meta.url)),
+  );
+  await Promise.all(threads.map((w) => new Promise((resolve) => w.once("message", resolve))));
+  const started = performance.now();
+  const results = await Promise.all(
+    threads.map(
+      (w) =>
+        new Promise<{ count: number }>((resolve) => {
+          w.once("message", resolve);
+          w.postMessage({ images, rounds });
+        }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(threads.map((w) => w.terminate()));
+  return results.reduce((sum, r) => sum + r.count, 0) / seconds;
+}
+
+/**
+ * Pipeline images/s through a FacePool with `workers` workers: one image per call, twice as many
+ * calls in flight as workers (concurrent requests), thumbnails on as an enrollment would ask.
+ */
+async function pipeline(
+  inputs: Uint8Array[],
+  workers: number,
+  total: number,
+): Promise<{ perSecond: number; timings: StageTimings[] }> {
+  const timings: StageTimings[] = [];
+  const pool = createFacePool({
+    workers,
+    maxQueue: 1024,
+    onImageAnalysed: (r) => timings.push(r.timings),
+  });
+  await pool.ready();
+  await pool.analyze(inputs.slice(0, workers), { thumbnails: true });
+  timings.length = 0;
+  let next = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    while (next < total) {
+      const image = inputs[next++ % inputs.length] as Uint8Array;
+      const [result] = await pool.analyze([image], { thumbnails: true });
+      if (!result?.features) throw new Error("bench photo gave no features");
+    }
+  };
+  await Promise.all(Array.from({ length: workers * 2 }, lane));
+  const perSecond = total / ((performance.now() - started) / 1000);
+  await pool.close();
+  return { perSecond, timings };
+}
+
+const rows: string[] = [];
+for (const size of SIZES) {
+  const inputs = await photos(size.width, size.height);
+  const decoded = await Promise.all(inputs.map((b) => decodeImage(b, decodeDefaults())));
+  const rgb = decoded.map((d) => d.image);
+  const rounds = Math.max(1, Math.round(IMAGES_PER_RUN / inputs.length));
+  for (const workers of [...new Set([1, N])]) {
+    const bare = await bareInference(rgb, workers, Math.ceil(rounds / workers));
+    const run = await pipeline(inputs, workers, IMAGES_PER_RUN);
+    const stage = (key: keyof StageTimings): string =>
+      median(run.timings.map((t) => t[key])).toFixed(1);
+    rows.push(
+      [
+        size.name,
+        `analysed ${rgb[0]?.width}x${rgb[0]?.height}`,
+        `workers ${workers}`,
+        `pipeline ${run.perSecond.toFixed(1)} img/s`,
+        `bare inference ${bare.toFixed(1)} img/s`,
+        `ratio ${(run.perSecond / bare).toFixed(2)}`,
+        `stage medians ms: decode ${stage("decode")} detect ${stage("detect")} align ${stage("align")} quality ${stage("quality")} embed ${stage("embed")} thumbnail ${stage("thumbnail")}`,
+        `peak RSS ${peakRssMb()} MB`,
+      ].join(" | "),
+    );
+    console.log(rows[rows.length - 1]);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The pool's contract under load and failure, with the real engine on one worker: a bounded
+ * queue, cancellation, a crashed worker replaced, encoder versions per call.
+ */
+import type { Worker } from "node:worker_threads";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isFacevaultError } from "../../src/errors.js";
+import { createFacePool } from "../../src/face/face-pool.js";
+import { fixtureBytes } from "./fixtures.js";
+
+const workers: Worker[] = [];
+const pool = createFacePool({
+  workers: 1,
+  maxQueue: 4,
+  onWorkerStart: (w) => workers.push(w),
+});
+beforeAll(() => pool.ready());
+afterAll(() => pool.close());
+
+const photo = fixtureBytes("people/obama/01.jpg");
+const images = (n: number): Uint8Array[] => Array.from({ length: n }, () => photo);
+
+/** Resolves once `predicate` holds, polling the pool's stats. */
+async function until(predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: unknown) => err,
+  );
+}
+
+describe("face pool", () => {
+  it("is ready with one warmed-up worker", () => {
+    expect(pool.stats()).toEqual({ workers: 1, queued: 0, running: 0 });
+    expect(workers).toHaveLength(1);
+  });
+
+  it("refuses work at once with 'unavailable' when the queue is full", async () => {
+    const first = pool.analyze(images(4)); // one runs, three wait
+    const second = pool.analyze(images(1)); // the fourth waiting place
+    expect(pool.stats()).toMatchObject({ running: 1, queued: 4 });
+    const started = Date.now();
+    const refused = await rejection(pool.analyze(images(1)));
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(isFacevaultError(refused, "unavailable")).toBe(true);
+    expect((refused as Error).message).toMatch(/queue is full/);
+    const tooMany = await rejection(pool.analyze(images(5)));
+    expect(isFacevaultError(tooMany, "resource_exhausted")).toBe(true);
+    expect(await first).toHaveLength(4);
+    expect(await second).toHaveLength(1);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 0 });
+  });
+
+  it("drops the queued images of an aborted call and rejects it with the signal's reason", async () => {
+    const running = pool.analyze(images(1));
+    const controller = new AbortController();
+    const cancelled = pool.analyze(images(3), { signal: controller.signal });
+    expect(pool.stats().queued).toBe(3);
+    controller.abort(new Error("client went away"));
+    expect(pool.stats().queued).toBe(0);
+    expect(((await rejection(cancelled)) as Error).message).toBe("client went away");
+    expect(await running).toHaveLength(1);
+    const already = await rejection(pool.analyze(images(1), { signal: AbortSignal.abort("gone") }));
+    expect(already).toBe("gone");
+  });
+
+  it("replaces a crashed worker: the job in flight fails cleanly, the next call succeeds", async () => {
+    const inFlight = pool.analyze(images(1));
+    await until(() => pool.stats().running === 1);
+    await workers[0]?.terminate();
+    const failure = await rejection(inFlight);
+    expect(isFacevaultError(failure, "unavailable")).toBe(true);
+    expect((failure as Error).message).toMatch(/worker stopped/);
+    await until(() => workers.length === 2);
+    const [result] = await pool.analyze(images(1));
+    expect(result?.features?.vector.length).toBe(128);
+    expect(pool.stats().workers).toBe(1);
+  });
+
+  it("computes the encoder a call asks for and refuses unknown ones", async () => {
+    const [v1] = await pool.analyze(images(1), { encoderVersion: 1 });
+    expect(v1?.features?.encoderVersion).toBe(1);
+    expect(v1?.features?.vector.length).toBe(1024);
+    const unknown = await rejection(pool.analyze(images(1), { encoderVersion: 9 }));
+    expect(isFacevaultError(unknown, "invalid_argument")).toBe(true);
+  });
+
+  it("rejects queued work when closed", async () => {
+    const other = createFacePool({ workers: 1, maxQueue: 4 });
+    const queued = rejection(other.analyze(images(2)));
+    await other.close();
+    expect(isFacevaultError(await queued, "unavailable")).toBe(true);
+    expect(isFacevaultError(await rejection(other.analyze(images(1))), "unavailable")).toBe(true);
+    await expect(other.ready()).rejects.toThrow();
+  });
+});
