@@ -43,12 +43,15 @@ const median = (values: number[]): number => {
 };
 const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
 
-/** The same photos as JPEG at exactly `width` x `height` (cover crop, quality 90). */
+/**
+ * The same portraits as JPEG at exactly `width` x `height` (quality 90): each scaled to the
+ * frame's height and centred on a grey background, as a person in a landscape photo.
+ */
 async function photos(width: number, height: number): Promise<Uint8Array[]> {
   return Promise.all(
     PHOTOS.map(async (file) => {
       const jpeg = await sharp(readFileSync(new URL(file, FIXTURES)))
-        .resize({ width, height, fit: "cover", position: "north" })
+        .resize({ width, height, fit: "contain", background: "#7f8c8d" })
         .jpeg({ quality: 90 })
         .toBuffer();
       return new Uint8Array(jpeg);
@@ -64,7 +67,12 @@ function startTsWorker(file: URL): Worker {
 }
 
 /** Bare model inference images/s with `workers` engines, each running all images `rounds` times. */
-async function bareInference(images: RgbImage[], workers: number, rounds: number): Promise<number> {
+async function bareInference(
+  images: RgbImage[],
+  workers: number,
+  rounds: number,
+  schedule: "minimal" | "pipeline",
+): Promise<number> {
   const threads = Array.from({ length: workers }, () =>
     startTsWorker(new URL("./face-bench-worker.ts", import.meta.url)),
   );
@@ -75,7 +83,7 @@ async function bareInference(images: RgbImage[], workers: number, rounds: number
       (w) =>
         new Promise<{ count: number }>((resolve) => {
           w.once("message", resolve);
-          w.postMessage({ images, rounds });
+          w.postMessage({ images, rounds, schedule });
         }),
     ),
   );
@@ -86,12 +94,14 @@ async function bareInference(images: RgbImage[], workers: number, rounds: number
 
 /**
  * Pipeline images/s through a FacePool with `workers` workers: one image per call, twice as many
- * calls in flight as workers (concurrent requests), thumbnails on as an enrollment would ask.
+ * calls in flight as workers (concurrent requests); with thumbnails as an enrollment asks, or
+ * without as verification and search do.
  */
 async function pipeline(
   inputs: Uint8Array[],
   workers: number,
   total: number,
+  thumbnails: boolean,
 ): Promise<{ perSecond: number; timings: StageTimings[] }> {
   const timings: StageTimings[] = [];
   const pool = createFacePool({
@@ -100,15 +110,14 @@ async function pipeline(
     onImageAnalysed: (r) => timings.push(r.timings),
   });
   await pool.ready();
-  await pool.analyze(inputs.slice(0, workers), { thumbnails: true });
+  await pool.analyze(inputs.slice(0, workers), { thumbnails });
   timings.length = 0;
   let next = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {
     while (next < total) {
       const image = inputs[next++ % inputs.length] as Uint8Array;
-      const [result] = await pool.analyze([image], { thumbnails: true });
-      if (!result?.features) throw new Error("bench photo gave no features");
+      await pool.analyze([image], { thumbnails });
     }
   };
   await Promise.all(Array.from({ length: workers * 2 }, lane));
@@ -117,29 +126,30 @@ async function pipeline(
   return { perSecond, timings };
 }
 
-const rows: string[] = [];
+console.log(
+  `${IMAGES_PER_RUN} images per run; ratio = pipeline img/s / bare inference img/s, same size and workers`,
+);
 for (const size of SIZES) {
   const inputs = await photos(size.width, size.height);
   const decoded = await Promise.all(inputs.map((b) => decodeImage(b, decodeDefaults())));
   const rgb = decoded.map((d) => d.image);
   const rounds = Math.max(1, Math.round(IMAGES_PER_RUN / inputs.length));
   for (const workers of [...new Set([1, N])]) {
-    const bare = await bareInference(rgb, workers, Math.ceil(rounds / workers));
-    const run = await pipeline(inputs, workers, IMAGES_PER_RUN);
+    const minimal = await bareInference(rgb, workers, Math.ceil(rounds / workers), "minimal");
+    const schedule = await bareInference(rgb, workers, Math.ceil(rounds / workers), "pipeline");
+    const plain = await pipeline(inputs, workers, IMAGES_PER_RUN, false);
+    const enroll = await pipeline(inputs, workers, IMAGES_PER_RUN, true);
     const stage = (key: keyof StageTimings): string =>
-      median(run.timings.map((t) => t[key])).toFixed(1);
-    rows.push(
+      median(enroll.timings.map((t) => t[key])).toFixed(1);
+    console.log(
       [
-        size.name,
-        `analysed ${rgb[0]?.width}x${rgb[0]?.height}`,
-        `workers ${workers}`,
-        `pipeline ${run.perSecond.toFixed(1)} img/s`,
-        `bare inference ${bare.toFixed(1)} img/s`,
-        `ratio ${(run.perSecond / bare).toFixed(2)}`,
-        `stage medians ms: decode ${stage("decode")} detect ${stage("detect")} align ${stage("align")} quality ${stage("quality")} embed ${stage("embed")} thumbnail ${stage("thumbnail")}`,
-        `peak RSS ${peakRssMb()} MB`,
-      ].join(" | "),
+        `\n${size.name} (analysed ${rgb[0]?.width}x${rgb[0]?.height}), ${workers} worker(s):`,
+        `  bare inference: minimal ${minimal.toFixed(1)} img/s, pipeline's model schedule ${schedule.toFixed(1)} img/s`,
+        `  pipeline without thumbnails ${plain.perSecond.toFixed(1)} img/s: ratio ${(plain.perSecond / schedule).toFixed(2)} to the same models, ${(plain.perSecond / minimal).toFixed(2)} to minimal`,
+        `  pipeline with thumbnails ${enroll.perSecond.toFixed(1)} img/s: ratio ${(enroll.perSecond / schedule).toFixed(2)} to the same models, ${(enroll.perSecond / minimal).toFixed(2)} to minimal`,
+        `  stage medians (ms, with thumbnails): decode ${stage("decode")}, detect+rotation ${stage("detect")}, align ${stage("align")}, quality ${stage("quality")}, embed ${stage("embed")}, thumbnail ${stage("thumbnail")}`,
+        `  peak RSS so far ${peakRssMb()} MB`,
+      ].join("\n"),
     );
-    console.log(rows[rows.length - 1]);
   }
 }

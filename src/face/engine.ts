@@ -36,6 +36,9 @@ export interface EngineImage {
   dispose(): void;
 }
 
+/** Clockwise quarter turns. */
+export type Turn = 0 | 90 | 180 | 270;
+
 /** Side of face-api's recognition input, pixels. */
 export const DLIB_CROP_SIZE = 150;
 
@@ -45,17 +48,22 @@ export const DLIB_CROP_SIZE = 150;
  * must not overlap (the caller queues them), as concurrent calls gain nothing on one thread.
  */
 export interface FaceEngine {
-  /** Copies RGB pixels into a tensor. */
-  upload(image: RgbImage): EngineImage;
-  /** The same image turned clockwise by a multiple of 90 degrees. */
-  turn(image: EngineImage, clockwise: 90 | 180 | 270): EngineImage;
+  /**
+   * Copies RGB pixels into a tensor, turned clockwise by `turn` degrees on the way (in JS: the
+   * wasm backend's Reverse kernel took 173 ms for a 1600x900 image).
+   */
+  upload(image: RgbImage, turn?: Turn): EngineImage;
   /**
    * Runs human on the image: detection, mesh, iris, antispoof, liveness and, when `describe` is
    * set, the faceres descriptor (encoder 1; ~90 ms per face, so only on request).
    */
   detect(image: EngineImage, describe: boolean): Promise<FaceResult[]>;
-  /** The detector's best face score in [0,1] (0 = none), without mesh or any other model. */
-  detectorScore(image: EngineImage): Promise<number>;
+  /**
+   * The detector's best face score in [0,1] (0 = none) for the image turned by `turn`, without
+   * mesh or any other model: the detector alone on its 256x256 input, built in JS from the RGB
+   * pixels as human builds it (stretched, bilinear), so no full-size tensor is made.
+   */
+  detectorScore(image: RgbImage, turn: Turn): Promise<number>;
   /** face-api's 128-D descriptor of a {@link DLIB_CROP_SIZE}-square RGB crop. */
   describeDlib(crop: RgbImage): Promise<Float32Array>;
   /**
@@ -144,19 +152,11 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
   });
   const tensorOf = (image: EngineImage): tfjs.Tensor3D => (image as TensorImage).tensor;
 
-  const upload = (image: RgbImage): EngineImage =>
-    wrap(tf.tensor3d(image.data, [image.height, image.width, 3], "int32"));
-
-  const turn = (image: EngineImage, clockwise: 90 | 180 | 270): EngineImage =>
-    wrap(
-      tf.tidy(() => {
-        const t = tensorOf(image);
-        if (clockwise === 180) return tf.reverse(t, [0, 1]);
-        const transposed = tf.transpose(t, [1, 0, 2]);
-        // transpose + mirror: rows reversed = clockwise, columns reversed = counter-clockwise
-        return tf.reverse(transposed, clockwise === 90 ? [1] : [0]);
-      }) as tfjs.Tensor3D,
-    );
+  const upload = (image: RgbImage, turn: Turn = 0): EngineImage => {
+    const { width, height } = turnedSize(image, turn);
+    const pixels = turn === 0 ? Int32Array.from(image.data) : turnPixels(image, turn);
+    return wrap(tf.tensor3d(pixels, [height, width, 3], "int32"));
+  };
 
   const detect = async (image: EngineImage, describe: boolean): Promise<FaceResult[]> => {
     const batch = tf.expandDims(tensorOf(image), 0) as tfjs.Tensor4D;
@@ -170,13 +170,10 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
     }
   };
 
-  const detectorScore = async (image: EngineImage): Promise<number> => {
-    // The same input human prepares for blazeface: stretched to 256x256, scaled to [-1, 1].
-    const input = tf.tidy(() => {
-      const size = blazeface.inputs[0]?.shape?.[1] ?? 256;
-      const resized = tf.image.resizeBilinear(tensorOf(image), [size, size]);
-      return tf.expandDims(tf.sub(tf.div(resized, 127.5), 1), 0);
-    });
+  const detectorSize = blazeface.inputs[0]?.shape?.[1] ?? 256;
+  const detectorScore = async (image: RgbImage, turn: Turn): Promise<number> => {
+    const pixels = detectorInput(image, turn, detectorSize);
+    const input = tf.tensor4d(pixels, [1, detectorSize, detectorSize, 3]);
     const outputs = blazeface.execute(input) as tfjs.Tensor[];
     input.dispose();
     try {
@@ -210,7 +207,7 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
       if (faces.length !== 1) {
         throw new FacevaultError("internal", "face engine warm-up found no face in the sample");
       }
-      await detectorScore(image);
+      await detectorScore(sample, 180);
     } finally {
       image.dispose();
     }
@@ -223,11 +220,83 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
 
   return {
     upload,
-    turn,
     detect,
     detectorScore,
     describeDlib,
     warmUp,
     tensorCount: () => tf.memory().numTensors,
   };
+}
+
+/** Width and height of `image` turned by `turn`. */
+export function turnedSize(image: RgbImage, turn: Turn): { width: number; height: number } {
+  return turn % 180 === 0
+    ? { width: image.width, height: image.height }
+    : { width: image.height, height: image.width };
+}
+
+/** Offset in `image.data` of the pixel shown at (x, y) of `image` turned clockwise by `turn`. */
+function sourceOffset(x: number, y: number, image: RgbImage, turn: Turn): number {
+  switch (turn) {
+    case 0:
+      return (y * image.width + x) * 3;
+    case 90: // the turned image's top row is the source's left column, read bottom-up
+      return ((image.height - 1 - x) * image.width + y) * 3;
+    case 180:
+      return ((image.height - 1 - y) * image.width + (image.width - 1 - x)) * 3;
+    case 270:
+      return (x * image.width + (image.width - 1 - y)) * 3;
+  }
+}
+
+/** RGB pixels of `image` turned clockwise, as int32 for a tensor. */
+function turnPixels(image: RgbImage, turn: Turn): Int32Array {
+  const { width, height } = turnedSize(image, turn);
+  const out = new Int32Array(width * height * 3);
+  const { data } = image;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const s = sourceOffset(x, y, image, turn);
+      const o = (y * width + x) * 3;
+      out[o] = data[s] as number;
+      out[o + 1] = data[s + 1] as number;
+      out[o + 2] = data[s + 2] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * The detector's input for `image` turned by `turn`: stretched to size x size with bilinear
+ * sampling as tf.image.resizeBilinear does (no corner alignment, no half-pixel centres), scaled
+ * to [-1, 1].
+ */
+function detectorInput(image: RgbImage, turn: Turn, size: number): Float32Array {
+  const { width, height } = turnedSize(image, turn);
+  const out = new Float32Array(size * size * 3);
+  const { data } = image;
+  const fx = width / size;
+  const fy = height / size;
+  for (let y = 0; y < size; y++) {
+    const ty = y * fy;
+    const y0 = Math.floor(ty);
+    const y1 = Math.min(height - 1, y0 + 1);
+    const wy = ty - y0;
+    for (let x = 0; x < size; x++) {
+      const tx = x * fx;
+      const x0 = Math.floor(tx);
+      const x1 = Math.min(width - 1, x0 + 1);
+      const wx = tx - x0;
+      const a = sourceOffset(x0, y0, image, turn);
+      const b = sourceOffset(x1, y0, image, turn);
+      const c = sourceOffset(x0, y1, image, turn);
+      const d = sourceOffset(x1, y1, image, turn);
+      for (let k = 0; k < 3; k++) {
+        const top = (data[a + k] as number) * (1 - wx) + (data[b + k] as number) * wx;
+        const bottom = (data[c + k] as number) * (1 - wx) + (data[d + k] as number) * wx;
+        out[(y * size + x) * 3 + k] = (top * (1 - wy) + bottom * wy) / 127.5 - 1;
+      }
+    }
+  }
+  return out;
 }

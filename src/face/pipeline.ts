@@ -92,14 +92,12 @@ export async function analyzeImage(
   lap("decode");
 
   // 2. detect and 3. rotation: faces of the upright image
-  const input = engine.upload(decoded.image);
   const upright = await findUprightFaces(
     engine,
-    input,
+    decoded.image,
     (image) => detectFaces(engine, image, embedder.needsDetectorDescriptor, options.detect),
     options.rotation,
-  ).finally(() => input.dispose());
-  if (upright.image !== input) upright.image.dispose();
+  );
   const { rotated, faces } = upright;
   lap("detect");
 

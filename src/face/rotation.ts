@@ -1,8 +1,9 @@
 import type { DetectedFace } from "./detect.js";
-import type { EngineImage, FaceEngine } from "./engine.js";
-import type { Point } from "./types.js";
+import type { EngineImage, FaceEngine, Turn } from "./engine.js";
+import type { Point, RgbImage } from "./types.js";
 
-export type Rotation = 0 | 90 | 180 | 270;
+/** Clockwise degrees; the same quarter turns the engine uploads with. */
+export type Rotation = Turn;
 
 /** How the rotation stage decides which way is up (numbers in src/face/README.md). */
 export interface RotationOptions {
@@ -39,8 +40,7 @@ export const ROTATION_DEFAULTS: RotationOptions = {
 export interface UprightFaces {
   /** Clockwise degrees the image was turned. */
   rotated: Rotation;
-  /** The turned image; the caller disposes it unless it is the input. */
-  image: EngineImage;
+  /** Faces in the pixels of the turned image, largest first. */
   faces: DetectedFace[];
 }
 
@@ -57,24 +57,20 @@ export interface UprightFaces {
  */
 export async function findUprightFaces(
   engine: FaceEngine,
-  input: EngineImage,
+  image: RgbImage,
   detect: (image: EngineImage) => Promise<DetectedFace[]>,
   options: RotationOptions,
 ): Promise<UprightFaces> {
-  let current: UprightFaces = { rotated: 0, image: input, faces: await detect(input) };
-  /** Detects on the input turned clockwise to `to`; the caller adopts or discards the result. */
-  const detectTurned = async (to: Rotation, turned?: EngineImage): Promise<UprightFaces> => {
-    const image = turned ?? (to === 0 ? input : engine.turn(input, to));
-    return { rotated: to, image, faces: await detect(image) };
+  /** Detects on the image turned clockwise by `to`. */
+  const detectTurned = async (to: Rotation): Promise<UprightFaces> => {
+    const uploaded = engine.upload(image, to);
+    try {
+      return { rotated: to, faces: await detect(uploaded) };
+    } finally {
+      uploaded.dispose();
+    }
   };
-  const discard = (candidate: UprightFaces): void => {
-    if (candidate.image !== input) candidate.image.dispose();
-  };
-  const adopt = (candidate: UprightFaces): void => {
-    discard(current);
-    current = candidate;
-  };
-  /** The best-scoring of the turns that find faces and pass `accept`; the others are disposed. */
+  /** The best-scoring of the turns that find faces and pass `accept`. */
   const bestCandidate = async (
     turns: Rotation[],
     accept: (candidate: UprightFaces) => boolean,
@@ -82,39 +78,32 @@ export async function findUprightFaces(
     let best: UprightFaces | undefined;
     for (const to of turns) {
       const candidate = await detectTurned(to);
-      const better =
+      if (
         candidate.faces.length > 0 &&
         accept(candidate) &&
-        (!best || bestScore(candidate.faces) > bestScore(best.faces));
-      if (better) {
-        if (best) discard(best);
+        (!best || bestScore(candidate.faces) > bestScore(best.faces))
+      ) {
         best = candidate;
-      } else {
-        discard(candidate);
       }
     }
     return best;
   };
 
+  let current = await detectTurned(0);
+
   // Upside down: the detector fits such a face as upright with a lower score.
   const score = bestScore(current.faces);
   if (score < options.probeBelow) {
-    const flipped = engine.turn(input, 180);
-    if ((await engine.detectorScore(flipped)) > score + options.flipMargin) {
-      const candidate = await detectTurned(180, flipped);
-      if (candidate.faces.length > 0) adopt(candidate);
-      else discard(candidate);
-    } else {
-      flipped.dispose();
+    if ((await engine.detectorScore(image, 180)) > score + options.flipMargin) {
+      const candidate = await detectTurned(180);
+      if (candidate.faces.length > 0) current = candidate;
     }
   }
 
   // Nothing either way up: the detector may still find a face lying on its side. Of the two
   // quarter turns, one shows the face upright, the other upside down with a lower score.
   if (current.faces.length === 0) {
-    const found = await bestCandidate([90, 270], () => true);
-    if (found) adopt(found);
-    return current;
+    return (await bestCandidate([90, 270], () => true)) ?? current;
   }
 
   // On its side: such a face is found tilted near 90 degrees, or fitted at a slant (31 to 46
@@ -122,11 +111,12 @@ export async function findUprightFaces(
   // again the upside-down one scores lower.
   const tilt = Math.abs(tiltOf(current.faces));
   if (tilt > options.levelAbove) {
+    const from = current.rotated;
     const found = await bestCandidate(
-      [90, 270].map((turn) => ((current.rotated + turn) % 360) as Rotation),
+      [90, 270].map((turn) => ((from + turn) % 360) as Rotation),
       (candidate) => Math.abs(tiltOf(candidate.faces)) < tilt,
     );
-    if (found) adopt(found);
+    if (found) current = found;
   }
   return current;
 }
