@@ -171,6 +171,17 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     clients = readClients(raw.clients);
   }
 
+  const limits = readLimits(raw.limits);
+  const face = readFace(raw.face);
+  const templates = readTemplates(raw.templates);
+  // One call's images (or a template's thumbnails, re-encoded on upgrade) must fit the queue.
+  if (limits.maxImagesPerRequest > face.maxQueue) {
+    throw invalid("limits.maxImagesPerRequest", `must not exceed face.maxQueue (${face.maxQueue})`);
+  }
+  if (templates.maxFeatureVectors > face.maxQueue) {
+    throw invalid("templates.maxFeatureVectors", `must not exceed face.maxQueue (${face.maxQueue})`);
+  }
+
   return {
     port,
     host: optionalString(raw, "host") ?? (devMode ? "127.0.0.1" : "0.0.0.0"),
@@ -181,9 +192,9 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     masterKeys,
     bwsVersion: optionalString(raw, "bwsVersion") ?? "3.0.0",
     logLevel: env.LOG_LEVEL ?? optionalString(raw, "logLevel") ?? "info",
-    limits: readLimits(raw.limits),
-    face: readFace(raw.face),
-    templates: readTemplates(raw.templates),
+    limits,
+    face,
+    templates,
     matching: readMatching(raw.matching),
     clients,
     devMode,

@@ -52,7 +52,13 @@ describe("lifecycle", () => {
   });
 
   it("refuses work with UNAVAILABLE (503) when the analysis queue is full, and recovers", async () => {
-    server = await startTestServer({ config: { face: { workers: 1, maxQueue: 3 } } });
+    server = await startTestServer({
+      config: {
+        face: { workers: 1, maxQueue: 3 },
+        limits: { maxImagesPerRequest: 3 },
+        templates: { maxFeatureVectors: 3 },
+      },
+    });
     const s = server;
     const client = api(s);
     const first = client.enroll({ classId: 1n, images: [big(), big(), big()] });
