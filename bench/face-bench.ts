@@ -1,5 +1,5 @@
 /**
- * Face pipeline benchmark (not a test): `npx tsx bench/face-bench.ts [imagesPerRun]`.
+ * Face pipeline benchmark (not a test): `npx tsx bench/face-bench.ts [images] [repeats]`.
  *
  * For 640x480 and 1920x1080 photos it prints the per-stage medians, images/s of the whole
  * pipeline (FacePool: decode → … → thumbnail, messages to and from the workers) with 1 and N
@@ -15,11 +15,12 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import sharp from "sharp";
 import { decodeDefaults, decodeImage } from "../src/face/decode.js";
-import { createFacePool } from "../src/face/face-pool.js";
+import { createFacePool, type FacePool } from "../src/face/face-pool.js";
 import type { StageTimings } from "../src/face/pipeline.js";
 import type { RgbImage } from "../src/face/types.js";
 
-const IMAGES_PER_RUN = Number(process.argv[2] ?? 48);
+const IMAGES_PER_RUN = Number(process.argv[2] ?? 32);
+const REPEATS = Number(process.argv[3] ?? 3);
 const N = availableParallelism();
 const FIXTURES = new URL("../test/fixtures/faces/", import.meta.url);
 const PHOTOS = [
@@ -66,52 +67,48 @@ function startTsWorker(file: URL): Worker {
   return new Worker(code, { eval: true });
 }
 
-/** Bare model inference images/s with `workers` engines, each running all images `rounds` times. */
-async function bareInference(
-  images: RgbImage[],
-  workers: number,
-  rounds: number,
-  schedule: "minimal" | "pipeline",
-): Promise<number> {
+/** Bare model inference on `workers` engines of its own, measured as often as asked. */
+async function createBareInference(workers: number) {
   const threads = Array.from({ length: workers }, () =>
     startTsWorker(new URL("./face-bench-worker.ts", import.meta.url)),
   );
   await Promise.all(threads.map((w) => new Promise((resolve) => w.once("message", resolve))));
-  const started = performance.now();
-  const results = await Promise.all(
-    threads.map(
-      (w) =>
-        new Promise<{ count: number }>((resolve) => {
-          w.once("message", resolve);
-          w.postMessage({ images, rounds, schedule });
-        }),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await Promise.all(threads.map((w) => w.terminate()));
-  return results.reduce((sum, r) => sum + r.count, 0) / seconds;
+  return {
+    /** Images/s with every engine running all `images` `rounds` times. */
+    run: async (
+      images: RgbImage[],
+      rounds: number,
+      schedule: "minimal" | "pipeline",
+    ): Promise<number> => {
+      const started = performance.now();
+      const results = await Promise.all(
+        threads.map(
+          (w) =>
+            new Promise<{ count: number }>((resolve) => {
+              w.once("message", resolve);
+              w.postMessage({ images, rounds, schedule });
+            }),
+        ),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      return results.reduce((sum, r) => sum + r.count, 0) / seconds;
+    },
+    close: () => Promise.all(threads.map((w) => w.terminate())),
+  };
 }
 
 /**
- * Pipeline images/s through a FacePool with `workers` workers: one image per call, twice as many
- * calls in flight as workers (concurrent requests); with thumbnails as an enrollment asks, or
- * without as verification and search do.
+ * Pipeline images/s through a FacePool: one image per call, twice as many calls in flight as
+ * workers (concurrent requests); with thumbnails as an enrollment asks, or without as
+ * verification and search do.
  */
-async function pipeline(
+async function runPipeline(
+  pool: FacePool,
   inputs: Uint8Array[],
   workers: number,
   total: number,
   thumbnails: boolean,
-): Promise<{ perSecond: number; timings: StageTimings[] }> {
-  const timings: StageTimings[] = [];
-  const pool = createFacePool({
-    workers,
-    maxQueue: 1024,
-    onImageAnalysed: (r) => timings.push(r.timings),
-  });
-  await pool.ready();
-  await pool.analyze(inputs.slice(0, workers), { thumbnails });
-  timings.length = 0;
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {
@@ -121,34 +118,58 @@ async function pipeline(
     }
   };
   await Promise.all(Array.from({ length: workers * 2 }, lane));
-  const perSecond = total / ((performance.now() - started) / 1000);
-  await pool.close();
-  return { perSecond, timings };
+  return total / ((performance.now() - started) / 1000);
 }
 
 console.log(
-  `${IMAGES_PER_RUN} images per run; ratio = pipeline img/s / bare inference img/s, same size and workers`,
+  `${IMAGES_PER_RUN} images per measurement, each measured ${REPEATS} times interleaved, medians; ratio = pipeline img/s / bare inference img/s at the same size and workers`,
 );
 for (const size of SIZES) {
   const inputs = await photos(size.width, size.height);
   const decoded = await Promise.all(inputs.map((b) => decodeImage(b, decodeDefaults())));
   const rgb = decoded.map((d) => d.image);
-  const rounds = Math.max(1, Math.round(IMAGES_PER_RUN / inputs.length));
   for (const workers of [...new Set([1, N])]) {
-    const minimal = await bareInference(rgb, workers, Math.ceil(rounds / workers), "minimal");
-    const schedule = await bareInference(rgb, workers, Math.ceil(rounds / workers), "pipeline");
-    const plain = await pipeline(inputs, workers, IMAGES_PER_RUN, false);
-    const enroll = await pipeline(inputs, workers, IMAGES_PER_RUN, true);
+    const rounds = Math.max(1, Math.round(IMAGES_PER_RUN / inputs.length / workers));
+    const bare = await createBareInference(workers);
+    const timings: StageTimings[] = [];
+    const pool = createFacePool({
+      workers,
+      maxQueue: 1024,
+      onImageAnalysed: (r) => timings.push(r.timings),
+    });
+    await pool.ready();
+    await pool.analyze(inputs.slice(0, workers), { thumbnails: true });
+    const runs = {
+      minimal: [] as number[],
+      schedule: [] as number[],
+      plain: [] as number[],
+      enroll: [] as number[],
+    };
+    for (let r = 0; r < REPEATS; r++) {
+      runs.minimal.push(await bare.run(rgb, rounds, "minimal"));
+      runs.schedule.push(await bare.run(rgb, rounds, "pipeline"));
+      runs.plain.push(await runPipeline(pool, inputs, workers, IMAGES_PER_RUN, false));
+      timings.length = 0;
+      runs.enroll.push(await runPipeline(pool, inputs, workers, IMAGES_PER_RUN, true));
+    }
+    await pool.close();
+    await bare.close();
+    const m = {
+      minimal: median(runs.minimal),
+      schedule: median(runs.schedule),
+      plain: median(runs.plain),
+      enroll: median(runs.enroll),
+    };
     const stage = (key: keyof StageTimings): string =>
-      median(enroll.timings.map((t) => t[key])).toFixed(1);
+      median(timings.map((t) => t[key])).toFixed(1);
     console.log(
       [
         `\n${size.name} (analysed ${rgb[0]?.width}x${rgb[0]?.height}), ${workers} worker(s):`,
-        `  bare inference: minimal ${minimal.toFixed(1)} img/s, pipeline's model schedule ${schedule.toFixed(1)} img/s`,
-        `  pipeline without thumbnails ${plain.perSecond.toFixed(1)} img/s: ratio ${(plain.perSecond / schedule).toFixed(2)} to the same models, ${(plain.perSecond / minimal).toFixed(2)} to minimal`,
-        `  pipeline with thumbnails ${enroll.perSecond.toFixed(1)} img/s: ratio ${(enroll.perSecond / schedule).toFixed(2)} to the same models, ${(enroll.perSecond / minimal).toFixed(2)} to minimal`,
+        `  bare inference: minimal ${m.minimal.toFixed(1)} img/s, the pipeline's model schedule ${m.schedule.toFixed(1)} img/s`,
+        `  pipeline without thumbnails ${m.plain.toFixed(1)} img/s: ratio ${(m.plain / m.schedule).toFixed(2)} to the same models, ${(m.plain / m.minimal).toFixed(2)} to minimal`,
+        `  pipeline with thumbnails ${m.enroll.toFixed(1)} img/s: ratio ${(m.enroll / m.schedule).toFixed(2)} to the same models, ${(m.enroll / m.minimal).toFixed(2)} to minimal`,
         `  stage medians (ms, with thumbnails): decode ${stage("decode")}, detect+rotation ${stage("detect")}, align ${stage("align")}, quality ${stage("quality")}, embed ${stage("embed")}, thumbnail ${stage("thumbnail")}`,
-        `  peak RSS so far ${peakRssMb()} MB`,
+        `  peak RSS so far ${peakRssMb()} MB (bench process: ${workers} bare engine(s) and ${workers} pool worker(s) alive together)`,
       ].join("\n"),
     );
   }

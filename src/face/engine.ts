@@ -71,8 +71,6 @@ export interface FaceEngine {
    * Throws when the sample yields no face, so a broken engine never reports ready.
    */
   warmUp(sample: RgbImage): Promise<void>;
-  /** Live tensors, to check that nothing leaks. */
-  tensorCount(): number;
 }
 
 interface TensorImage extends EngineImage {
@@ -224,7 +222,6 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
     detectorScore,
     describeDlib,
     warmUp,
-    tensorCount: () => tf.memory().numTensors,
   };
 }
 

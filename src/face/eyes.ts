@@ -80,14 +80,3 @@ export function eyeDistance(landmarks: { leftEye: Point; rightEye: Point }): num
     landmarks.leftEye.y - landmarks.rightEye.y,
   );
 }
-
-/**
- * Angle of the line from the subject's right eye to the left eye, radians in (-pi, pi]: 0 for an
- * upright face, +pi/2 when the picture is turned 90 degrees clockwise (y grows downwards).
- */
-export function eyeLineAngle(landmarks: { leftEye: Point; rightEye: Point }): number {
-  return Math.atan2(
-    landmarks.leftEye.y - landmarks.rightEye.y,
-    landmarks.leftEye.x - landmarks.rightEye.x,
-  );
-}

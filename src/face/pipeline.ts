@@ -2,7 +2,7 @@ import { dlibFrame, frameToAffine, insideMask, moveFrame, warpAffine } from "./a
 import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "./decode.js";
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
 import { getEmbedder } from "./embed.js";
-import { DLIB_CROP_SIZE, type FaceEngine } from "./engine.js";
+import { DLIB_CROP_SIZE, type FaceEngine, turnedSize } from "./engine.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
 import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
@@ -92,19 +92,17 @@ export async function analyzeImage(
   lap("decode");
 
   // 2. detect and 3. rotation: faces of the upright image
-  const upright = await findUprightFaces(
+  const { rotated, faces } = await findUprightFaces(
     engine,
     decoded.image,
     (image) => detectFaces(engine, image, embedder.needsDetectorDescriptor, options.detect),
     options.rotation,
   );
-  const { rotated, faces } = upright;
   lap("detect");
 
   // 4. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
   const { width, height } = decoded.image;
-  const uprightWidth = rotated % 180 === 0 ? width : height;
-  const uprightHeight = rotated % 180 === 0 ? height : width;
+  const uprightSize = turnedSize(decoded.image, rotated);
   const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
   const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
   const primary = faces[0];
@@ -124,7 +122,7 @@ export async function analyzeImage(
     crop && cropMap
       ? measurePixels(crop, insideMask(cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE, width, height))
       : undefined;
-  const visible = primary ? shareInside(primary.mesh, uprightWidth, uprightHeight) : 0;
+  const visible = primary ? shareInside(primary.mesh, uprightSize.width, uprightSize.height) : 0;
   const verdict = assessQuality(
     {
       faces,

@@ -19,7 +19,7 @@ export const THUMBNAIL_MARGIN = 2;
  * turned like it (upright, head tilt kept: re-encoding the thumbnail then crops the face as the
  * original did).
  */
-export function thumbnailFrame(face: FaceFrame): FaceFrame {
+function thumbnailFrame(face: FaceFrame): FaceFrame {
   // Centre of the face square: `face.center` sits at anchorY of the side, the middle at 0.5.
   const down = (0.5 - face.anchorY) * face.size;
   const across = (0.5 - face.anchorX) * face.size;
