@@ -8,15 +8,12 @@
  * their ratio (goal ≥ 0.9) and the peak RSS. The box is noisy: compare ratios, not absolutes.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
 import sharp from "sharp";
 import { decodeDefaults, decodeImage } from "../src/face/decode.js";
 import { createFacePool, type FacePool } from "../src/face/face-pool.js";
 import type { StageTimings } from "../src/face/pipeline.js";
+import { startWorker } from "../src/face/start-worker.js";
 import type { RgbImage } from "../src/face/types.js";
 
 const IMAGES_PER_RUN = Number(process.argv[2] ?? 32);
@@ -60,17 +57,10 @@ async function photos(width: number, height: number): Promise<Uint8Array[]> {
   );
 }
 
-/** Starts a .ts worker under tsx (see startWorker in src/face/face-pool.ts for why). */
-function startTsWorker(file: URL): Worker {
-  const api = join(dirname(createRequire(import.meta.url).resolve("tsx/esm/api")), "index.mjs");
-  const code = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); });`;
-  return new Worker(code, { eval: true });
-}
-
 /** Bare model inference on `workers` engines of its own, measured as often as asked. */
 async function createBareInference(workers: number) {
   const threads = Array.from({ length: workers }, () =>
-    startTsWorker(new URL("./face-bench-worker.ts", import.meta.url)),
+    startWorker(new URL("./face-bench-worker.ts", import.meta.url)),
   );
   await Promise.all(threads.map((w) => new Promise((resolve) => w.once("message", resolve))));
   return {

@@ -29,6 +29,7 @@ import { analyzeImage, type PipelineOptions, type PipelineResult } from "../src/
 import { QUALITY_DEFAULTS } from "../src/face/quality.js";
 import { ROTATION_DEFAULTS } from "../src/face/rotation.js";
 import { loadWarmupSample } from "../src/face/warmup-sample.js";
+import { equalErrorRate } from "../test/face/fixtures.js";
 
 /** One unit of work for a child: analyse `file` (optionally degraded or turned). */
 interface Task {
@@ -133,25 +134,6 @@ const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 const quantile = (sorted: number[], q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
-function eer(genuine: number[], impostor: number[]): { rate: number; threshold: number } {
-  const all = [...genuine, ...impostor].sort((a, b) => a - b);
-  const g = [...genuine].sort((a, b) => a - b);
-  const im = [...impostor].sort((a, b) => a - b);
-  let best = { gap: Number.POSITIVE_INFINITY, rate: 1, threshold: 0 };
-  let gi = 0;
-  let ii = 0;
-  for (const t of all) {
-    while (gi < g.length && (g[gi] as number) <= t) gi++;
-    while (ii < im.length && (im[ii] as number) <= t) ii++;
-    const frr = 1 - gi / g.length;
-    const far = ii / im.length;
-    if (Math.abs(frr - far) < best.gap) {
-      best = { gap: Math.abs(frr - far), rate: (frr + far) / 2, threshold: t };
-    }
-  }
-  return best;
-}
-
 function foldAccuracy(distances: { d: number; same: boolean; fold: number }[]): number[] {
   const folds = [...new Set(distances.map((x) => x.fold))];
   return folds.map((fold) => {
@@ -196,7 +178,7 @@ async function encoders(lfw: string): Promise<void> {
         const b = vectors.get(p.b);
         return a && b ? [{ d: metric(a, b), same: p.same, fold: p.fold }] : [];
       });
-      const e = eer(
+      const e = equalErrorRate(
         scored.filter((x) => x.same).map((x) => x.d),
         scored.filter((x) => !x.same).map((x) => x.d),
       );

@@ -1,8 +1,5 @@
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { FacevaultError } from "../errors.js";
 import { type DecodeOptions, decodeDefaults } from "./decode.js";
 import { getEmbedder } from "./embed.js";
@@ -11,6 +8,7 @@ import type { FaceWorkerData } from "./face-worker.js";
 import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
+import { startWorker } from "./start-worker.js";
 import type { ImageAnalysis } from "./types.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -84,23 +82,11 @@ interface Slot {
   job: Job | undefined;
 }
 
-/**
- * Starts a worker on face-worker: the compiled .js file, or under vitest/tsx (this module is
- * .ts) the .ts source through tsx. `execArgv: ['--import', 'tsx']` does not reach a worker's
- * entry on Node 20 (tsx issue #354: ERR_UNKNOWN_FILE_EXTENSION), so a two-line bootstrap
- * registers tsx's loader inside the worker and then imports the .ts entry.
- */
-function startWorker(workerData: FaceWorkerData): Worker {
-  if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./face-worker.js", import.meta.url), { workerData });
-  }
-  const entry = new URL("./face-worker.ts", import.meta.url).href;
-  // tsx's ESM API sits beside the CommonJS file `require.resolve` finds.
-  const api = join(dirname(createRequire(import.meta.url).resolve("tsx/esm/api")), "index.mjs");
-  const tsx = pathToFileURL(api).href;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
+/** The worker entry beside this module: the .ts source under vitest/tsx, else the .js file. */
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith(".ts") ? "./face-worker.ts" : "./face-worker.js",
+  import.meta.url,
+);
 
 /** Creates the pool and starts its workers; await `ready()` before reporting the service ready. */
 export function createFacePool(options: FacePoolOptions = {}): FacePool {
@@ -143,7 +129,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   };
 
   const spawn = (index: number): Promise<void> => {
-    const worker = startWorker(workerData);
+    const worker = startWorker(WORKER_ENTRY, workerData);
     const slot: Slot = { worker, state: "starting", job: undefined };
     slots[index] = slot;
     let startError = "the worker exited during start-up";

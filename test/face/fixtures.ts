@@ -42,14 +42,27 @@ export function pairDistances<T>(
   return { genuine, impostor };
 }
 
-/** Equal-error rate: where the false-reject and false-accept rates meet (accept at d <= t). */
-export function equalErrorRate(genuine: number[], impostor: number[]): number {
-  let best = { gap: Number.POSITIVE_INFINITY, rate: 1 };
-  for (const t of [...genuine, ...impostor].sort((a, b) => a - b)) {
-    const frr = genuine.filter((d) => d > t).length / genuine.length;
-    const far = impostor.filter((d) => d <= t).length / impostor.length;
-    const gap = Math.abs(frr - far);
-    if (gap < best.gap) best = { gap, rate: (frr + far) / 2 };
+/**
+ * Equal-error rate: where the false-reject rate (genuine d > t) and the false-accept rate
+ * (impostor d <= t) meet, and the threshold t there. Also used by bench/face-calibrate.ts.
+ */
+export function equalErrorRate(
+  genuine: number[],
+  impostor: number[],
+): { rate: number; threshold: number } {
+  const g = [...genuine].sort((a, b) => a - b);
+  const im = [...impostor].sort((a, b) => a - b);
+  let best = { gap: Number.POSITIVE_INFINITY, rate: 1, threshold: 0 };
+  let gi = 0;
+  let ii = 0;
+  for (const t of [...g, ...im].sort((a, b) => a - b)) {
+    while (gi < g.length && (g[gi] as number) <= t) gi++;
+    while (ii < im.length && (im[ii] as number) <= t) ii++;
+    const frr = 1 - gi / g.length;
+    const far = ii / im.length;
+    if (Math.abs(frr - far) < best.gap) {
+      best = { gap: Math.abs(frr - far), rate: (frr + far) / 2, threshold: t };
+    }
   }
-  return best.rate;
+  return { rate: best.rate, threshold: best.threshold };
 }

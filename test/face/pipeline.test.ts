@@ -206,7 +206,7 @@ describe("recognition", () => {
       return { identity: identities()[i] as string, value: r.features.vector };
     });
     const { genuine, impostor } = pairDistances(items, encoder.distance);
-    const eer = equalErrorRate(genuine, impostor);
+    const eer = equalErrorRate(genuine, impostor).rate;
     const accepted = genuine.filter((d) => d < encoder.threshold).length / genuine.length;
     const falseAccepts = impostor.filter((d) => d < encoder.threshold).length;
     console.info(
@@ -230,7 +230,7 @@ describe("recognition", () => {
       return { identity: identities()[i] as string, value: r.features.vector };
     });
     const { genuine, impostor } = pairDistances(items, encoder.distance);
-    const eer = equalErrorRate(genuine, impostor);
+    const eer = equalErrorRate(genuine, impostor).rate;
     const accepted = genuine.filter((d) => d < encoder.threshold).length / genuine.length;
     const falseAccepts = impostor.filter((d) => d < encoder.threshold).length;
     console.info(
