@@ -104,8 +104,13 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       quality: { ...QUALITY_DEFAULTS, ...options.quality },
     },
   };
-  if (!Number.isInteger(workerCount) || workerCount < 1) {
-    throw new FacevaultError("invalid_argument", `workers must be a positive integer`);
+  for (const [name, value] of [
+    ["workers", workerCount],
+    ["maxQueue", maxQueue],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new FacevaultError("invalid_argument", `${name} must be a positive integer`);
+    }
   }
   const queue: Job[] = [];
   const slots: Slot[] = [];
@@ -216,6 +221,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       if (signal?.aborted) return reject(signal.reason);
       if (closed) return reject(new FacevaultError("unavailable", "the face pool is closed"));
       const version = call.encoderVersion ?? defaultVersion;
+      // An unknown version throws here, inside the executor: the call rejects with it.
       getEncoder(version);
       getEmbedder(version);
       if (images.length === 0) return resolve([]);
@@ -272,9 +278,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
 
   return {
     ready: () => readyPromise,
-    analyze: (images, call) =>
-      // getEncoder may throw synchronously inside the executor: surfaces as a rejection.
-      analyze(images, call),
+    analyze,
     stats: () => ({
       workers: slots.filter((s) => s.state !== "dead").length,
       queued: queue.length,
