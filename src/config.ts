@@ -179,7 +179,10 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     throw invalid("limits.maxImagesPerRequest", `must not exceed face.maxQueue (${face.maxQueue})`);
   }
   if (templates.maxFeatureVectors > face.maxQueue) {
-    throw invalid("templates.maxFeatureVectors", `must not exceed face.maxQueue (${face.maxQueue})`);
+    throw invalid(
+      "templates.maxFeatureVectors",
+      `must not exceed face.maxQueue (${face.maxQueue})`,
+    );
   }
 
   return {

@@ -40,7 +40,9 @@ it("verifies genuine pairs and rejects impostor pairs at the documented threshol
   let impostor = 0;
   let impostorAccepted = 0;
   const rejected: string[] = [];
-  const probes = people.flatMap(([identity, files]) => files.slice(1).map((f) => ({ identity, f })));
+  const probes = people.flatMap(([identity, files]) =>
+    files.slice(1).map((f) => ({ identity, f })),
+  );
   await Promise.all(
     probes.map(async ({ identity, f }) => {
       const own = classOf.get(identity) as bigint;
