@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { cosineDistance, euclideanDistance } from "../face/encoders.js";
 import { createSqliteTemplateStore } from "../store/sqlite-template-store.js";
 import type { Bcid, TemplateStore } from "../store/template-store.js";
 import { createSearchIndexes, type VectorMetric } from "./search-index.js";
@@ -40,13 +41,13 @@ async function put(store: TemplateStore, classId: bigint, vector: number[], tags
   );
 }
 
-async function setup(metric: VectorMetric = "euclidean", store?: TemplateStore) {
+async function setup(metric: VectorMetric = "euclidean", store?: TemplateStore, dimension = 3) {
   const db = store ?? (await createSqliteTemplateStore({ path: ":memory:" }));
   const indexes = createSearchIndexes({
     store: db,
     vault,
     encoderVersion: 2,
-    dimension: 3,
+    dimension,
     metric,
     logger,
   });
@@ -68,6 +69,40 @@ describe("search index", () => {
     expect(near.map((m) => m.classId)).toEqual([2n, 1n]);
     expect(near[0]?.distance).toBeCloseTo(0.1, 5);
     expect(index.search({ ...everything, probe, limit: 1 }).map((m) => m.classId)).toEqual([2n]);
+  });
+
+  it("agrees with a plain distance computation on 128-D vectors, both metrics", async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31 - 0.5;
+    };
+    const vectors = Array.from({ length: 60 }, () => Array.from({ length: 128 }, random));
+    const probe = Float32Array.from({ length: 128 }, random);
+    for (const metric of ["euclidean", "cosine"] as const) {
+      const { store, index } = await setup(metric, undefined, 128);
+      for (const [i, v] of vectors.entries()) await put(store, BigInt(i + 1), v);
+      await index.sync();
+      const expected = vectors
+        .map((v, i) => ({
+          classId: BigInt(i + 1),
+          distance: (metric === "euclidean" ? euclideanDistance : cosineDistance)(
+            Float32Array.from(v),
+            probe,
+          ),
+        }))
+        .sort((a, b) => a.distance - b.distance)
+        .slice(0, 10);
+      expect(index.size).toBe(60);
+      const got = index.search({ ...everything, probe });
+      expect(got.map((m) => m.classId)).toEqual(expected.map((m) => m.classId));
+      got.forEach((m, i) => {
+        expect(m.distance).toBeCloseTo(expected[i]?.distance as number, 5);
+      });
+      // With a cut-off, exactly the rows within it.
+      const cut = ((expected[4]?.distance as number) + (expected[5]?.distance as number)) / 2;
+      expect(index.search({ ...everything, probe, maxDistance: cut }).length).toBe(5);
+    }
   });
 
   it("compares by angle for cosine encoders", async () => {

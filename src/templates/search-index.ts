@@ -184,6 +184,61 @@ function createPartitionIndex(
   };
 }
 
+/**
+ * Squared L2 distance of row `offset` to `probe`, with four accumulators (about twice as fast
+ * in V8 as one) and an early exit once past `cutoff`, checked every 16 values.
+ */
+function squaredDistance(
+  v: Float32Array,
+  offset: number,
+  p: Float32Array,
+  dim: number,
+  cutoff: number,
+): number {
+  let sum = 0;
+  let j = 0;
+  for (; j + 16 <= dim; j += 16) {
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let e = 0;
+    for (let k = j; k < j + 16; k += 4) {
+      const x0 = (v[offset + k] as number) - (p[k] as number);
+      const x1 = (v[offset + k + 1] as number) - (p[k + 1] as number);
+      const x2 = (v[offset + k + 2] as number) - (p[k + 2] as number);
+      const x3 = (v[offset + k + 3] as number) - (p[k + 3] as number);
+      a += x0 * x0;
+      b += x1 * x1;
+      c += x2 * x2;
+      e += x3 * x3;
+    }
+    sum += a + b + c + e;
+    if (sum > cutoff) return sum;
+  }
+  for (; j < dim; j++) {
+    const x = (v[offset + j] as number) - (p[j] as number);
+    sum += x * x;
+  }
+  return sum;
+}
+
+/** Dot product of row `offset` with `probe`, four accumulators. */
+function dot(v: Float32Array, offset: number, p: Float32Array, dim: number): number {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let e = 0;
+  let j = 0;
+  for (; j + 4 <= dim; j += 4) {
+    a += (v[offset + j] as number) * (p[j] as number);
+    b += (v[offset + j + 1] as number) * (p[j + 1] as number);
+    c += (v[offset + j + 2] as number) * (p[j + 2] as number);
+    e += (v[offset + j + 3] as number) * (p[j + 3] as number);
+  }
+  for (; j < dim; j++) a += (v[offset + j] as number) * (p[j] as number);
+  return a + b + c + e;
+}
+
 function normalized(v: Float32Array): Float32Array {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += (v[i] as number) * (v[i] as number);
@@ -218,19 +273,9 @@ function scan(
       if (!required.every((t) => have.has(t))) continue;
     }
     const offset = row * dim;
-    let d: number;
-    if (euclid) {
-      d = 0;
-      for (let j = 0; j < dim; j++) {
-        const diff = (vectors[offset + j] as number) - (probe[j] as number);
-        d += diff * diff;
-        if ((j & 15) === 15 && d > cutoff) break;
-      }
-    } else {
-      let dot = 0;
-      for (let j = 0; j < dim; j++) dot += (vectors[offset + j] as number) * (probe[j] as number);
-      d = 1 - dot;
-    }
+    const d = euclid
+      ? squaredDistance(vectors, offset, probe, dim, cutoff)
+      : 1 - dot(vectors, offset, probe, dim);
     if (d > cutoff) continue;
     let at = best.length;
     while (at > 0 && (best[at - 1] as { d: number }).d > d) at--;
