@@ -31,6 +31,14 @@ const bcid = (who: TestClient, classId: bigint) => ({
   classId,
 });
 
+/** The stored template of one of alice's classes, with its enhanced part decrypted. */
+async function opened(s: TestServer, classId: bigint) {
+  const where = bcid(s.clients.alice, classId);
+  const stored = await s.app.store.get(where);
+  if (!stored) throw new Error(`class ${classId} has no template`);
+  return { stored, enhanced: s.app.vault.openEnhanced(where, stored.enhanced) };
+}
+
 async function codeOf(promise: Promise<unknown>): Promise<Code> {
   try {
     await promise;
@@ -128,11 +136,7 @@ describe("encoder upgrade", () => {
         featureVectors: 2,
         thumbnailsStored: 2,
       });
-      const stored1 = await s.app.store.get(bcid(s.clients.alice, 20n));
-      const enhanced1 = s.app.vault.openEnhanced(
-        bcid(s.clients.alice, 20n),
-        stored1?.enhanced as Uint8Array,
-      );
+      const enhanced1 = (await opened(s, 20n)).enhanced;
       expect(enhanced1.features.every((f) => f.vector.length === 1024)).toBe(true);
       // Verify still works against an old template, with the old encoder.
       s = await s.restart({ face: { workers: 1, encoderVersion: 2 } });
@@ -151,17 +155,10 @@ describe("encoder upgrade", () => {
         featureVectors: 2,
         thumbnailsStored: 2,
       });
-      const stored2 = await s.app.store.get(bcid(s.clients.alice, 20n));
-      const enhanced2 = s.app.vault.openEnhanced(
-        bcid(s.clients.alice, 20n),
-        stored2?.enhanced as Uint8Array,
-      );
+      const { stored: stored2, enhanced: enhanced2 } = await opened(s, 20n);
       expect(enhanced2.encoderVersion).toBe(2);
       expect(enhanced2.features.map((f) => f.vector.length)).toEqual([128, 128]);
-      const compact = s.app.vault.openCompact(
-        bcid(s.clients.alice, 20n),
-        stored2?.compact as Uint8Array,
-      );
+      const compact = s.app.vault.openCompact(bcid(s.clients.alice, 20n), stored2.compact);
       expect(compact.vector.length).toBe(128);
 
       const verified = await api.verify({

@@ -78,6 +78,22 @@ export function warpAffine(
     : warpBilinear(source, m, width, height, n);
 }
 
+/**
+ * The n x n sub-sample centres of an output pixel mapped through `m`'s linear part, as
+ * interleaved (x, y) source offsets, each shifted by `shift` pixels.
+ */
+function subsampleOffsets(m: Affine, n: number, shift: number): number[] {
+  const offsets: number[] = [];
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
+      const ox = (i + 0.5) / n;
+      const oy = (j + 0.5) / n;
+      offsets.push(m.a * ox + m.b * oy + shift, m.d * ox + m.e * oy + shift);
+    }
+  }
+  return offsets;
+}
+
 function warpBilinear(
   source: RgbImage,
   m: Affine,
@@ -89,14 +105,7 @@ function warpBilinear(
   const { data, width: sw, height: sh } = source;
   const norm = 1 / (n * n);
   // sub-sample centres within an output pixel, mapped to source pixel-index space
-  const offsets: number[] = [];
-  for (let j = 0; j < n; j++) {
-    for (let i = 0; i < n; i++) {
-      const ox = (i + 0.5) / n;
-      const oy = (j + 0.5) / n;
-      offsets.push(m.a * ox + m.b * oy - 0.5, m.d * ox + m.e * oy - 0.5);
-    }
-  }
+  const offsets = subsampleOffsets(m, n, -0.5);
   for (let y = 0; y < height; y++) {
     let bx = m.b * y + m.c;
     let by = m.e * y + m.f;
@@ -158,14 +167,7 @@ function warpBox(source: RgbImage, m: Affine, width: number, height: number, n: 
   const { data, width: sw, height: sh } = source;
   const norm = 1 / (n * n);
   // offsets of the n x n sub-sample centres within an output pixel, mapped to the source
-  const offsets: number[] = [];
-  for (let j = 0; j < n; j++) {
-    for (let i = 0; i < n; i++) {
-      const ox = (i + 0.5) / n;
-      const oy = (j + 0.5) / n;
-      offsets.push(m.a * ox + m.b * oy, m.d * ox + m.e * oy);
-    }
-  }
+  const offsets = subsampleOffsets(m, n, 0);
   for (let y = 0; y < height; y++) {
     let bx = m.b * y + m.c;
     let by = m.e * y + m.f;
