@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { type Job, jobElapsedMs, newJob } from "../rpc/call-context.js";
+import { type Job, jobElapsedMs, newJob } from "../rpc/context-values.js";
 import type { TemplateStore } from "../store/template-store.js";
 import type { NodeRequest, NodeResponse } from "./node-types.js";
 

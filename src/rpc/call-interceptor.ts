@@ -3,7 +3,7 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FaceEnrollmentResponse_EnrollmentAction } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
-import { clientKey, jobElapsedMs, jobKey, newJob } from "./call-context.js";
+import { clientKey, jobElapsedMs, jobKey, newJob } from "./context-values.js";
 import { toConnectError } from "./error-mapping.js";
 
 export interface CallInterceptorOptions {

@@ -2,7 +2,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@co
 import { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import type { CallContext } from "../service/call-context.js";
 import type { FaceRecognitionService } from "../service/face-recognition-service.js";
-import { clientKey } from "./call-context.js";
+import { clientKey } from "./context-values.js";
 
 export interface FaceRecognitionRoutesOptions {
   /** Server-side deadline of one call, in milliseconds. */

@@ -74,17 +74,19 @@ export function createEnrollment(options: EnrollmentOptions) {
     stored: StoredTemplate | undefined,
     newFaces: NewFace[],
     analyses: ImageAnalysis[],
+    enrolledAt: Date,
     signal: AbortSignal,
   ): Promise<Plan | { failed: JobError[] } | undefined> {
-    const enrolledAt = now();
+    // No usable face in a call that had images is a failure; a call without images is no-op.
+    const nothingNew = () =>
+      analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
     const merge = {
       encoderVersion: current.version,
       maxFeatureVectors: options.maxFeatureVectors,
       enrolledAt,
     };
     if (!stored) {
-      if (newFaces.length === 0)
-        return analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
+      if (newFaces.length === 0) return nothingNew();
       return {
         action: Action.NEW_TEMPLATE_CREATED,
         template: addFaces(undefined, newFaces, merge),
@@ -93,8 +95,7 @@ export function createEnrollment(options: EnrollmentOptions) {
     }
     const existing = vault.openEnhanced(bcid, stored.enhanced);
     if (existing.encoderVersion === current.version) {
-      if (newFaces.length === 0)
-        return analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
+      if (newFaces.length === 0) return nothingNew();
       return {
         action: Action.TEMPLATE_UPDATED,
         template: addFaces(existing, newFaces, merge),
@@ -109,10 +110,7 @@ export function createEnrollment(options: EnrollmentOptions) {
         `the template of class ${bcid.classId} was made by encoder ${existing.encoderVersion} and keeps no thumbnails to re-encode with encoder ${current.version}; it was left unchanged (delete it and enroll again)`,
       );
       return {
-        failed:
-          newFaces.length === 0 && analyses.length > 0
-            ? [error, noFeaturesError(analyses)]
-            : [error],
+        failed: newFaces.length === 0 ? [error, ...(nothingNew()?.failed ?? [])] : [error],
       };
     }
     const { features, failed } = await reencode(existing, signal);
@@ -177,7 +175,9 @@ export function createEnrollment(options: EnrollmentOptions) {
     for (let attempt = 1; ; attempt++) {
       call.signal.throwIfAborted();
       const stored = await store.get(bcid);
-      const outcome = await plan(bcid, stored, newFaces, analyses, call.signal);
+      // One time for the template and the vectors and thumbnails this attempt adds.
+      const enrolledAt = now();
+      const outcome = await plan(bcid, stored, newFaces, analyses, enrolledAt, call.signal);
       if (!outcome || "failed" in outcome) {
         // Nothing to do (empty call, current template) or nothing usable: nothing is written.
         response.performedAction = outcome ? Action.ENROLLMENT_FAILED : Action.NONE;
@@ -187,7 +187,6 @@ export function createEnrollment(options: EnrollmentOptions) {
           : create(FaceTemplateStatusSchema, { classId: bcid.classId, available: false });
         return response;
       }
-      const enrolledAt = now();
       const write = {
         bcid,
         encoderVersion: current.version,

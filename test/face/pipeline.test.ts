@@ -4,7 +4,7 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getEncoder } from "../../src/face/encoders.js";
+import { type Encoder, getEncoder } from "../../src/face/encoders.js";
 import { createFacePool } from "../../src/face/face-pool.js";
 import type { ImageAnalysis, Point } from "../../src/face/types.js";
 import { equalErrorRate, fixtureBytes, fixturePhotos, pairDistances } from "./fixtures.js";
@@ -29,6 +29,18 @@ afterAll(() => pool.close());
 const check = (a: ImageAnalysis, name: string) =>
   a.properties.qualityAssessments.find((c) => c.check === name);
 const distance = (a: Point, b: Point): number => Math.hypot(a.x - b.x, a.y - b.y);
+
+/** Equal-error rate and the rates at the encoder's threshold over all pairs; printed too. */
+function measureEncoder(encoder: Encoder, items: { identity: string; value: Float32Array }[]) {
+  const { genuine, impostor } = pairDistances(items, encoder.distance);
+  const eer = equalErrorRate(genuine, impostor).rate;
+  const accepted = genuine.filter((d) => d < encoder.threshold).length / genuine.length;
+  const falseAccepts = impostor.filter((d) => d < encoder.threshold).length;
+  console.info(
+    `encoder ${encoder.version} on ${items.length} photos: EER ${(100 * eer).toFixed(2)}%, genuine accepted at ${encoder.threshold} ${(100 * accepted).toFixed(1)}% of ${genuine.length}, false accepts ${falseAccepts} of ${impostor.length}`,
+  );
+  return { eer, accepted, falseAccepts, impostor };
+}
 
 describe("detection", () => {
   it("finds exactly one face in every single-face photo", () => {
@@ -205,13 +217,7 @@ describe("recognition", () => {
       expect(r.features.encoderVersion).toBe(2);
       return { identity: identities()[i] as string, value: r.features.vector };
     });
-    const { genuine, impostor } = pairDistances(items, encoder.distance);
-    const eer = equalErrorRate(genuine, impostor).rate;
-    const accepted = genuine.filter((d) => d < encoder.threshold).length / genuine.length;
-    const falseAccepts = impostor.filter((d) => d < encoder.threshold).length;
-    console.info(
-      `encoder 2 on ${items.length} photos: EER ${(100 * eer).toFixed(2)}%, genuine accepted at ${encoder.threshold} ${(100 * accepted).toFixed(1)}% of ${genuine.length}, false accepts ${falseAccepts} of ${impostor.length}`,
-    );
+    const { eer, accepted, falseAccepts, impostor } = measureEncoder(encoder, items);
     expect(eer).toBeLessThanOrEqual(0.01);
     expect(accepted).toBeGreaterThanOrEqual(0.98);
     expect(falseAccepts / impostor.length).toBeLessThanOrEqual(0.002);
@@ -229,13 +235,7 @@ describe("recognition", () => {
       expect(r.features.vector.length).toBe(1024);
       return { identity: identities()[i] as string, value: r.features.vector };
     });
-    const { genuine, impostor } = pairDistances(items, encoder.distance);
-    const eer = equalErrorRate(genuine, impostor).rate;
-    const accepted = genuine.filter((d) => d < encoder.threshold).length / genuine.length;
-    const falseAccepts = impostor.filter((d) => d < encoder.threshold).length;
-    console.info(
-      `encoder 1 on ${items.length} photos: EER ${(100 * eer).toFixed(2)}%, genuine accepted at ${encoder.threshold} ${(100 * accepted).toFixed(1)}% of ${genuine.length}, false accepts ${falseAccepts} of ${impostor.length}`,
-    );
+    const { eer, accepted, falseAccepts, impostor } = measureEncoder(encoder, items);
     // faceres is the weaker encoder (LFW EER ~5%): bounds well below encoder 2's
     expect(eer).toBeLessThanOrEqual(0.1);
     expect(accepted).toBeGreaterThanOrEqual(0.6);
