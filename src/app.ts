@@ -7,12 +7,13 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
-import type { FacevaultConfig } from "./config.js";
+import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { createLogger } from "./logger.js";
 import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
+import { createReadiness, type Readiness } from "./service/readiness.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
 import { createSearchIndexes } from "./templates/search-index.js";
@@ -32,6 +33,7 @@ export interface App {
   readonly vault: TemplateVault;
   readonly faces: FacePool;
   readonly server: FacevaultServer;
+  readonly readiness: Readiness;
   /** Listens on `config.port` (0 = any free port); /readyz says "not ready" until `ready()`. */
   listen(): Promise<AddressInfo>;
   /** Waits for the face models to load and warm up, then reports ready. */
@@ -40,6 +42,11 @@ export interface App {
   start(): Promise<AddressInfo>;
   /** Graceful stop: in-flight calls finish (bounded), then models and store are closed. */
   stop(): Promise<void>;
+  /**
+   * Re-reads the TLS certificate and key files for new connections (on SIGHUP); without TLS a
+   * no-op. A file that cannot be read leaves the current certificate in place and throws.
+   */
+  reloadTls(): void;
 }
 
 /** Builds the whole service from a validated configuration. */
@@ -77,22 +84,24 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
-  let ready = false;
+  const readiness = createReadiness({ failing: { models: "face models are warming up" } });
   const server = createServer({
     logger,
     service,
     verifier: createTokenVerifier({ clients: createClientRegistry(config.clients) }),
     store,
     limits: config.limits,
+    http: config.http,
     bwsVersion: config.bwsVersion,
-    isReady: () => ready,
+    readiness,
+    ...(config.tls ? { tls: readTlsFiles(config.tls) } : {}),
     pages: serveWebPage,
   });
 
   const listen = () => server.listen(config.port, config.host);
   const warmUp = async () => {
     await faces.ready();
-    ready = true;
+    readiness.set("models", undefined);
   };
 
   return {
@@ -102,6 +111,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     vault,
     faces,
     server,
+    readiness,
     listen,
     ready: warmUp,
     async start() {
@@ -109,8 +119,10 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       await warmUp();
       return address;
     },
+    reloadTls() {
+      if (config.tls) server.setTlsIdentity(readTlsFiles(config.tls));
+    },
     async stop() {
-      ready = false;
       await server.close();
       await faces.close();
       await store.close();

@@ -26,6 +26,23 @@ export interface Limits {
   maxTagLength: number;
   /** Matches returned per search image without `topMatches`. Default 100. */
   maxSearchResults: number;
+  /** Deepest nesting of arrays and objects in a REST JSON body. Default 32. */
+  maxJsonDepth: number;
+}
+
+export interface HttpSettings {
+  /**
+   * Responses (and gRPC/Connect messages) at least this large are compressed when the client
+   * accepts gzip or br, in bytes. Default 1024: below it compression costs more than it saves.
+   */
+  compressMinBytes: number;
+}
+
+export interface TlsSettings {
+  /** PEM certificate chain; re-read on SIGHUP. */
+  certFile: string;
+  /** PEM private key; re-read on SIGHUP. */
+  keyFile: string;
 }
 
 export interface FaceSettings {
@@ -67,6 +84,9 @@ export interface FacevaultConfig {
   bwsVersion: string;
   logLevel: string;
   limits: Limits;
+  http: HttpSettings;
+  /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of plaintext; absent by default. */
+  tls?: TlsSettings;
   face: FaceSettings;
   templates: TemplateSettings;
   matching: MatchingSettings;
@@ -84,7 +104,10 @@ export const defaultLimits: Limits = {
   maxTags: 64,
   maxTagLength: 128,
   maxSearchResults: 100,
+  maxJsonDepth: 32,
 };
+
+export const defaultHttpSettings: HttpSettings = { compressMinBytes: 1024 };
 
 export const defaultFaceSettings: FaceSettings = {
   maxQueue: 64,
@@ -196,6 +219,8 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     bwsVersion: optionalString(raw, "bwsVersion") ?? "3.0.0",
     logLevel: env.LOG_LEVEL ?? optionalString(raw, "logLevel") ?? "info",
     limits,
+    http: readHttp(raw.http),
+    ...readTls(raw.tls, base),
     face,
     templates,
     matching: readMatching(raw.matching),
@@ -332,7 +357,26 @@ function readLimits(value: unknown): Limits {
     maxTags: int("maxTags", 0, 10_000),
     maxTagLength: int("maxTagLength", 1, 10_000),
     maxSearchResults: int("maxSearchResults", 1, 10_000),
+    maxJsonDepth: int("maxJsonDepth", 2, 1000),
   };
+}
+
+function readHttp(value: unknown): HttpSettings {
+  const obj = value === undefined ? {} : expectObject(value, "http");
+  return {
+    compressMinBytes:
+      optionalInt(obj, "compressMinBytes", 0, 1024 ** 3, "http.compressMinBytes") ??
+      defaultHttpSettings.compressMinBytes,
+  };
+}
+
+function readTls(value: unknown, base: string): { tls?: TlsSettings } {
+  if (value === undefined) return {};
+  const obj = expectObject(value, "tls");
+  const certFile = optionalString(obj, "certFile", "tls.certFile");
+  const keyFile = optionalString(obj, "keyFile", "tls.keyFile");
+  if (!certFile || !keyFile) throw invalid("tls", "needs both certFile and keyFile");
+  return { tls: { certFile: resolve(base, certFile), keyFile: resolve(base, keyFile) } };
 }
 
 function readFace(value: unknown): FaceSettings {
@@ -412,4 +456,22 @@ function writeSecretOnce(path: string, make: () => string): void {
   if (existsSync(path)) return;
   writeFileSync(path, `${make()}\n`, { mode: 0o600, flag: "wx" });
   chmodSync(path, 0o600);
+}
+
+/**
+ * Reads the TLS certificate chain and key named by the config (at start and on SIGHUP).
+ * @throws FacevaultError `invalid_argument` naming the file that cannot be read.
+ */
+export function readTlsFiles(tls: TlsSettings): { cert: Buffer; key: Buffer } {
+  const read = (path: string, field: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new FacevaultError("invalid_argument", `config: ${field} ${path} cannot be read`, {
+        cause: err,
+        field,
+      });
+    }
+  };
+  return { cert: read(tls.certFile, "tls.certFile"), key: read(tls.keyFile, "tls.keyFile") };
 }

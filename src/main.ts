@@ -31,6 +31,17 @@ async function main(argv: readonly string[]): Promise<number> {
   if (config.devMode)
     process.stdout.write(devBanner(config, address, process.argv[1] ?? "facevault"));
 
+  if (config.tls) {
+    process.on("SIGHUP", () => {
+      try {
+        app.reloadTls();
+        app.logger.info("TLS certificate reloaded");
+      } catch (err) {
+        app.logger.error({ err }, "TLS certificate not reloaded; the previous one stays in use");
+      }
+    });
+  }
+
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       app.logger.info({ signal }, "shutting down");

@@ -1,46 +1,38 @@
 /**
- * Builds the facevault server without listening: one port serving gRPC (h2c), Connect (JSON and
- * binary), gRPC-Web, the JSON Web API (REST) and health endpoints. `main.ts` listens.
+ * Builds the facevault server without listening: one port serving gRPC (HTTP/2), Connect (JSON
+ * and binary), gRPC-Web, the JSON Web API (REST), health endpoints and the web page, in
+ * plaintext (h2c + HTTP/1.1) or TLS (ALPN h2 + http/1.1). `main.ts` listens.
+ *
+ * Every request gets its job (job id, date, reference number, headers) here, once. RPCs go
+ * through Connect's own Node adapter; everything else through its fallback: health, pages, REST,
+ * 404. The call interceptor completes and records the job of every call that reaches its RPC.
  */
-import { createServer as createHttp1Server } from "node:http";
-import {
-  createServer as createHttp2Server,
-  type Http2ServerRequest,
-  type Http2Session,
-} from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
-import type { JsonValue } from "@bufbuild/protobuf";
+import { constants as http2Constants } from "node:http2";
+import type { AddressInfo } from "node:net";
 import {
   Code,
-  type ContextValues,
-  createConnectRouter,
+  ConnectError,
   createContextValues,
+  createServiceImplSpec,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import {
-  universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
-} from "@connectrpc/connect-node";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { TokenVerifier } from "./auth/token-verifier.js";
-import type { Limits } from "./config.js";
-import { isFacevaultError } from "./errors.js";
-import { readBody } from "./http/body-reader.js";
-import { withSpecGrpcMessage } from "./http/grpc-message.js";
+import type { HttpSettings, Limits } from "./config.js";
+import { useSpecGrpcMessage } from "./http/grpc-message.js";
 import { createJobTracker } from "./http/job-tracker.js";
-import { parseJsonBody, stripDataUrlsInJson } from "./http/json-body.js";
+import { createListener, type TlsIdentity } from "./http/listener.js";
 import type { NodeRequest, NodeResponse } from "./http/node-types.js";
-import { createSharedPortServer } from "./http/shared-port.js";
-import { sendJson, sendRestError } from "./rest/rest-error.js";
+import { sendJsonText, sendRestError } from "./rest/rest-error.js";
 import { createRestTranscoder } from "./rest/rest-transcoder.js";
 import { createCallInterceptor } from "./rpc/call-interceptor.js";
 import { type Job, jobKey } from "./rpc/context-values.js";
-import { codeFromKind } from "./rpc/error-mapping.js";
-import { registerFaceRecognition } from "./rpc/face-recognition-routes.js";
-import { registerHealth } from "./rpc/health-routes.js";
+import { faceRecognitionImpl } from "./rpc/face-recognition-routes.js";
+import { healthImpl } from "./rpc/health-routes.js";
 import type { FaceRecognitionService } from "./service/face-recognition-service.js";
+import type { Readiness } from "./service/readiness.js";
 import type { TemplateStore } from "./store/template-store.js";
 
 export interface ServerOptions {
@@ -50,10 +42,13 @@ export interface ServerOptions {
   /** Bookkeeping records of every call are written here. */
   store: Pick<TemplateStore, "recordJob">;
   limits: Limits;
+  http: HttpSettings;
   bwsVersion: string;
-  /** True once models are warm and the store is open; /readyz and gRPC health report it. */
-  isReady: () => boolean;
-  /** Extra GET routes (for example the web page), tried before the API routes. */
+  /** /readyz and gRPC health report it; the server marks itself not ready while closing. */
+  readiness: Readiness;
+  /** Serve TLS with this identity (ALPN h2 and http/1.1); default plaintext. */
+  tls?: TlsIdentity;
+  /** Extra routes (the web page, API docs), tried before REST; true when one answered. */
   pages?: (req: NodeRequest, res: NodeResponse) => boolean;
 }
 
@@ -61,245 +56,197 @@ export interface FacevaultServer {
   /** Starts listening; port 0 picks a free port. Resolves with the bound address. */
   listen(port: number, host?: string): Promise<AddressInfo>;
   /**
-   * Graceful stop: refuses new connections, lets in-flight calls finish for up to
-   * `limits.shutdownGraceMs`, then cuts what is left and waits for the bookkeeping writes.
+   * Graceful stop: readiness turns NOT_SERVING, new connections are refused, in-flight calls
+   * get up to `limits.shutdownGraceMs` to finish, then the rest are cancelled and cut, and the
+   * bookkeeping writes are awaited.
    */
   close(): Promise<void>;
+  /** Uses a new TLS certificate for new connections (after a SIGHUP). */
+  setTlsIdentity(identity: TlsIdentity): void;
   /** Resolves when all bookkeeping records of finished calls are written. */
   drainBookkeeping(): Promise<void>;
-  /** Requests whose response has not closed yet. */
+  /** Requests whose response has not closed yet (health watches not counted). */
   inFlight(): number;
 }
 
+const healthWatchPath = `/${Health.typeName}/${Health.method.watch.name}`;
+
 /** Builds the server; see {@link FacevaultServer}. */
 export function createServer(options: ServerOptions): FacevaultServer {
-  const { limits, logger } = options;
+  const { limits, logger, readiness } = options;
   const log = logger.child({ component: "server" });
-  let closing = false;
-  const isReady = () => !closing && options.isReady();
-
-  const router = createConnectRouter({
-    interceptors: [
-      createCallInterceptor({
-        verifier: options.verifier,
-        logger: logger.child({ component: "rpc" }),
-        publicServices: [Health.typeName],
-      }),
-    ],
-    readMaxBytes: limits.maxRequestBytes,
-    // Client deadlines longer than the server's own are cut to it.
-    maxTimeoutMs: limits.requestTimeoutMs,
-  });
-  registerFaceRecognition(router, options.service, { requestTimeoutMs: limits.requestTimeoutMs });
-  registerHealth(router, isReady);
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
-  const rest = createRestTranscoder({
-    handlers: router.handlers,
-    maxRequestBytes: limits.maxRequestBytes,
-  });
+  const shutdown = new AbortController();
   const jobs = createJobTracker({
     bwsVersion: options.bwsVersion,
     maxReferenceNumberLength: limits.maxReferenceNumberLength,
     store: options.store,
     logger: log,
   });
+  const interceptors = [
+    createCallInterceptor({
+      verifier: options.verifier,
+      logger: logger.child({ component: "rpc" }),
+      publicServices: [Health.typeName],
+      record: jobs.record,
+    }),
+  ];
+  const faces = faceRecognitionImpl(options.service, {
+    requestTimeoutMs: limits.requestTimeoutMs,
+  });
+  const health = healthImpl(readiness);
+  const rest = createRestTranscoder({
+    services: [createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces)],
+    interceptors,
+    maxRequestBytes: limits.maxRequestBytes,
+    maxJsonDepth: limits.maxJsonDepth,
+    compressMinBytes: options.http.compressMinBytes,
+    shutdownSignal: shutdown.signal,
+  });
+  const contextValues = (req: NodeRequest) => createContextValues().set(jobKey, jobs.jobOf(req));
+
+  const rpc = connectNodeAdapter({
+    routes: (router) => router.service(FaceRecognition, faces).service(Health, health),
+    interceptors,
+    // Accepted gzip and br (the adapter's default) and answer in kind when the client accepts.
+    compressMinBytes: options.http.compressMinBytes,
+    readMaxBytes: limits.maxRequestBytes,
+    // No maxTimeoutMs: Connect would refuse longer client deadlines; the routes cut them.
+    shutdownSignal: shutdown.signal,
+    contextValues,
+    // The adapter's Node types differ from node:http's only in a callback's optional types.
+    fallback: (nodeReq, nodeRes) => {
+      const [req, res] = [nodeReq as NodeRequest, nodeRes as NodeResponse];
+      fallback(req, res).catch((err: unknown) => {
+        const job = jobs.jobOf(req);
+        log.error({ jobId: job?.jobId, err }, "request failed unexpectedly");
+        sendRestError(res, Code.Internal, `internal error (job ${job?.jobId})`);
+      });
+    },
+  });
+
+  async function fallback(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const job = jobs.jobOf(req) as Job;
+    const method = req.method ?? "GET";
+    const pathname = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const probe = method === "GET" || method === "HEAD";
+    if (probe && pathname === "/livez") return sendJsonText(res, 200, '{"status":"live"}');
+    if (probe && pathname === "/readyz") {
+      const ready = readiness.isReady();
+      const body = { status: ready ? "ready" : "not ready", reasons: readiness.reasons() };
+      return sendJsonText(res, ready ? 200 : 503, JSON.stringify(body));
+    }
+    if (options.pages?.(req, res)) return;
+    if (await rest.handle(req, res, job, contextValues(req))) return;
+    const message = `no route for ${method} ${pathname}`;
+    if (isGrpcRequest(req)) {
+      // A gRPC client expects a gRPC status, not an HTTP error page.
+      res.writeHead(200, {
+        "content-type": String(req.headers["content-type"]),
+        "grpc-status": String(Code.Unimplemented),
+        "grpc-message": encodeURIComponent(message),
+      });
+      res.end();
+      return;
+    }
+    sendRestError(res, Code.NotFound, message);
+  }
 
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
   function onRequest(req: NodeRequest, res: NodeResponse): void {
-    inFlight++;
-    const closed = new Promise<void>((resolve) => {
-      res.once("close", () => {
-        inFlight--;
-        if (inFlight === 0) idle?.();
-        resolve();
-      });
-    });
-    if ("stream" in req) releaseUnreadStream(req);
+    const counted = (req.url ?? "").split("?", 1)[0] !== healthWatchPath;
+    if (counted) inFlight++;
     const job = jobs.begin(req, res);
-    if (closing && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
-    route(req, res, job, closed)
-      .catch((err: unknown) => {
-        log.error({ jobId: job.jobId, err }, "request failed unexpectedly");
-        job.outcome ??= Code.Internal;
-        sendRestError(res, Code.Internal, `internal error (job ${job.jobId})`);
-      })
-      // Only requests that reached an RPC are API calls with a bookkeeping record.
-      .finally(() => job.method && jobs.record(job));
+    res.once("close", () => {
+      if (counted && --inFlight === 0) idle?.();
+      logUnrecorded(req, res, job);
+    });
+    useSpecGrpcMessage(res);
+    releaseUnreadStream(req);
+    rpc(req, res);
   }
 
-  async function route(
-    req: NodeRequest,
-    res: NodeResponse,
-    job: Job,
-    closed: Promise<void>,
-  ): Promise<void> {
-    const method = req.method ?? "GET";
-    const pathname = (req.url ?? "/").split("?", 1)[0] ?? "/";
-    if (method === "GET" && pathname === "/livez") return sendJson(res, 200, { status: "live" });
-    if (method === "GET" && pathname === "/readyz") {
-      const ready = isReady();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
-    }
-    if (options.pages?.(req, res)) return;
-
-    const contextValues = createContextValues().set(jobKey, job);
-    const restMatch = rest.match(method, pathname);
-    if (restMatch && restMatch !== "method") {
-      job.method = restMatch.route.handler.method.name;
-      const outcome = await rest.handle(req, res, restMatch, contextValues);
-      job.outcome ??= outcome.code;
-      return;
-    }
-    const handler = handlers.get(pathname);
-    if (handler) {
-      job.method = handler.method.name;
-      return dispatchConnect(req, res, handler, contextValues, job, closed);
-    }
-    const hint = restMatch === "method" ? ` (this path does not take ${method})` : "";
-    sendRestError(res, Code.NotFound, `no route for ${method} ${pathname}${hint}`);
-  }
-
-  async function dispatchConnect(
-    req: NodeRequest,
-    res: NodeResponse,
-    handler: UniversalHandler,
-    contextValues: ContextValues,
-    job: Job,
-    closed: Promise<void>,
-  ): Promise<void> {
-    let parsedJson: JsonValue | undefined;
-    const contentType = String(req.headers["content-type"] ?? "");
-    const encoding = String(req.headers["content-encoding"] ?? "identity");
-    // Connect JSON bodies are read here to refuse integers JSON.parse would round and to accept
-    // data URLs; compressed bodies are left to Connect as they are.
-    if (
-      req.method === "POST" &&
-      /^application\/json\b/i.test(contentType) &&
-      encoding === "identity"
-    ) {
-      try {
-        parsedJson = parseJsonBody((await readBody(req, limits.maxRequestBytes)).toString("utf8"));
-        stripDataUrlsInJson(handler.method.input, parsedJson);
-      } catch (err) {
-        if (!isFacevaultError(err)) throw err;
-        const code = codeFromKind(err.kind);
-        job.outcome = code;
-        if (code === Code.ResourceExhausted) res.setHeader("connection", "close");
-        return sendJson(res, codeToHttpStatus(code), {
-          code: codeToString(code),
-          message: err.message,
-        });
-      }
-    }
-    const uRes = withSpecGrpcMessage(
-      await handler(universalRequestFromNodeRequest(req, res, parsedJson, contextValues)),
+  /**
+   * The one place that completes requests the call interceptor did not: probes, pages, unknown
+   * routes, and calls refused before their message was read (size limit, unreadable body,
+   * unsupported encoding). They name no client and carry no bookkeeping record; they are logged.
+   */
+  function logUnrecorded(req: NodeRequest, res: NodeResponse, job: Job): void {
+    if (jobs.isRecorded(job)) return;
+    const grpcStatus = "stream" in req ? req.stream.sentTrailers?.["grpc-status"] : undefined;
+    const refused = res.statusCode >= 400 || (grpcStatus !== undefined && grpcStatus !== "0");
+    if (!refused) return;
+    log.info(
+      {
+        jobId: job.jobId,
+        path: (req.url ?? "").split("?", 1)[0],
+        method: job.method || undefined,
+        status: res.statusCode,
+        grpcStatus,
+        code: job.outcome,
+      },
+      "request answered before its call",
     );
-    // Not awaited: it waits for an "end" event that Node's responses do not emit. Write errors
-    // mean the client went away, which the close below reports.
-    universalResponseToNodeResponse(uRes, res).catch(() => {});
-    await closed;
-    // After the response: gRPC trailers are only complete once the body has been sent.
-    job.outcome ??= outcomeOf(uRes);
   }
 
-  const http1 = createHttp1Server(onRequest);
-  const http2 = createHttp2Server(onRequest);
-  const sessions = new Set<Http2Session>();
-  http2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+  const listener = createListener({
+    handler: onRequest,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
-  const sockets = new Set<Socket>();
-  const server = createSharedPortServer(http1, http2);
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
+  let closing: Promise<void> | undefined;
 
   return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve(server.address() as AddressInfo);
-        });
-      });
+    listen: (port, host) => listener.listen(port, host),
+
+    close() {
+      closing ??= (async () => {
+        readiness.set("shutdown", "shutting down");
+        const stopped = listener.stop();
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, limits.shutdownGraceMs);
+            idle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        // Calls still running (and health watches) are told why, then connections are cut.
+        shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+        await new Promise((resolve) => setImmediate(resolve));
+        listener.destroy();
+        await stopped;
+        await jobs.drain();
+      })();
+      return closing;
     },
 
-    async close() {
-      if (closing) return;
-      closing = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) session.close(); // GOAWAY: no new streams, running ones finish
-      http1.closeIdleConnections();
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, limits.shutdownGraceMs);
-          idle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      for (const socket of sockets) socket.destroy();
-      await stopped;
-      await jobs.drain();
-    },
-
+    setTlsIdentity: (identity) => listener.setTlsIdentity(identity),
     drainBookkeeping: () => jobs.drain(),
     inFlight: () => inFlight,
   };
 }
 
+function isGrpcRequest(req: NodeRequest): boolean {
+  return /^application\/grpc/.test(String(req.headers["content-type"] ?? ""));
+}
+
 /**
- * An HTTP/2 call answered before its request body was read (size limit, early error) stays
- * open: the unread data stalls the client and the stream never closes. Once our end of the
- * stream is out, reset it with NO_ERROR (as gRPC servers do) so both sides let go.
+ * An HTTP/2 call answered before its request body was read (size limit, early error) would stay
+ * open: the unread data stalls the client and the stream never ends. Once our trailers are out,
+ * reset the stream with NO_ERROR, as gRPC servers do, so both sides let go.
  */
-function releaseUnreadStream(req: Http2ServerRequest): void {
-  const stream = req.stream;
-  stream.once("finish", () => {
-    if (req.complete) return;
-    const poll = setInterval(() => {
-      if (stream.destroyed) {
-        clearInterval(poll);
-      } else if (stream.closed || stream.state.localClose) {
-        // Our end is out (or the client reset the stream): drop the unread data and close,
-        // with RST_STREAM(NO_ERROR) where the stream is still open.
-        clearInterval(poll);
-        stream.destroy();
+function releaseUnreadStream(req: NodeRequest): void {
+  if (!("stream" in req)) return;
+  // Node's compatibility layer answers 'wantTrailers' by sending the trailers: ours runs after.
+  req.stream.once("wantTrailers", () => {
+    setImmediate(() => {
+      if (!req.complete && !req.stream.destroyed) {
+        // RST_STREAM(NO_ERROR) goes out after the trailers; the unread data is dropped with it.
+        req.stream.close(http2Constants.NGHTTP2_NO_ERROR);
+        req.stream.destroy();
       }
-    }, 5);
-    poll.unref();
+    });
   });
 }
-
-/**
- * Outcome of a call answered before the interceptor ran (malformed message, size limit, wrong
- * content type): the gRPC status when the protocol has one, else the Connect HTTP status.
- */
-function outcomeOf(uRes: UniversalServerResponse): number {
-  const grpcStatus = uRes.header?.get("grpc-status") ?? uRes.trailer?.get("grpc-status");
-  if (grpcStatus) return Number(grpcStatus);
-  if (uRes.status === 200) return 0;
-  return connectCodeByStatus[uRes.status] ?? Code.Unknown;
-}
-
-const connectCodeByStatus: Record<number, Code> = {
-  400: Code.InvalidArgument,
-  401: Code.Unauthenticated,
-  403: Code.PermissionDenied,
-  404: Code.Unimplemented,
-  408: Code.DeadlineExceeded,
-  409: Code.Aborted,
-  413: Code.ResourceExhausted,
-  415: Code.InvalidArgument,
-  429: Code.ResourceExhausted,
-  499: Code.Canceled,
-  501: Code.Unimplemented,
-  503: Code.Unavailable,
-  504: Code.DeadlineExceeded,
-};

@@ -55,7 +55,7 @@ describe("facevault serve in development mode", () => {
       headers: { authorization: `Bearer ${token.trim()}` },
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ classId: "1", available: false });
+    expect(await res.json()).toMatchObject({ classId: 1, available: false });
     const page = await fetch(`${base}/`);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(await page.text()).toContain("/api/face/v1/enroll/");

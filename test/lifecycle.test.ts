@@ -43,7 +43,10 @@ describe("lifecycle", () => {
       expect((await fetch(`${base}/livez`)).status).toBe(200);
       const before = await fetch(`${base}/readyz`);
       expect(before.status).toBe(503);
-      expect(await before.json()).toEqual({ status: "not ready" });
+      expect(await before.json()).toEqual({
+        status: "not ready",
+        reasons: ["face models are warming up"],
+      });
       await cold.ready();
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
     } finally {

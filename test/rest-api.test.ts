@@ -33,7 +33,12 @@ async function rest(
     ...(body === undefined ? {} : { body }),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    json: text ? JSON.parse(text) : undefined,
+  };
 }
 
 describe("routes", () => {
@@ -42,22 +47,38 @@ describe("routes", () => {
       "reference-number": "r-1",
     });
     expect(res.status).toBe(404);
-    expect(res.json).toEqual({ code: 5, message: "no route for GET /api/face/v1/nothing-here" });
+    expect(res.json).toEqual({
+      code: 5,
+      message: "no route for GET /api/face/v1/nothing-here",
+      details: [],
+    });
     expect(res.headers.get("jobid")).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers.get("bws-version")).toBe("3.0.0-test");
     expect(res.headers.get("date")).toBeTruthy();
     expect(res.headers.get("reference-number")).toBe("r-1");
   });
 
-  it("says when a known path does not take the method", async () => {
+  it("answers a known path with another method 405 and Allow", async () => {
     const res = await rest("GET", "/api/face/v1/template/7");
-    expect(res.status).toBe(404);
-    expect(res.json.message).toMatch(/does not take GET/);
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("DELETE");
+    expect(res.json).toMatchObject({
+      code: 12,
+      message: "GET is not allowed on /api/face/v1/template/7; use DELETE",
+    });
+    expect(res.headers.get("jobid")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("ignores unknown query parameters, as BWS's transcoding does", async () => {
+    const res = await rest("GET", "/api/face/v1/template/status/7?foo=1&downloadThumbnails=true");
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ classId: 7, available: false });
   });
 
   it("serves livez, readyz and the gRPC health check", async () => {
     expect((await rest("GET", "/livez")).status).toBe(200);
-    expect((await rest("GET", "/readyz")).json).toEqual({ status: "ready" });
+    expect((await rest("GET", "/readyz")).json).toEqual({ status: "ready", reasons: [] });
+    expect((await rest("HEAD", "/readyz")).status).toBe(200);
     const health = createConnectClient({
       baseUrl: server.baseUrl,
       protocol: "grpc",
@@ -77,12 +98,15 @@ describe("routes", () => {
 
 describe("class id in the path", () => {
   const cases: [string, RegExp][] = [
-    ["abc", /classId: expected a 64-bit integer, got 'abc'/],
+    ["abc", /^classId: expected bigint \(int64\): abc out of range$/],
     ["-5", /classId must be a positive 64-bit number, got -5/],
     ["0", /classId must be a positive 64-bit number, got 0/],
-    ["1.5", /classId: expected a 64-bit integer/],
-    ["9223372036854775808", /classId: 9223372036854775808 is out of the 64-bit range/],
-    ["99999999999999999999999", /classId: expected a 64-bit integer/],
+    ["1.5", /^classId: expected bigint \(int64\): 1.5 out of range/],
+    [
+      "9223372036854775808",
+      /^classId: expected bigint \(int64\): 9223372036854775808 out of range/,
+    ],
+    ["99999999999999999999999", /^classId: expected bigint/],
   ];
   for (const [id, message] of cases) {
     it(`refuses '${id}' with 400 naming classId`, async () => {
@@ -93,10 +117,12 @@ describe("class id in the path", () => {
     });
   }
 
-  it("accepts the largest int64 and answers it as a string", async () => {
+  it("accepts the largest int64 and answers it as a JSON number with its exact digits", async () => {
     const res = await rest("GET", "/api/face/v1/template/status/9223372036854775807");
     expect(res.status).toBe(200);
-    expect(res.json.classId).toBe("9223372036854775807");
+    expect(res.text).toMatch(/^\{"classId":9223372036854775807,"available":false,/);
+    const above53 = await rest("GET", "/api/face/v1/template/status/9007199254740993");
+    expect(above53.text).toMatch(/^\{"classId":9007199254740993,/);
   });
 });
 
@@ -104,19 +130,21 @@ describe("JSON bodies", () => {
   it("refuses malformed JSON", async () => {
     const res = await rest("PUT", "/api/face/v1/template/1/tags", '["a",');
     expect(res.status).toBe(400);
-    expect(res.json.message).toMatch(/request body is not valid JSON/);
+    expect(res.json.message).toMatch(/^body: is not valid JSON/);
   });
 
   it("names the field of a wrong type", async () => {
     let res = await rest("PUT", "/api/face/v1/template/1/tags", '["a", 7]');
     expect(res.status).toBe(400);
-    expect(res.json.message).toBe("tags[1]: expected a string, got 7");
+    expect(res.json.message).toBe("tags[1]: expected string, got 7");
     res = await rest("PUT", "/api/face/v1/template/1/tags", '{"tags": ["a"]}');
-    expect(res.json.message).toBe("tags: expected an array, got an object");
+    expect(res.json.message).toBe("tags: expected Array, got object");
     res = await rest("POST", "/api/face/v1/search", '{"images": [], "topMatches": "yes"}');
-    expect(res.json.message).toBe("topMatches: expected true or false, got 'yes'");
+    expect(res.json.message).toBe('topMatches: expected boolean, got "yes"');
     res = await rest("POST", "/api/face/v1/search", '{"imagez": []}');
     expect(res.json.message).toBe("imagez: unknown field of FaceSearchRequest");
+    res = await rest("POST", "/api/face/v1/search", '{"images": [{"image": ""}, {"tags": [1]}]}');
+    expect(res.json.message).toBe("images[1].tags[0]: expected string, got 1");
   });
 
   it("names the image whose base64 is invalid", async () => {
@@ -130,18 +158,24 @@ describe("JSON bodies", () => {
   it("refuses an empty body where one is required", async () => {
     const res = await rest("PUT", "/api/face/v1/template/1/tags", "");
     expect(res.status).toBe(400);
-    expect(res.json.message).toMatch(/request body is empty/);
+    expect(res.json.message).toMatch(/^body: is empty/);
   });
 
-  it("refuses a Connect JSON class id beyond 2^53 instead of rounding it", async () => {
-    const res = await rest(
-      "POST",
-      "/bioid.services.v1.FaceRecognition/GetTemplateStatus",
-      '{"classId": 9007199254740993}',
-    );
+  it("refuses a REST integer beyond 2^53 in a body instead of rounding it", async () => {
+    const res = await rest("PUT", "/api/face/v1/template/1/tags", '["a", 9007199254740993]');
     expect(res.status).toBe(400);
-    expect(res.json.code).toBe("invalid_argument");
-    expect(res.json.message).toMatch(/^classId: number is beyond 2\^53/);
+    expect(res.json.message).toMatch(/^tags\[1\]: number is beyond 2\^53/);
+  });
+
+  it("refuses JSON nested beyond the depth limit before walking it", async () => {
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const res = await rest("PUT", "/api/face/v1/template/1/tags", deep);
+    expect(res.status).toBe(400);
+    expect(res.json.message).toBe("body: JSON is nested deeper than the limit of 32 levels");
+    expect((await rest("GET", "/readyz")).status).toBe(200);
+  });
+
+  it("keeps Connect JSON canonical: int64 as strings, exact", async () => {
     const exact = await rest(
       "POST",
       "/bioid.services.v1.FaceRecognition/GetTemplateStatus",
@@ -161,6 +195,7 @@ describe("request size limit", () => {
     expect(res.json).toEqual({
       code: 8,
       message: "request body is larger than the limit of 65536 bytes",
+      details: [],
     });
     expect(res.headers.get("jobid")).toBeTruthy();
   });
@@ -183,7 +218,7 @@ describe("request size limit", () => {
   it("keeps serving after refusing big bodies", async () => {
     const res = await rest("GET", "/api/face/v1/template/status/3");
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ classId: "3", available: false });
+    expect(res.json).toMatchObject({ classId: 3, available: false });
   });
 });
 

@@ -1,33 +1,29 @@
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { NodeResponse } from "./node-types.js";
 
 /**
- * Re-encodes the `grpc-message` of a gRPC response as the gRPC spec says: percent-encode only
- * bytes outside printable ASCII, and '%'. Connect encodes like encodeURIComponent (',' becomes
- * %2C), and grpc-js decodes with decodeURI, which leaves %2C as it is, so grpc-js callers
- * would read "number%2C got 0". Trailers are complete only after the body, hence the wrapper.
+ * Makes the `grpc-message` trailer of an HTTP/2 response readable by grpc-js. Connect encodes it
+ * like encodeURIComponent (',' becomes %2C), but grpc-js decodes with decodeURI, which leaves %2C
+ * as it is, so grpc-js callers would read "number%2C got 0". The gRPC spec asks to
+ * percent-encode only bytes outside printable ASCII, and '%': re-encode it so as trailers are
+ * added. (gRPC-Web and Connect carry errors in bodies that their clients decode in full.)
  */
-export function withSpecGrpcMessage(uRes: UniversalServerResponse): UniversalServerResponse {
-  reencode(uRes.header);
-  const body = uRes.body;
-  if (!body || !uRes.trailer) return uRes;
-  const trailer = uRes.trailer;
-  return {
-    ...uRes,
-    body: (async function* () {
-      yield* body;
-      reencode(trailer);
-    })(),
+export function useSpecGrpcMessage(res: NodeResponse): void {
+  if (!("stream" in res)) return;
+  const addTrailers = res.addTrailers.bind(res);
+  res.addTrailers = (trailers: OutgoingHttpHeaders) => {
+    const value = trailers["grpc-message"];
+    if (typeof value === "string") trailers["grpc-message"] = reencode(value);
+    addTrailers(trailers);
   };
 }
 
-function reencode(headers: Headers | undefined): void {
-  const value = headers?.get("grpc-message");
-  if (!headers || !value) return;
+function reencode(value: string): string {
   let text: string;
   try {
     text = decodeURIComponent(value);
   } catch {
-    return;
+    return value;
   }
   let out = "";
   for (const byte of Buffer.from(text, "utf8")) {
@@ -36,5 +32,5 @@ function reencode(headers: Headers | undefined): void {
         ? String.fromCharCode(byte)
         : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
-  headers.set("grpc-message", out);
+  return out;
 }

@@ -15,12 +15,17 @@ export interface JobTrackerOptions {
 
 export interface JobTracker {
   /**
-   * Starts the job of an incoming request and sets the headers every response carries, errors
-   * and unknown routes included: `jobid`, `bws-version`, `date` and the `reference-number` echo.
+   * Creates the job of an incoming request, the only place one is created, and sets the headers
+   * every response carries, errors and unknown routes included: `jobid`, `bws-version`, `date`
+   * and the `reference-number` echo.
    */
   begin(req: NodeRequest, res: NodeResponse): Job;
-  /** Writes the job's bookkeeping record (in the background; see `drain`). */
+  /** The job `begin` created for this request. */
+  jobOf(req: NodeRequest): Job | undefined;
+  /** Writes the job's bookkeeping record once (in the background; see `drain`). */
   record(job: Job): void;
+  /** True once `record` was called for the job. */
+  isRecorded(job: Job): boolean;
   /** Resolves when every bookkeeping write started so far has finished. */
   drain(): Promise<void>;
 }
@@ -28,6 +33,8 @@ export interface JobTracker {
 /** Creates the per-request job bookkeeping; see {@link JobTracker}. */
 export function createJobTracker(options: JobTrackerOptions): JobTracker {
   const pending = new Set<Promise<void>>();
+  const recorded = new WeakSet<Job>();
+  const jobs = new WeakMap<NodeRequest, Job>();
   const log = options.logger;
 
   return {
@@ -37,6 +44,7 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
         options.maxReferenceNumberLength,
       );
       const job = newJob(randomUUID(), referenceNumber);
+      jobs.set(req, job);
       res.setHeader("jobid", job.jobId);
       res.setHeader("bws-version", options.bwsVersion);
       res.setHeader("date", job.receivedAt.toUTCString());
@@ -44,7 +52,11 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
       return job;
     },
 
+    jobOf: (req) => jobs.get(req),
+
     record(job) {
+      if (recorded.has(job)) return;
+      recorded.add(job);
       const write = options.store
         .recordJob({
           jobId: job.jobId,
@@ -64,6 +76,8 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
         .finally(() => pending.delete(write));
       pending.add(write);
     },
+
+    isRecorded: (job) => recorded.has(job),
 
     async drain() {
       while (pending.size > 0) await Promise.all(pending);

@@ -9,9 +9,13 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n");
  * One plaintext port for both HTTP versions: `http2.createServer` speaks only h2c and cannot
  * fall back to HTTP/1.1 without TLS, so the first bytes of each connection decide which server
  * gets the socket. gRPC clients open with the HTTP/2 preface; curl, browsers and fetch send
- * an HTTP/1.1 request line.
+ * an HTTP/1.1 request line. `onHandOver` learns which version each connection got.
  */
-export function createSharedPortServer(http1: Http1Server, http2: Http2Server): Server {
+export function createSharedPortServer(
+  http1: Http1Server,
+  http2: Http2Server,
+  onHandOver?: (socket: Socket, isHttp2: boolean) => void,
+): Server {
   return createNetServer((socket) => {
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -23,6 +27,7 @@ export function createSharedPortServer(http1: Http1Server, http2: Http2Server): 
       socket.off("data", onData);
       socket.pause();
       socket.unshift(seen);
+      onHandOver?.(socket, isHttp2);
       handOver(socket, isHttp2 ? http2 : http1, isHttp2);
     };
     socket.on("data", onData);

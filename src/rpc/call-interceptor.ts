@@ -3,41 +3,51 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FaceEnrollmentResponse_EnrollmentAction } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
-import { clientKey, jobElapsedMs, jobKey, newJob } from "./context-values.js";
+import {
+  type CallProtocol,
+  clientKey,
+  type Job,
+  jobElapsedMs,
+  jobKey,
+  newJob,
+} from "./context-values.js";
 import { toConnectError } from "./error-mapping.js";
 
 export interface CallInterceptorOptions {
   verifier: TokenVerifier;
   logger: Logger;
-  /** Fully-qualified service names callable without a token (health checks). */
+  /** Fully-qualified service names callable without a token and without bookkeeping (health). */
   publicServices?: readonly string[];
+  /** Writes the bookkeeping record of a finished call. Default: none (in-memory tests). */
+  record?: (job: Job) => void;
 }
 
 /** Response trailer with the server-side duration of the call, in milliseconds. */
 export const responseTimeTrailer = "response-time-ms";
 
 /**
- * Runs around every RPC on every protocol: authenticates the bearer token (nothing is read or
- * written before that), records method, image count, action and outcome on the job, adds the
- * response-time trailer, maps every error to one ConnectError, and logs one line per call.
+ * Runs around every RPC on every protocol, REST included: authenticates the bearer token
+ * (nothing is read or written before that), completes the call's job (method, client, image
+ * count, action, outcome) and writes its bookkeeping record, adds the response-time trailer,
+ * maps every error to one ConnectError, and logs one line per call.
  */
 export function createCallInterceptor(options: CallInterceptorOptions): Interceptor {
   const publicServices = new Set(options.publicServices ?? []);
   const log = options.logger;
   return (next) => async (req) => {
+    if (publicServices.has(req.service.typeName)) return next(req);
     let job = req.contextValues.get(jobKey);
     if (!job) {
       job = newJob(randomUUID());
       req.contextValues.set(jobKey, job);
     }
     job.method = req.method.name;
+    job.protocol ??= protocolOf(req.header);
     if (!req.stream) job.imageCount = countImages(req.message);
     try {
-      if (!publicServices.has(req.service.typeName)) {
-        const client = await options.verifier.verifyAuthorization(req.header.get("authorization"));
-        req.contextValues.set(clientKey, client);
-        job.clientId = client.clientId;
-      }
+      const client = await options.verifier.verifyAuthorization(req.header.get("authorization"));
+      req.contextValues.set(clientKey, client);
+      job.clientId = client.clientId;
       const res = await next(req);
       job.outcome = 0; // OK: Connect has no name for it
       if (!res.stream) {
@@ -45,19 +55,13 @@ export function createCallInterceptor(options: CallInterceptorOptions): Intercep
         if (typeof action === "number") job.performedAction = enrollmentActionName(action);
       }
       res.trailer.set(responseTimeTrailer, jobElapsedMs(job).toFixed(1));
-      log.info({ jobId: job.jobId, client: job.clientId, method: job.method, code: 0 }, "call");
+      log.info(logFields(job), "call");
       return res;
     } catch (err) {
       const error = toConnectError(err, job.jobId);
       job.outcome = error.code;
       error.metadata.set(responseTimeTrailer, jobElapsedMs(job).toFixed(1));
-      const fields = {
-        jobId: job.jobId,
-        client: job.clientId,
-        method: job.method,
-        code: error.code,
-        message: error.rawMessage,
-      };
+      const fields = { ...logFields(job), message: error.rawMessage };
       if (
         error.code === Code.Internal ||
         error.code === Code.Unknown ||
@@ -71,8 +75,28 @@ export function createCallInterceptor(options: CallInterceptorOptions): Intercep
         log.info(fields, "call");
       }
       throw error;
+    } finally {
+      options.record?.(job);
     }
   };
+}
+
+function logFields(job: Job) {
+  return {
+    jobId: job.jobId,
+    client: job.clientId,
+    method: job.method,
+    protocol: job.protocol,
+    code: job.outcome,
+  };
+}
+
+/** The protocol of a Connect-served call, from its content type (REST sets its own). */
+function protocolOf(header: Headers): CallProtocol {
+  const type = header.get("content-type") ?? "";
+  if (type.startsWith("application/grpc-web")) return "grpc-web";
+  if (type.startsWith("application/grpc")) return "grpc";
+  return "connect";
 }
 
 /** Images in a request: the `images` list or a single `image`, the only image-bearing fields. */

@@ -1,12 +1,18 @@
 import { createContextKey } from "@connectrpc/connect";
 import type { ClientConfig } from "../auth/client-registry.js";
 
-/** Bookkeeping facts about one API call, filled in as the call passes through the layers. */
+/** The wire protocol a call came in on; bounded, so it can label logs and metrics. */
+export type CallProtocol = "grpc" | "grpc-web" | "connect" | "rest";
+
+/**
+ * Bookkeeping facts about one request, created once when it arrives (job id, time, reference
+ * number) and filled in as the call passes through the layers.
+ */
 export interface Job {
-  /** New GUID per call, also sent as the `jobid` response header. */
+  /** New GUID per request, also sent as the `jobid` response header. */
   jobId: string;
   receivedAt: Date;
-  /** process.hrtime.bigint() at arrival, for the duration. */
+  /** process.hrtime.bigint() at arrival, for the duration and the server-side deadline. */
   startedNs: bigint;
   /** Sanitized Reference-Number header, when the request had one. */
   referenceNumber?: string;
@@ -14,6 +20,7 @@ export interface Job {
   clientId: string;
   /** RPC name, e.g. "Enroll"; empty when the request never reached a method. */
   method: string;
+  protocol?: CallProtocol;
   imageCount: number;
   performedAction?: string;
   /** gRPC code of the outcome; undefined while the call runs. */
@@ -33,7 +40,7 @@ export function jobElapsedMs(job: Job): number {
   return Number(process.hrtime.bigint() - job.startedNs) / 1e6;
 }
 
-/** A fresh job for a call arriving now. */
+/** A fresh job for a request arriving now. */
 export function newJob(jobId: string, referenceNumber?: string): Job {
   return {
     jobId,

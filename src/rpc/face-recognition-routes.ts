@@ -1,35 +1,44 @@
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import type { CallContext } from "../service/call-context.js";
 import type { FaceRecognitionService } from "../service/face-recognition-service.js";
-import { clientKey } from "./context-values.js";
+import { clientKey, jobElapsedMs, jobKey } from "./context-values.js";
 
-export interface FaceRecognitionRoutesOptions {
-  /** Server-side deadline of one call, in milliseconds. */
+export interface FaceRecognitionImplOptions {
+  /** Server-side deadline of one call in milliseconds, counted from the request's arrival. */
   requestTimeoutMs: number;
 }
 
-/** Registers the six FaceRecognition RPCs on a Connect router, all served by `service`. */
-export function registerFaceRecognition(
-  router: ConnectRouter,
+/**
+ * The six FaceRecognition RPCs as a Connect service implementation, all served by `service`.
+ * The same object serves gRPC, Connect and gRPC-Web (through the router) and REST (through the
+ * transcoder). A client deadline longer than `requestTimeoutMs` is cut to it, never refused:
+ * the call's signal aborts at whichever comes first.
+ */
+export function faceRecognitionImpl(
   service: FaceRecognitionService,
-  options: FaceRecognitionRoutesOptions,
-): void {
+  options: FaceRecognitionImplOptions,
+): ServiceImpl<typeof FaceRecognition> {
   const call = (ctx: HandlerContext): CallContext => {
     const client = ctx.values.get(clientKey);
     // The call interceptor authenticates first; a missing client means it was bypassed.
     if (!client) throw new ConnectError("not authenticated", Code.Unauthenticated);
+    const job = ctx.values.get(jobKey);
+    const remainingMs = options.requestTimeoutMs - (job ? jobElapsedMs(job) : 0);
     return {
       client,
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(options.requestTimeoutMs)]),
+      signal: AbortSignal.any([
+        ctx.signal,
+        AbortSignal.timeout(Math.max(0, Math.ceil(remainingMs))),
+      ]),
     };
   };
-  router.service(FaceRecognition, {
+  return {
     enroll: (req, ctx) => service.enroll(req, call(ctx)),
     verify: (req, ctx) => service.verify(req, call(ctx)),
     search: (req, ctx) => service.search(req, call(ctx)),
     setTemplateTags: (req, ctx) => service.setTemplateTags(req, call(ctx)),
     getTemplateStatus: (req, ctx) => service.getTemplateStatus(req, call(ctx)),
     deleteTemplate: (req, ctx) => service.deleteTemplate(req, call(ctx)),
-  });
+  };
 }

@@ -1,28 +1,60 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import {
   Health,
-  HealthCheckResponse_ServingStatus,
+  type HealthCheckResponse,
   HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Readiness } from "../service/readiness.js";
 
 /**
- * Registers grpc.health.v1.Health/Check: SERVING once `isReady()` (models warmed up, store
- * open), NOT_SERVING before and while shutting down. Watch is not offered (UNIMPLEMENTED).
+ * The health service names answered, and what each reports: `liveness` is SERVING while the
+ * process runs; `readiness`, `""` (the server as a whole) and the FaceRecognition service are
+ * SERVING only when the service can take calls (models warm, not shutting down). `liveness`
+ * and `readiness` are the names the vendor's command-line client asks for.
  */
-export function registerHealth(router: ConnectRouter, isReady: () => boolean): void {
-  const known = new Set(["", FaceRecognition.typeName, Health.typeName]);
-  router.service(Health, {
+const healthNames: Record<string, "live" | "ready"> = {
+  "": "ready",
+  liveness: "live",
+  readiness: "ready",
+  [FaceRecognition.typeName]: "ready",
+  [Health.typeName]: "live",
+};
+
+/**
+ * grpc.health.v1.Health: `Check` answers at once (NOT_FOUND for an unknown name); `Watch` sends
+ * the status at once and again on every change until the client leaves or the server stops,
+ * SERVICE_UNKNOWN for an unknown name (as the health protocol says).
+ */
+export function healthImpl(readiness: Readiness): ServiceImpl<typeof Health> {
+  const statusOf = (service: string): ServingStatus | undefined => {
+    const kind = healthNames[service];
+    if (kind === undefined) return undefined;
+    return kind === "live" || readiness.isReady()
+      ? ServingStatus.SERVING
+      : ServingStatus.NOT_SERVING;
+  };
+  const answer = (status: ServingStatus): HealthCheckResponse =>
+    create(HealthCheckResponseSchema, { status });
+
+  return {
     check(req) {
-      if (!known.has(req.service)) {
+      const status = statusOf(req.service);
+      if (status === undefined) {
         throw new ConnectError(`unknown service '${req.service}'`, Code.NotFound);
       }
-      return create(HealthCheckResponseSchema, {
-        status: isReady()
-          ? HealthCheckResponse_ServingStatus.SERVING
-          : HealthCheckResponse_ServingStatus.NOT_SERVING,
-      });
+      return answer(status);
     },
-  });
+    async *watch(req, ctx) {
+      let last: ServingStatus | undefined;
+      while (!ctx.signal.aborted) {
+        const status = statusOf(req.service) ?? ServingStatus.SERVICE_UNKNOWN;
+        if (status !== last) yield answer(status);
+        last = status;
+        await readiness.changed(ctx.signal);
+      }
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * requests are written here by hand from the wire contract (not derived from the server's
  * transcoder) so that the test checks the paths and bodies a REST caller really sends.
  */
-import { type JsonObject, type MessageInitShape, toJson } from "@bufbuild/protobuf";
+import { fromJson, type JsonObject, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import {
   type DeleteTemplateRequestSchema,
@@ -56,6 +56,8 @@ export interface CallResult {
   meta: Headers;
   /** REST only. */
   httpStatus?: number;
+  /** REST only: the response body as sent. */
+  text?: string;
 }
 
 export interface ProtocolClient {
@@ -208,9 +210,23 @@ function restClient(server: TestServer): ProtocolClient {
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      const json = (await res.json()) as JsonObject;
-      if (res.status === 200)
-        return { code: 0, message: "", json, meta: res.headers, httpStatus: 200 };
+      const text = await res.text();
+      if (res.status === 200) {
+        // REST writes int64 as JSON numbers; read it back through the schema into the canonical
+        // proto3 JSON the other protocols give, big numbers quoted first so no digit is lost.
+        const output = methods[method].output;
+        const raw = JSON.parse(text.replace(/([:[,])(-?\d{16,})(?=[,}\]])/g, '$1"$2"'));
+        const json = toJson(output, fromJson(output, raw), { alwaysEmitImplicit: true });
+        return {
+          code: 0,
+          message: "",
+          json: json as JsonObject,
+          meta: res.headers,
+          httpStatus: 200,
+          text,
+        };
+      }
+      const json = JSON.parse(text) as JsonObject;
       return {
         code: Number(json.code),
         message: String(json.message),
