@@ -65,16 +65,16 @@ export interface FacevaultServer {
   setTlsIdentity(identity: TlsIdentity): void;
   /** Resolves when all bookkeeping records of finished calls are written. */
   drainBookkeeping(): Promise<void>;
-  /** Requests whose response has not closed yet (health watches not counted). */
+  /** Requests whose response has not closed yet. */
   inFlight(): number;
 }
-
-const healthWatchPath = `/${Health.typeName}/${Health.method.watch.name}`;
 
 /** Builds the server; see {@link FacevaultServer}. */
 export function createServer(options: ServerOptions): FacevaultServer {
   const { limits, logger, readiness } = options;
   const log = logger.child({ component: "server" });
+  /** Aborted when close() begins (watches end), and when in-flight calls are cut. */
+  const stopping = new AbortController();
   const shutdown = new AbortController();
   const jobs = createJobTracker({
     bwsVersion: options.bwsVersion,
@@ -93,7 +93,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const faces = faceRecognitionImpl(options.service, {
     requestTimeoutMs: limits.requestTimeoutMs,
   });
-  const health = healthImpl(readiness);
+  const health = healthImpl(readiness, stopping.signal);
   const rest = createRestTranscoder({
     services: [createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces)],
     interceptors,
@@ -155,11 +155,10 @@ export function createServer(options: ServerOptions): FacevaultServer {
   let idle: (() => void) | undefined;
 
   function onRequest(req: NodeRequest, res: NodeResponse): void {
-    const counted = (req.url ?? "").split("?", 1)[0] !== healthWatchPath;
-    if (counted) inFlight++;
+    inFlight++;
     const job = jobs.begin(req, res);
     res.once("close", () => {
-      if (counted && --inFlight === 0) idle?.();
+      if (--inFlight === 0) idle?.();
       logUnrecorded(req, res, job);
     });
     useSpecGrpcMessage(res);
@@ -202,6 +201,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
     close() {
       closing ??= (async () => {
         readiness.set("shutdown", "shutting down");
+        stopping.abort();
         const stopped = listener.stop();
         if (inFlight > 0) {
           await new Promise<void>((resolve) => {
@@ -212,7 +212,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
             };
           });
         }
-        // Calls still running (and health watches) are told why, then connections are cut.
+        // Calls still running are told why, then connections are cut.
         shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
         await new Promise((resolve) => setImmediate(resolve));
         listener.destroy();

@@ -143,7 +143,8 @@ function steps(own: string): Step[] {
       },
       code: 3,
       httpStatus: 400,
-      message: /classId must be a positive 64-bit number/,
+      // The comma checks grpc-message is percent-encoded as gRPC clients decode it.
+      message: /^classId must be a positive 64-bit number, got 0$/,
     },
     {
       name: "Verify against a class without template",

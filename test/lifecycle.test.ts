@@ -3,9 +3,16 @@
  * queue, cancelled calls, and a graceful stop with a call in flight.
  */
 import { readFileSync } from "node:fs";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as Serving,
+} from "../gen/grpc/health/v1/health_pb.js";
 import { createConnectClient } from "../src/client/connect-client.js";
+import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { createTokenSource } from "../src/client/token-source.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -52,6 +59,116 @@ describe("lifecycle", () => {
     } finally {
       await cold.stop();
     }
+  });
+
+  it("reports gRPC health by name, and Watch follows warm-up and shutdown", async () => {
+    server = await startTestServer();
+    const cold = await (await import("../src/app.js")).createApp(server.app.config, {
+      logger: server.app.logger,
+    });
+    const address = await cold.listen();
+    const health = createClient(
+      Health,
+      createGrpcTransport({ baseUrl: `http://127.0.0.1:${address.port}` }),
+    );
+    try {
+      const check = async (service: string) => (await health.check({ service })).status;
+      expect(await check("liveness")).toBe(Serving.SERVING);
+      for (const name of ["", "readiness", FaceRecognition.typeName]) {
+        expect(await check(name), name).toBe(Serving.NOT_SERVING);
+      }
+      await expect(check("no.such.Service")).rejects.toMatchObject({ code: Code.NotFound });
+
+      const seen: Serving[] = [];
+      const watching = (async () => {
+        for await (const update of health.watch({ service: "readiness" })) seen.push(update.status);
+      })().catch((err: unknown) => ConnectError.from(err).code);
+      const unknown = health.watch({ service: "no.such.Service" })[Symbol.asyncIterator]();
+      expect((await unknown.next()).value?.status).toBe(Serving.SERVICE_UNKNOWN);
+      await unknown.return?.();
+
+      await expect.poll(() => seen).toEqual([Serving.NOT_SERVING]);
+      await cold.ready();
+      await expect.poll(() => seen).toEqual([Serving.NOT_SERVING, Serving.SERVING]);
+      for (const name of ["", "readiness", FaceRecognition.typeName]) {
+        expect(await check(name), name).toBe(Serving.SERVING);
+      }
+      // On stop the watcher hears NOT_SERVING, then the stream ends: it does not hold the stop
+      // up for the grace period.
+      const started = Date.now();
+      await cold.stop();
+      expect(Date.now() - started).toBeLessThan(server.app.config.limits.shutdownGraceMs);
+      expect(seen).toEqual([Serving.NOT_SERVING, Serving.SERVING, Serving.NOT_SERVING]);
+      expect(await watching).toBeUndefined();
+    } finally {
+      await cold.stop();
+    }
+  });
+
+  it("cuts a client deadline longer than the server's to it, and drops the call's queued work", async () => {
+    server = await startTestServer({
+      config: { face: { workers: 1 }, limits: { requestTimeoutMs: 1500 } },
+    });
+    const s = server;
+    const token = await s.token(s.clients.alice);
+    const grpc = createGrpcJsClient({ address: s.address, token });
+    try {
+      const started = Date.now();
+      const err = await grpc
+        .enroll(
+          { classId: 21n, images: Array.from({ length: 12 }, big) },
+          { timeoutMs: 5 * 60_000 },
+        )
+        .catch((e: unknown) => ConnectError.from(e));
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.DeadlineExceeded);
+      expect((err as ConnectError).rawMessage).toMatch(/server's deadline/);
+      // Twelve 1080p images take far longer than the 1.5 s the server allows.
+      expect(Date.now() - started).toBeLessThan(12_000);
+      // What waited in the queue is dropped at once, not analysed for nobody.
+      expect(s.app.faces.stats().queued).toBe(0);
+      expect(await s.app.store.get({ storage: "bws", partition: 1, classId: 21n })).toBeUndefined();
+    } finally {
+      grpc.close();
+    }
+  });
+
+  it("answers a 1 ms deadline with DEADLINE_EXCEEDED on every protocol, 504 on REST", async () => {
+    server = await startTestServer({ config: { face: { workers: 1 } } });
+    const s = server;
+    const token = await s.token(s.clients.alice);
+    const request = { classId: 22n, images: [big()] };
+    const grpc = createGrpcJsClient({ address: s.address, token });
+    const codes: Record<string, Code> = {};
+    codes["grpc-js"] = ConnectError.from(
+      await grpc.enroll(request, { timeoutMs: 1 }).catch((e: unknown) => e),
+    ).code;
+    grpc.close();
+    for (const protocol of ["connect", "grpc", "grpc-web"] as const) {
+      const client = createConnectClient({ baseUrl: s.baseUrl, protocol, token });
+      codes[protocol] = ConnectError.from(
+        await client.enroll(request, { timeoutMs: 1 }).catch((e: unknown) => e),
+      ).code;
+    }
+    const res = await fetch(`${s.baseUrl}/api/face/v1/enroll/22`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "grpc-timeout": "1m",
+      },
+      body: JSON.stringify([{ image: Buffer.from(big().image).toString("base64") }]),
+    });
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ code: Code.DeadlineExceeded });
+    expect(codes).toEqual({
+      "grpc-js": Code.DeadlineExceeded,
+      connect: Code.DeadlineExceeded,
+      grpc: Code.DeadlineExceeded,
+      "grpc-web": Code.DeadlineExceeded,
+    });
+    await expect.poll(() => s.app.faces.stats().queued + s.app.faces.stats().running).toBe(0);
+    expect(await s.app.store.get({ storage: "bws", partition: 1, classId: 22n })).toBeUndefined();
   });
 
   it("refuses work with UNAVAILABLE (503) when the analysis queue is full, and recovers", async () => {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import {
@@ -22,6 +23,8 @@ export interface ConnectClientOptions<S extends DescService = typeof FaceRecogni
   /** Sent as `Reference-Number` on every call. */
   referenceNumber?: string;
   interceptors?: Interceptor[];
+  /** TLS options for https:// URLs, e.g. `{ ca }` for a private certificate authority. */
+  tls?: Pick<ConnectionOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername">;
   /** Default: FaceRecognition. */
   service?: S;
 }
@@ -46,6 +49,7 @@ export function createConnectClient<S extends DescService = typeof FaceRecogniti
   const common = {
     baseUrl: options.baseUrl,
     interceptors: [auth, ...(options.interceptors ?? [])],
+    ...(options.tls ? { nodeOptions: options.tls } : {}),
   };
   const transport =
     protocol === "grpc"

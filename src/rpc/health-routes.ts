@@ -25,10 +25,14 @@ const healthNames: Record<string, "live" | "ready"> = {
 
 /**
  * grpc.health.v1.Health: `Check` answers at once (NOT_FOUND for an unknown name); `Watch` sends
- * the status at once and again on every change until the client leaves or the server stops,
- * SERVICE_UNKNOWN for an unknown name (as the health protocol says).
+ * the status at once and again on every change until the client leaves, SERVICE_UNKNOWN for an
+ * unknown name (as the health protocol says). When `stopping` aborts, a watch sends the status
+ * it then has (NOT_SERVING) and ends, so that watchers do not hold up a graceful stop.
  */
-export function healthImpl(readiness: Readiness): ServiceImpl<typeof Health> {
+export function healthImpl(
+  readiness: Readiness,
+  stopping: AbortSignal,
+): ServiceImpl<typeof Health> {
   const statusOf = (service: string): ServingStatus | undefined => {
     const kind = healthNames[service];
     if (kind === undefined) return undefined;
@@ -49,11 +53,13 @@ export function healthImpl(readiness: Readiness): ServiceImpl<typeof Health> {
     },
     async *watch(req, ctx) {
       let last: ServingStatus | undefined;
+      const wake = AbortSignal.any([ctx.signal, stopping]);
       while (!ctx.signal.aborted) {
         const status = statusOf(req.service) ?? ServingStatus.SERVICE_UNKNOWN;
         if (status !== last) yield answer(status);
         last = status;
-        await readiness.changed(ctx.signal);
+        if (stopping.aborted) return;
+        await readiness.changed(wake);
       }
     },
   };
