@@ -81,7 +81,10 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
   const server = createServer({
     logger,
     service,
-    verifier: createTokenVerifier({ clients: createClientRegistry(config.clients) }),
+    verifier: createTokenVerifier({
+      clients: createClientRegistry(config.clients),
+      maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,
+    }),
     store,
     limits: config.limits,
     bwsVersion: config.bwsVersion,

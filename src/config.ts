@@ -26,6 +26,8 @@ export interface Limits {
   maxTagLength: number;
   /** Matches returned per search image without `topMatches`. Default 100. */
   maxSearchResults: number;
+  /** Longest JWT lifetime accepted (`exp - iat`, or `exp - now` without `iat`), s. Default 3600. */
+  maxTokenLifetimeSeconds: number;
 }
 
 export interface FaceSettings {
@@ -84,6 +86,7 @@ export const defaultLimits: Limits = {
   maxTags: 64,
   maxTagLength: 128,
   maxSearchResults: 100,
+  maxTokenLifetimeSeconds: 3600,
 };
 
 export const defaultFaceSettings: FaceSettings = {
@@ -332,6 +335,7 @@ function readLimits(value: unknown): Limits {
     maxTags: int("maxTags", 0, 10_000),
     maxTagLength: int("maxTagLength", 1, 10_000),
     maxSearchResults: int("maxSearchResults", 1, 10_000),
+    maxTokenLifetimeSeconds: int("maxTokenLifetimeSeconds", 60, 86_400),
   };
 }
 
