@@ -11,13 +11,15 @@ export interface OpenApiAjv {
 }
 
 /**
- * Ajv (JSON Schema 2020-12, the OpenAPI 3.1 dialect) with the document's components loaded, so
- * that `$ref`s between them resolve. Strict: unknown keywords and bad schemas throw.
+ * Ajv (JSON Schema 2020-12, the OpenAPI 3.1 dialect) with the whole document loaded, so that
+ * `$ref`s into its components resolve from any schema in it. Strict: unknown keywords and bad
+ * schemas throw.
  */
 export function createOpenApiAjv(doc: OpenApiDoc): OpenApiAjv {
   const ajv = new Ajv2020({ strict: true, strictTypes: false, allErrors: true });
   addFormats.default(ajv);
-  ajv.addKeyword("components"); // the container, not a keyword of any schema
-  ajv.addSchema({ $id: "doc", components: doc.components });
+  // The document's own fields are containers, not keywords of any schema.
+  for (const key of Object.keys(doc)) ajv.addKeyword(key);
+  ajv.addSchema({ ...doc, $id: "doc" });
   return { compileAt: (pointer) => ajv.compile({ $ref: `doc${pointer}` }) };
 }
