@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "test/**/*.test.ts", "tools/**/*.test.ts"],
     // Face models take seconds to load and warm up; real servers and databases are involved.
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -21,13 +21,14 @@ check() {
 
 generated_is_current() {
   buf generate || return 1
-  # A diff or an untracked file under gen/ means the committed code is stale.
+  # gen/ holds the protobuf-es code and gen/openapi/ the OpenAPI document (tools/protoc-gen-openapi).
+  # A diff or an untracked file under gen/ means the committed output is stale.
   git diff --exit-code --stat -- gen && [ -z "$(git status --porcelain -- gen)" ]
 }
 
 check "buf lint" buf lint
 check "buf format" buf format --diff --exit-code
-check "gen/ matches buf generate" generated_is_current
+check "gen/ (code and OpenAPI) matches buf generate" generated_is_current
 if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
   check "buf breaking against the previous commit" buf breaking --against '.git#ref=HEAD~1'
 fi

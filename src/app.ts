@@ -19,6 +19,7 @@ import type { TemplateStore } from "./store/template-store.js";
 import { createSearchIndexes } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
+import { createApiDocs } from "./web/api-docs.js";
 import { serveWebPage } from "./web/web-page.js";
 
 export interface AppOptions {
@@ -84,18 +85,22 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
+  const apiDocs = createApiDocs();
   const readiness = createReadiness({ failing: { models: "face models are warming up" } });
   const server = createServer({
     logger,
     service,
-    verifier: createTokenVerifier({ clients: createClientRegistry(config.clients) }),
+    verifier: createTokenVerifier({
+      clients: createClientRegistry(config.clients),
+      maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,
+    }),
     store,
     limits: config.limits,
     http: config.http,
     bwsVersion: config.bwsVersion,
     readiness,
     ...(config.tls ? { tls: readTlsFiles(config.tls) } : {}),
-    pages: serveWebPage,
+    pages: (req, res) => serveWebPage(req, res) || apiDocs(req, res),
   });
 
   const listen = () => server.listen(config.port, config.host);

@@ -39,7 +39,11 @@ describe("loadConfig", () => {
       database: join(dir, "data", "facevault.db"),
       bwsVersion: "3.0.0",
       devMode: false,
-      limits: { maxRequestBytes: 50 * 1024 * 1024, requestTimeoutMs: 60_000 },
+      limits: {
+        maxRequestBytes: 50 * 1024 * 1024,
+        requestTimeoutMs: 60_000,
+        maxTokenLifetimeSeconds: 3600,
+      },
       face: { encoderVersion: 2, maxQueue: 64 },
       matching: { minScore: 0.5 },
       templates: { maxFeatureVectors: 32 },
@@ -104,6 +108,9 @@ describe("loadConfig", () => {
     ).toMatch(/^config: clients\[0\]\.partition must be an integer/);
     expect(failure({ ...valid(), limits: { maxRequestBytes: "big" } })).toMatch(
       /^config: limits\.maxRequestBytes/,
+    );
+    expect(failure({ ...valid(), limits: { maxTokenLifetimeSeconds: 10 } })).toBe(
+      "config: limits.maxTokenLifetimeSeconds must be an integer from 60 to 86400",
     );
     expect(failure({ ...valid(), face: { encoderVersion: 3 } })).toMatch(
       /^config: face\.encoderVersion/,

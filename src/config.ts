@@ -26,6 +26,8 @@ export interface Limits {
   maxTagLength: number;
   /** Matches returned per search image without `topMatches`. Default 100. */
   maxSearchResults: number;
+  /** Longest JWT lifetime accepted (`exp - iat`, or `exp - now` without `iat`), s. Default 3600. */
+  maxTokenLifetimeSeconds: number;
   /** Deepest nesting of arrays and objects in a REST JSON body. Default 32. */
   maxJsonDepth: number;
 }
@@ -105,6 +107,7 @@ export const defaultLimits: Limits = {
   maxTagLength: 128,
   maxSearchResults: 100,
   maxJsonDepth: 32,
+  maxTokenLifetimeSeconds: 3600,
 };
 
 export const defaultHttpSettings: HttpSettings = { compressMinBytes: 1024 };
@@ -358,6 +361,7 @@ function readLimits(value: unknown): Limits {
     maxTagLength: int("maxTagLength", 1, 10_000),
     maxSearchResults: int("maxSearchResults", 1, 10_000),
     maxJsonDepth: int("maxJsonDepth", 2, 1000),
+    maxTokenLifetimeSeconds: int("maxTokenLifetimeSeconds", 60, 86_400),
   };
 }
 

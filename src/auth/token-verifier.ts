@@ -1,4 +1,5 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
+import { randomBytes } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import { FacevaultError } from "../errors.js";
 import type { ClientConfig, ClientRegistry } from "./client-registry.js";
 
@@ -12,6 +13,11 @@ export interface TokenVerifierOptions {
   clients: ClientRegistry;
   /** Allowed clock difference for `exp`, `nbf` and `iat`, in seconds. Default 30. */
   clockToleranceSeconds?: number;
+  /**
+   * Longest token lifetime accepted, in seconds: `exp - iat`, or `exp - now` for a token without
+   * `iat`. Default 3600 (BWS's own samples mint 5 to 20 minutes).
+   */
+  maxTokenLifetimeSeconds?: number;
   /** Clock used for validation; tests pass a fixed one. Default: the system clock. */
   now?: () => Date;
 }
@@ -28,11 +34,30 @@ function unauthenticated(message: string): FacevaultError {
   return new FacevaultError("unauthenticated", message, { field: "Authorization" });
 }
 
-/** Creates the JWT bearer check of the wire contract: HS256/384/512, aud BWS, iss = sub = client id. */
+/** Default of `maxTokenLifetimeSeconds`: one hour. */
+export const defaultMaxTokenLifetimeSeconds = 3600;
+
+/**
+ * The one answer for an unknown client and for a signature that matches none of a client's keys,
+ * so that client ids cannot be probed.
+ */
+export const signatureMismatchMessage =
+  "token signature does not match a key of a configured client (unknown client or wrong key)";
+
+/**
+ * Creates the JWT bearer check of the wire contract: HS256/384/512, aud BWS, iss = sub = client
+ * id, `exp` required, `nbf` and `iat` checked against the clock (with the tolerance), lifetime
+ * bounded. The `kid` header is ignored: every key of the client is tried.
+ */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const clockTolerance = options.clockToleranceSeconds ?? 30;
+  const maxLifetime = options.maxTokenLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
   const now = options.now ?? (() => new Date());
   const { clients } = options;
+  // Every refused signature costs the same number of HMAC checks, whether the client exists or
+  // not: its keys first, then a decoy key no token can match, up to the most keys any client has.
+  const decoyKey = new Uint8Array(randomBytes(64));
+  const signatureRounds = Math.max(1, ...clients.list().map((c) => c.keys.length));
 
   return {
     async verifyAuthorization(header) {
@@ -68,28 +93,45 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw unauthenticated("token 'sub' must equal 'iss' (both are the client id)");
       }
       const client = clients.get(claimedIssuer);
-      if (!client) throw unauthenticated(`unknown client '${claimedIssuer}'`);
+      const keys = client?.keys ?? [];
+      const currentDate = now();
 
-      for (const key of client.keys) {
+      let payload: JWTPayload | undefined;
+      for (let round = 0; round < signatureRounds && !payload; round++) {
         try {
-          await jwtVerify(token, key, {
+          ({ payload } = await jwtVerify(token, keys[round] ?? decoyKey, {
             algorithms: [...acceptedAlgorithms],
             audience: bwsAudience,
-            issuer: client.clientId,
-            subject: client.clientId,
+            issuer: claimedIssuer,
+            subject: claimedIssuer,
             requiredClaims: ["exp"],
             clockTolerance,
-            currentDate: now(),
-          });
-          return client;
+            currentDate,
+          }));
         } catch (err) {
           if (err instanceof errors.JWSSignatureVerificationFailed) continue;
           throw unauthenticated(describeJoseError(err));
         }
       }
-      throw unauthenticated(
-        `token signature does not match any key of client '${client.clientId}'`,
-      );
+      if (!client || !payload) throw unauthenticated(signatureMismatchMessage);
+
+      // jose checks `iat` only together with a maximum age, which would make `iat` mandatory;
+      // BWS clients may leave it out, so the two checks are made here on the verified claims.
+      const nowSeconds = currentDate.getTime() / 1000;
+      const { iat, exp } = payload as { iat?: number; exp: number };
+      if (iat !== undefined && iat > nowSeconds + clockTolerance) {
+        throw unauthenticated("token issued in the future ('iat' is ahead of the server's clock)");
+      }
+      // exp - iat is what the issuer minted, the same for the token's whole life, so a client
+      // minting too long a token is refused on its first call, not at some later moment. Without
+      // iat only the remaining time can be measured (clock tolerance allowed).
+      const lifetime = iat !== undefined ? exp - iat : exp - nowSeconds - clockTolerance;
+      if (lifetime > maxLifetime) {
+        throw unauthenticated(
+          `token lifetime exceeds the server's maximum of ${maxLifetime} s ('exp' - 'iat', or 'exp' - now without 'iat')`,
+        );
+      }
+      return client;
     },
   };
 }
@@ -101,7 +143,7 @@ function describeJoseError(err: unknown): string {
       case "nbf":
         return "token not yet valid ('nbf' is in the future)";
       case "iat":
-        return "token issued in the future ('iat')";
+        return "token 'iat' claim must be a number of seconds";
       case "aud":
         return `token audience must be '${bwsAudience}'`;
       case "exp":
