@@ -32,12 +32,32 @@ export interface Limits {
   maxJsonDepth: number;
 }
 
+/** How connections are handled; the limits hold against slow, silent and greedy clients. */
 export interface HttpSettings {
   /**
    * Responses (and gRPC/Connect messages) at least this large are compressed when the client
    * accepts gzip or br, in bytes. Default 1024: below it compression costs more than it saves.
    */
   compressMinBytes: number;
+  /**
+   * Time a connection gets to complete a request's headers (HTTP/1.1), its first bytes (before
+   * the protocol is known) or its TLS handshake, ms. Default 10 000. A request's body must then
+   * arrive within `limits.requestTimeoutMs` of its arrival, the call's deadline.
+   */
+  headersTimeoutMs: number;
+  /** An idle HTTP/1.1 keep-alive connection is closed after this long, ms. Default 5 000. */
+  keepAliveTimeoutMs: number;
+  /** An HTTP/2 connection without any frame for this long is closed (GOAWAY), ms. Default 60 000. */
+  http2IdleTimeoutMs: number;
+  /**
+   * A PING goes to every HTTP/2 connection this often; one not answered by the next is closed
+   * (a peer that vanished without closing), ms. Default 30 000.
+   */
+  http2PingIntervalMs: number;
+  /** Streams (calls) one HTTP/2 connection may have open at once. Default 100. */
+  maxConcurrentStreams: number;
+  /** Open connections at most; further ones are closed at once. Default 1000. */
+  maxConnections: number;
 }
 
 export interface TlsSettings {
@@ -110,7 +130,15 @@ export const defaultLimits: Limits = {
   maxTokenLifetimeSeconds: 3600,
 };
 
-export const defaultHttpSettings: HttpSettings = { compressMinBytes: 1024 };
+export const defaultHttpSettings: HttpSettings = {
+  compressMinBytes: 1024,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  http2IdleTimeoutMs: 60_000,
+  http2PingIntervalMs: 30_000,
+  maxConcurrentStreams: 100,
+  maxConnections: 1000,
+};
 
 export const defaultFaceSettings: FaceSettings = {
   maxQueue: 64,
@@ -367,10 +395,16 @@ function readLimits(value: unknown): Limits {
 
 function readHttp(value: unknown): HttpSettings {
   const obj = value === undefined ? {} : expectObject(value, "http");
+  const int = (key: keyof HttpSettings, min: number, max: number) =>
+    optionalInt(obj, key, min, max, `http.${key}`) ?? defaultHttpSettings[key];
   return {
-    compressMinBytes:
-      optionalInt(obj, "compressMinBytes", 0, 1024 ** 3, "http.compressMinBytes") ??
-      defaultHttpSettings.compressMinBytes,
+    compressMinBytes: int("compressMinBytes", 0, 1024 ** 3),
+    headersTimeoutMs: int("headersTimeoutMs", 100, 600_000),
+    keepAliveTimeoutMs: int("keepAliveTimeoutMs", 100, 600_000),
+    http2IdleTimeoutMs: int("http2IdleTimeoutMs", 100, 3_600_000),
+    http2PingIntervalMs: int("http2PingIntervalMs", 100, 3_600_000),
+    maxConcurrentStreams: int("maxConcurrentStreams", 1, 10_000),
+    maxConnections: int("maxConnections", 1, 1_000_000),
   };
 }
 

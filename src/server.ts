@@ -7,6 +7,7 @@
  * through Connect's own Node adapter; everything else through its fallback: health, pages, REST,
  * 404. The call interceptor completes and records the job of every call that reaches its RPC.
  */
+import { setMaxListeners } from "node:events";
 import { constants as http2Constants } from "node:http2";
 import type { AddressInfo } from "node:net";
 import {
@@ -76,6 +77,8 @@ export function createServer(options: ServerOptions): FacevaultServer {
   /** Aborted when close() begins (watches end), and when in-flight calls are cut. */
   const stopping = new AbortController();
   const shutdown = new AbortController();
+  // Every running call listens on these (Connect links each call's signal to the shutdown one).
+  setMaxListeners(0, stopping.signal, shutdown.signal);
   const jobs = createJobTracker({
     bwsVersion: options.bwsVersion,
     maxReferenceNumberLength: limits.maxReferenceNumberLength,
@@ -191,6 +194,9 @@ export function createServer(options: ServerOptions): FacevaultServer {
 
   const listener = createListener({
     handler: onRequest,
+    settings: options.http,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    onCut: (what) => log.info({ what }, "connection limit reached: cut"),
     ...(options.tls ? { tls: options.tls } : {}),
   });
   let closing: Promise<void> | undefined;

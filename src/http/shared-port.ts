@@ -5,19 +5,32 @@ import { createServer as createNetServer, type Server, type Socket } from "node:
 /** First bytes of every HTTP/2 connection (the client preface starts with "PRI * HTTP/2.0"). */
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n");
 
+export interface SharedPortOptions {
+  /** A connection that has not shown which protocol it speaks after this long is closed, ms. */
+  undecidedTimeoutMs: number;
+  /** Learns which version each connection got. */
+  onHandOver?: (socket: Socket, isHttp2: boolean) => void;
+  /** Told about a connection closed while undecided. */
+  onUndecided?: () => void;
+}
+
 /**
  * One plaintext port for both HTTP versions: `http2.createServer` speaks only h2c and cannot
  * fall back to HTTP/1.1 without TLS, so the first bytes of each connection decide which server
  * gets the socket. gRPC clients open with the HTTP/2 preface; curl, browsers and fetch send
- * an HTTP/1.1 request line. `onHandOver` learns which version each connection got.
+ * an HTTP/1.1 request line.
  */
 export function createSharedPortServer(
   http1: Http1Server,
   http2: Http2Server,
-  onHandOver?: (socket: Socket, isHttp2: boolean) => void,
+  options: SharedPortOptions,
 ): Server {
   return createNetServer((socket) => {
     let seen = Buffer.alloc(0);
+    socket.setTimeout(options.undecidedTimeoutMs, () => {
+      options.onUndecided?.();
+      socket.destroy();
+    });
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, http2Preface.length);
@@ -25,9 +38,10 @@ export function createSharedPortServer(
       // Undecided until the bytes so far either diverge from the preface or complete it.
       if (isHttp2 && n < http2Preface.length) return;
       socket.off("data", onData);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      onHandOver?.(socket, isHttp2);
+      options.onHandOver?.(socket, isHttp2);
       handOver(socket, isHttp2 ? http2 : http1, isHttp2);
     };
     socket.on("data", onData);
