@@ -14,6 +14,7 @@ import { createLogger } from "./logger.js";
 import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
+import { watchStoreAvailability } from "./service/store-availability.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
 import { createSearchIndexes } from "./templates/search-index.js";
@@ -54,10 +55,14 @@ export interface App {
 export async function createApp(config: FacevaultConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const encoder = getEncoder(config.face.encoderVersion);
-  const store = await createTemplateStore({
+  const readiness = createReadiness({ failing: { models: "face models are warming up" } });
+  const opened = await createTemplateStore({
     database: config.database,
     schema: config.databaseSchema,
   });
+  // Everything uses the watched store: an outage turns readiness off and back on by itself.
+  const availability = watchStoreAvailability({ store: opened, readiness, logger });
+  const store = availability.store;
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
@@ -86,7 +91,6 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     limits: config.limits,
   });
   const apiDocs = createApiDocs();
-  const readiness = createReadiness({ failing: { models: "face models are warming up" } });
   const server = createServer({
     logger,
     service,
@@ -129,6 +133,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     },
     async stop() {
       await server.close();
+      availability.close();
       await faces.close();
       await store.close();
     },

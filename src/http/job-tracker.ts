@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { isFacevaultError } from "../errors.js";
 import { type Job, jobElapsedMs, newJob } from "../rpc/context-values.js";
-import type { TemplateStore } from "../store/template-store.js";
+import type { JobRecord, TemplateStore } from "../store/template-store.js";
 import type { NodeRequest, NodeResponse } from "./node-types.js";
 
 export interface JobTrackerOptions {
@@ -11,6 +12,13 @@ export interface JobTrackerOptions {
   maxReferenceNumberLength: number;
   store: Pick<TemplateStore, "recordJob">;
   logger: Logger;
+  /**
+   * Records kept while the database cannot be reached, written once it can again; beyond this
+   * many they are lost, counted and logged. Default 10 000.
+   */
+  maxBuffered?: number;
+  /** How often buffered records are tried again, ms. Default 1000. */
+  retryIntervalMs?: number;
 }
 
 export interface JobTracker {
@@ -26,16 +34,74 @@ export interface JobTracker {
   record(job: Job): void;
   /** True once `record` was called for the job. */
   isRecorded(job: Job): boolean;
-  /** Resolves when every bookkeeping write started so far has finished. */
+  /**
+   * Resolves when every bookkeeping write started so far has finished, and buffered records
+   * have been tried once more (those that still cannot be written are counted as lost).
+   */
   drain(): Promise<void>;
 }
 
 /** Creates the per-request job bookkeeping; see {@link JobTracker}. */
 export function createJobTracker(options: JobTrackerOptions): JobTracker {
+  const maxBuffered = options.maxBuffered ?? 10_000;
+  const retryIntervalMs = options.retryIntervalMs ?? 1000;
   const pending = new Set<Promise<void>>();
   const recorded = new WeakSet<Job>();
   const jobs = new WeakMap<NodeRequest, Job>();
   const log = options.logger;
+  /** Records that met an unreachable database, oldest first. */
+  let buffered: JobRecord[] = [];
+  let lost = 0;
+  let retry: NodeJS.Timeout | undefined;
+
+  /** Writes one record; false when the database could not be reached (it is buffered). */
+  async function write(record: JobRecord): Promise<boolean> {
+    try {
+      await options.store.recordJob(record);
+      return true;
+    } catch (err) {
+      // Written before the connection broke: the retry finds it there.
+      if (isFacevaultError(err, "already_exists")) return true;
+      if (!isFacevaultError(err, "unavailable")) {
+        log.error({ jobId: record.jobId, err }, "bookkeeping record could not be written");
+        return true;
+      }
+      if (buffered.length < maxBuffered) buffered.push(record);
+      else if (lost++ === 0) {
+        log.error(
+          { maxBuffered },
+          "bookkeeping buffer full while the database is unreachable: records are being lost",
+        );
+      }
+      retry ??= setTimeout(flush, retryIntervalMs).unref();
+      return false;
+    }
+  }
+
+  async function flush(): Promise<void> {
+    retry = undefined;
+    const waiting = buffered;
+    buffered = [];
+    for (let i = 0; i < waiting.length; i++) {
+      if (!(await write(waiting[i] as JobRecord))) {
+        // Still unreachable: keep the rest, in order, behind what was just buffered again.
+        buffered.push(...waiting.slice(i + 1));
+        return;
+      }
+    }
+    if (waiting.length > 0 && buffered.length === 0) {
+      log.info(
+        { written: waiting.length, lost },
+        "bookkeeping records held during the outage were written",
+      );
+      lost = 0;
+    }
+  }
+
+  function track(work: Promise<unknown>): void {
+    const done = work.then(() => undefined).finally(() => pending.delete(done));
+    pending.add(done);
+  }
 
   return {
     begin(req, res) {
@@ -57,8 +123,8 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
     record(job) {
       if (recorded.has(job)) return;
       recorded.add(job);
-      const write = options.store
-        .recordJob({
+      track(
+        write({
           jobId: job.jobId,
           clientId: job.clientId,
           ...(job.referenceNumber === undefined ? {} : { referenceNumber: job.referenceNumber }),
@@ -69,18 +135,26 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
           outcome: job.outcome ?? 1,
           imageCount: job.imageCount,
           ...(job.performedAction === undefined ? {} : { performedAction: job.performedAction }),
-        })
-        .catch((err: unknown) => {
-          log.error({ jobId: job.jobId, err }, "bookkeeping record could not be written");
-        })
-        .finally(() => pending.delete(write));
-      pending.add(write);
+        }),
+      );
     },
 
     isRecorded: (job) => recorded.has(job),
 
     async drain() {
       while (pending.size > 0) await Promise.all(pending);
+      if (buffered.length === 0) return;
+      clearTimeout(retry);
+      await flush();
+      clearTimeout(retry);
+      retry = undefined;
+      if (buffered.length > 0) {
+        log.error(
+          { lost: buffered.length + lost },
+          "bookkeeping records lost: the database stayed unreachable",
+        );
+        buffered = [];
+      }
     },
   };
 }

@@ -59,6 +59,16 @@ export function codeFromKind(kind: ErrorKind): Code {
  * Unexpected errors become INTERNAL with a message that leaks nothing but the job id.
  */
 export function toConnectError(err: unknown, jobId = ""): ConnectError {
+  const error = asConnectError(err, jobId);
+  // UNAVAILABLE is always worth a retry (queue full, database unreachable, shutting down).
+  if (error.code === Code.Unavailable) error.metadata.set("retry-after", retryAfterSeconds);
+  return error;
+}
+
+/** Seconds a client is asked to wait before retrying an UNAVAILABLE call (`Retry-After`). */
+const retryAfterSeconds = "1";
+
+function asConnectError(err: unknown, jobId: string): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof FacevaultError) {
     return new ConnectError(err.message, codeFromKind(err.kind), undefined, undefined, err);

@@ -151,6 +151,8 @@ export function createEnrollment(options: EnrollmentOptions) {
   ): Promise<FaceEnrollmentResponse> {
     const bcid = bcidOf(call.client, req.classId);
     requireImageCount(req.images.length, options.maxImagesPerRequest, { allowEmpty: true });
+    // Read first: an unreachable database fails the call before any face analysis is spent.
+    let stored = await store.get(bcid);
     const analyses =
       req.images.length === 0
         ? []
@@ -174,7 +176,7 @@ export function createEnrollment(options: EnrollmentOptions) {
 
     for (let attempt = 1; ; attempt++) {
       call.signal.throwIfAborted();
-      const stored = await store.get(bcid);
+      if (attempt > 1) stored = await store.get(bcid);
       // One time for the template and the vectors and thumbnails this attempt adds.
       const enrolledAt = now();
       const outcome = await plan(bcid, stored, newFaces, analyses, enrolledAt, call.signal);

@@ -354,6 +354,12 @@ export async function createPostgresTemplateStore(
       return run("migrationVersions", () => postgresMigrationVersions(pool, schema));
     },
 
+    ping() {
+      return run("ping", async () => {
+        await pool.query("SELECT 1");
+      });
+    },
+
     close() {
       closed = true;
       ended ??= pool.end();
@@ -422,7 +428,12 @@ function pgCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** PostgreSQL and socket errors that mean "the database cannot be reached or used now". */
 const UNAVAILABLE_CODES = new Set([
+  "55000", // object_not_in_prerequisite_state: e.g. the database does not allow connections
+  "3D000", // invalid_catalog_name: the database does not exist (dropped, or not yet created)
+  "28000", // invalid_authorization_specification
+  "28P01", // invalid_password
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
@@ -456,7 +467,10 @@ function asStoreError(err: unknown, action: string): FacevaultError {
   if (
     code?.startsWith("08") ||
     (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
-    /timeout exceeded when trying to connect|Connection terminated/i.test(message)
+    // pg's own words for a pool that had no free connection in time, and a lost connection.
+    /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error/i.test(
+      message,
+    )
   ) {
     return new FacevaultError("unavailable", `template store ${action}: database unreachable`, {
       cause: err,

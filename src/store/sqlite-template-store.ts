@@ -339,6 +339,12 @@ export async function createSqliteTemplateStore(
       return run("migrationVersions", () => sqliteMigrationVersions(db));
     },
 
+    ping() {
+      return run("ping", () => {
+        db.prepare("SELECT 1").get();
+      });
+    },
+
     close() {
       if (!closed) {
         closed = true;

@@ -105,6 +105,11 @@ export interface TemplateStore {
   recordJob(job: JobRecord): Promise<void>;
   /** Newest first (by `receivedAt`, then by recording order). */
   listJobs(options?: ListJobsOptions): Promise<JobRecord[]>;
+  /**
+   * One cheap round trip to the database, to tell whether it can be used.
+   * @throws FacevaultError `unavailable` when it cannot be reached or used.
+   */
+  ping(): Promise<void>;
   /** Releases connections; idempotent. Later calls fail with `unavailable`. */
   close(): Promise<void>;
 }

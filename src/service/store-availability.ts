@@ -1,0 +1,96 @@
+import type { Logger } from "pino";
+import { isFacevaultError } from "../errors.js";
+import type { TemplateStore } from "../store/template-store.js";
+import type { Readiness } from "./readiness.js";
+
+export interface StoreAvailabilityOptions {
+  store: TemplateStore;
+  readiness: Readiness;
+  logger: Logger;
+  /** How often the store is pinged while it answers, ms. Default 5000. */
+  checkIntervalMs?: number;
+  /** How often it is pinged while it cannot be reached, ms. Default 500. */
+  retryIntervalMs?: number;
+}
+
+export interface StoreAvailability {
+  /** The store, watched: a call failing as `unavailable` makes the watcher look at once. */
+  readonly store: TemplateStore;
+  /** Stops watching. */
+  close(): void;
+}
+
+/**
+ * Keeps the readiness condition "store" in step with the database: failing (NOT_SERVING, 503 on
+ * /readyz) from the first failed ping until a ping succeeds again, with no restart. A ping runs
+ * every `checkIntervalMs`, every `retryIntervalMs` while the database is unreachable, and at once
+ * when a call through the watched store fails as `unavailable` (a ping, not the call, decides:
+ * a busy SQLite file is not an outage).
+ */
+export function watchStoreAvailability(options: StoreAvailabilityOptions): StoreAvailability {
+  const { store, readiness } = options;
+  const checkIntervalMs = options.checkIntervalMs ?? 5000;
+  const retryIntervalMs = options.retryIntervalMs ?? 500;
+  const log = options.logger.child({ component: "store-availability" });
+  let down = false;
+  let closed = false;
+  let probing: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  function probe(): Promise<void> {
+    probing ??= store
+      .ping()
+      .then(
+        () => {
+          if (!down) return;
+          down = false;
+          readiness.set("store", undefined);
+          log.info("the database answers again");
+        },
+        (err: unknown) => {
+          if (closed || down || !isFacevaultError(err, "unavailable")) return;
+          down = true;
+          readiness.set("store", "the database cannot be reached");
+          log.warn({ err }, "the database cannot be reached; answering 503 until it can");
+        },
+      )
+      .finally(() => {
+        probing = undefined;
+        schedule();
+      });
+    return probing;
+  }
+
+  function schedule(): void {
+    clearTimeout(timer);
+    if (closed) return;
+    timer = setTimeout(probe, down ? retryIntervalMs : checkIntervalMs);
+    timer.unref();
+  }
+  schedule();
+
+  // Every method of the store, unchanged, but an `unavailable` failure starts a ping.
+  const watched = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || property === "close" || property === "ping") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (...args: unknown[]) =>
+        (value as (...a: unknown[]) => Promise<unknown>)
+          .apply(target, args)
+          .catch((err: unknown) => {
+            if (isFacevaultError(err, "unavailable")) void probe();
+            throw err;
+          });
+    },
+  });
+
+  return {
+    store: watched,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+    },
+  };
+}
