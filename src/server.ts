@@ -22,7 +22,7 @@ import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { TokenVerifier } from "./auth/token-verifier.js";
 import type { HttpSettings, Limits } from "./config.js";
-import { useSpecGrpcMessage } from "./http/grpc-message.js";
+import { mendGrpcTrailers } from "./http/grpc-trailers.js";
 import { createJobTracker } from "./http/job-tracker.js";
 import { createListener, type TlsIdentity } from "./http/listener.js";
 import type { NodeRequest, NodeResponse } from "./http/node-types.js";
@@ -164,7 +164,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
       if (--inFlight === 0) idle?.();
       logUnrecorded(req, res, job);
     });
-    useSpecGrpcMessage(res);
+    mendGrpcTrailers(res);
     releaseUnreadStream(req);
     rpc(req, res);
   }

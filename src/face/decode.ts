@@ -67,7 +67,9 @@ export async function decodeImage(
   if (bytes.length === 0) throw new ImageError("InvalidImage", "the image is empty (0 bytes)");
   let metadata: Metadata;
   try {
-    metadata = await sharp(bytes).metadata();
+    // Only the header is read here; without lifting sharp's own pixel limit (268 MP) a larger
+    // header would be reported as an unreadable image instead of ImageTooLarge below.
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw new ImageError(
       "InvalidImage",

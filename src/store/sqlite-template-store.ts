@@ -1,3 +1,5 @@
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
 import { bytesOf, type JobColumns, jobOf } from "./row-mapping.js";
@@ -84,6 +86,7 @@ export async function createSqliteTemplateStore(
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let db: Database.Database;
   try {
+    privateFile(options.path);
     db = new Database(options.path, { timeout: busyTimeoutMs });
   } catch (cause) {
     throw new FacevaultError("unavailable", `cannot open SQLite database ${options.path}`, {
@@ -450,4 +453,16 @@ function asStoreError(err: unknown, action: string): FacevaultError {
     `template store ${action} failed${code === undefined ? "" : ` (${code})`}`,
     { cause: err },
   );
+}
+
+/**
+ * Makes the database file private before SQLite opens it: its folder is created (0700) when
+ * missing, and the file is created or kept with mode 0600. SQLite gives its -wal and -shm files
+ * the mode of the database file, so they are private too.
+ */
+function privateFile(path: string): void {
+  if (path === ":memory:") return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
 }
