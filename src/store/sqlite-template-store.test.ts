@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,9 +173,27 @@ describe("sqlite template store", () => {
   });
 
   it("reports a file that cannot be opened as unavailable", async () => {
-    const error = await rejection(
-      createSqliteTemplateStore({ path: join(dir, "no-such-dir", "x.db") }),
-    );
+    writeFileSync(join(dir, "a-file"), "");
+    const error = await rejection(createSqliteTemplateStore({ path: join(dir, "a-file", "x.db") }));
     expect(error.kind).toBe("unavailable");
+  });
+
+  it("creates a missing folder and keeps the database files private (0600)", async () => {
+    const path = join(dir, "new", "deeper", "x.db");
+    const store = await createSqliteTemplateStore({ path });
+    await store.recordJob({
+      jobId: "private-files",
+      clientId: "c",
+      method: "GetTemplateStatus",
+      receivedAt: new Date(),
+      durationMs: 1,
+      outcome: 0,
+      imageCount: 0,
+    });
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
+    expect(statSync(join(dir, "new")).mode & 0o777).toBe(0o700);
+    await store.close();
   });
 });
