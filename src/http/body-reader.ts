@@ -34,10 +34,18 @@ export async function readBody(req: NodeRequest, maxBytes: number): Promise<Uint
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof FacevaultError) throw err;
+    // The stream broke off: the client went away (or was cut for sending too slowly).
+    throw new FacevaultError("cancelled", "the client went away before its request body arrived", {
+      cause: err,
+    });
   }
   const body = Buffer.concat(chunks, total);
   if (!codec) return body;
