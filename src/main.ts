@@ -5,7 +5,7 @@
  */
 import { createApp } from "./app.js";
 import { devBanner } from "./cli/dev-banner.js";
-import { parseCommand, usage } from "./cli/parse-command.js";
+import { commandLine, parseCommand, usage } from "./cli/parse-command.js";
 import { tokenCommand } from "./cli/token-command.js";
 import { loadConfig } from "./config.js";
 import { isFacevaultError } from "./errors.js";
@@ -65,7 +65,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const message = isFacevaultError(err) ? err.message : String((err as Error)?.stack ?? err);
     process.stderr.write(`facevault: ${message}\n`);
-    if (isFacevaultError(err, "invalid_argument")) process.stderr.write(usage);
+    // Usage helps after a mistyped command, not after a bad setting in a config file.
+    if (isFacevaultError(err) && err.field === commandLine) process.stderr.write(usage);
     process.exitCode = 1;
   },
 );

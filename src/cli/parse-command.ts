@@ -19,18 +19,18 @@ export function parseCommand(argv: readonly string[]): Command {
   try {
     parsed = parse(argv);
   } catch (err) {
-    throw new FacevaultError("invalid_argument", (err as Error).message);
+    throw usageError((err as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.help) return { name: "help" };
   const [name = "serve", ...rest] = positionals;
-  if (rest.length > 0) throw new FacevaultError("invalid_argument", `unexpected '${rest[0]}'`);
+  if (rest.length > 0) throw usageError(`unexpected '${rest[0]}'`);
   const configPath = values.config;
   if (name === "serve") return { name, ...(configPath ? { configPath } : {}) };
   if (name === "token") {
     const minutes = values.minutes === undefined ? 10 : Number(values.minutes);
     if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60) {
-      throw new FacevaultError("invalid_argument", "--minutes must be a number from 1 to 1440");
+      throw usageError("--minutes must be a number from 1 to 1440");
     }
     return {
       name,
@@ -39,7 +39,7 @@ export function parseCommand(argv: readonly string[]): Command {
       ...(values.client ? { clientId: values.client } : {}),
     };
   }
-  throw new FacevaultError("invalid_argument", `unknown command '${name}'`);
+  throw usageError(`unknown command '${name}'`);
 }
 
 function parse(argv: readonly string[]) {
@@ -53,4 +53,11 @@ function parse(argv: readonly string[]) {
       help: { type: "boolean", short: "h" },
     },
   });
+}
+
+/** The field of errors in how the command was called: `main` prints the usage after them. */
+export const commandLine = "command line";
+
+function usageError(message: string): FacevaultError {
+  return new FacevaultError("invalid_argument", message, { field: commandLine });
 }
