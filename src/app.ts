@@ -3,7 +3,9 @@
  * search indexes, service, server) and hands each its dependencies. Nothing else constructs
  * infrastructure.
  */
+import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
@@ -11,12 +13,15 @@ import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { createLogger } from "./logger.js";
+import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
 import { watchStoreAvailability } from "./service/store-availability.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
+import { createMetrics, type Metrics } from "./telemetry/metrics.js";
+import { metricsEndpoint } from "./telemetry/metrics-endpoint.js";
 import { createSearchIndexes } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
@@ -49,6 +54,10 @@ export interface App {
    * no-op. A file that cannot be read leaves the current certificate in place and throws.
    */
   reloadTls(): void;
+  /** The address of the metrics port when `metrics.port` is set (after `listen`). */
+  metricsAddress(): AddressInfo | undefined;
+  /** Prometheus metrics, unless `metrics.enabled` is false. */
+  readonly metrics: Metrics | undefined;
 }
 
 /** Builds the whole service from a validated configuration. */
@@ -61,13 +70,29 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     schema: config.databaseSchema,
   });
   // Everything uses the watched store: an outage turns readiness off and back on by itself.
-  const availability = watchStoreAvailability({ store: opened, readiness, logger });
+  const faceWorkers = config.face.workers ?? availableParallelism();
+  const poolStats = { stats: () => faces.stats() };
+  const metrics = config.metrics.enabled
+    ? createMetrics({ faceWorkers, faces: poolStats })
+    : undefined;
+  const availability = watchStoreAvailability({
+    store: opened,
+    readiness,
+    logger,
+    ...(metrics ? { onOperation: metrics.storeOperation } : {}),
+  });
   const store = availability.store;
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
   const faces = createFacePool({
-    ...(config.face.workers === undefined ? {} : { workers: config.face.workers }),
+    workers: faceWorkers,
+    ...(metrics
+      ? {
+          onQueueFull: metrics.queueFull,
+          onImageAnalysed: (r) => metrics.imageAnalysed({ ...r.timings }),
+        }
+      : {}),
     maxQueue: config.face.maxQueue,
     encoderVersion: encoder.version,
     maxInputPixels: config.face.maxInputPixels,
@@ -91,6 +116,8 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     limits: config.limits,
   });
   const apiDocs = createApiDocs();
+  const metricsOnApiPort =
+    metrics && config.metrics.port === undefined ? metricsEndpoint(metrics) : undefined;
   const server = createServer({
     logger,
     service,
@@ -104,10 +131,42 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     bwsVersion: config.bwsVersion,
     readiness,
     ...(config.tls ? { tls: readTlsFiles(config.tls) } : {}),
-    pages: (req, res) => serveWebPage(req, res) || apiDocs(req, res),
+    pages: (req, res) =>
+      serveWebPage(req, res) || apiDocs(req, res) || (metricsOnApiPort?.(req, res) ?? false),
+    ...(metrics
+      ? {
+          onRefused: metrics.requestRefused,
+          onBookkeepingLost: metrics.bookkeepingLost,
+          onCallEnded: (job: Job, code: string) =>
+            metrics.callEnded({
+              method: job.method,
+              protocol: job.protocol ?? "connect",
+              code,
+              seconds: jobElapsedMs(job) / 1000,
+            }),
+        }
+      : {}),
   });
+  // /metrics on a port of its own when configured, else beside the API.
+  const metricsServer =
+    metrics && config.metrics.port !== undefined
+      ? createHttpServer((req, res) => {
+          if (!metricsEndpoint(metrics)(req, res)) {
+            res.writeHead(404).end();
+          }
+        })
+      : undefined;
 
-  const listen = () => server.listen(config.port, config.host);
+  const listen = async () => {
+    const address = await server.listen(config.port, config.host);
+    if (metricsServer) {
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once("error", reject);
+        metricsServer.listen(config.metrics.port, config.host, () => resolve());
+      });
+    }
+    return address;
+  };
   const warmUp = async () => {
     await faces.ready();
     readiness.set("models", undefined);
@@ -121,6 +180,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     faces,
     server,
     readiness,
+    metrics,
     listen,
     ready: warmUp,
     async start() {
@@ -131,7 +191,9 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     reloadTls() {
       if (config.tls) server.setTlsIdentity(readTlsFiles(config.tls));
     },
+    metricsAddress: () => metricsServer?.address() as AddressInfo | undefined,
     async stop() {
+      metricsServer?.close();
       await server.close();
       availability.close();
       await faces.close();

@@ -60,6 +60,16 @@ export interface HttpSettings {
   maxConnections: number;
 }
 
+export interface MetricsSettings {
+  /** Serve Prometheus metrics at GET /metrics. Default true. */
+  enabled: boolean;
+  /**
+   * Serve them on this port of their own (plain HTTP, `host` as the API) instead of the API's
+   * port; undefined (default) means the API's port.
+   */
+  port?: number;
+}
+
 export interface TlsSettings {
   /** PEM certificate chain; re-read on SIGHUP. */
   certFile: string;
@@ -107,6 +117,7 @@ export interface FacevaultConfig {
   logLevel: string;
   limits: Limits;
   http: HttpSettings;
+  metrics: MetricsSettings;
   /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of plaintext; absent by default. */
   tls?: TlsSettings;
   face: FaceSettings;
@@ -251,6 +262,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     logLevel: env.LOG_LEVEL ?? optionalString(raw, "logLevel") ?? "info",
     limits,
     http: readHttp(raw.http),
+    metrics: readMetrics(raw.metrics),
     ...readTls(raw.tls, base),
     face,
     templates,
@@ -405,6 +417,15 @@ function readHttp(value: unknown): HttpSettings {
     http2PingIntervalMs: int("http2PingIntervalMs", 100, 3_600_000),
     maxConcurrentStreams: int("maxConcurrentStreams", 1, 10_000),
     maxConnections: int("maxConnections", 1, 1_000_000),
+  };
+}
+
+function readMetrics(value: unknown): MetricsSettings {
+  const obj = value === undefined ? {} : expectObject(value, "metrics");
+  const port = optionalInt(obj, "port", 0, 65535, "metrics.port");
+  return {
+    enabled: optionalBool(obj, "enabled", "metrics.enabled") ?? true,
+    ...(port === undefined ? {} : { port }),
   };
 }
 

@@ -49,8 +49,14 @@ export interface ServerOptions {
   readiness: Readiness;
   /** Serve TLS with this identity (ALPN h2 and http/1.1); default plaintext. */
   tls?: TlsIdentity;
-  /** Extra routes (the web page, API docs), tried before REST; true when one answered. */
+  /** Extra routes (the web page, API docs, metrics), tried before REST; true when one answered. */
   pages?: (req: NodeRequest, res: NodeResponse) => boolean;
+  /** Told about requests answered before they reached a call (metrics). */
+  onRefused?: (httpStatus: number) => void;
+  /** Told about every finished call (metrics). */
+  onCallEnded?: (job: Job, code: string) => void;
+  /** Told how many bookkeeping records were lost in an outage (metrics). */
+  onBookkeepingLost?: (records: number) => void;
 }
 
 export interface FacevaultServer {
@@ -84,6 +90,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
     maxReferenceNumberLength: limits.maxReferenceNumberLength,
     store: options.store,
     logger: log,
+    ...(options.onBookkeepingLost ? { onLost: options.onBookkeepingLost } : {}),
   });
   const interceptors = [
     createCallInterceptor({
@@ -91,6 +98,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
       logger: logger.child({ component: "rpc" }),
       publicServices: [Health.typeName],
       record: jobs.record,
+      ...(options.onCallEnded ? { onCallEnded: options.onCallEnded } : {}),
     }),
   ];
   const faces = faceRecognitionImpl(options.service, {
@@ -179,6 +187,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
     const grpcStatus = "stream" in req ? req.stream.sentTrailers?.["grpc-status"] : undefined;
     const refused = res.statusCode >= 400 || (grpcStatus !== undefined && grpcStatus !== "0");
     if (!refused) return;
+    options.onRefused?.(res.statusCode);
     log.info(
       {
         jobId: job.jobId,

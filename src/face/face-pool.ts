@@ -36,6 +36,8 @@ export interface FacePoolOptions extends DecodeOptions {
   quality?: Partial<QualityOptions>;
   /** Called with every worker started (first ones and replacements), e.g. for metrics. */
   onWorkerStart?: (worker: Worker) => void;
+  /** Called when a call is refused because the queue is full, e.g. for metrics. */
+  onQueueFull?: () => void;
   /** Called after every analysed image with its stage timings (ms), e.g. for metrics. */
   onImageAnalysed?: (result: Omit<PipelineResult, "analysis">) => void;
 }
@@ -234,6 +236,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
         );
       }
       if (queue.length + images.length > maxQueue) {
+        options.onQueueFull?.();
         return reject(
           new FacevaultError("unavailable", "the face analysis queue is full; retry later"),
         );

@@ -19,6 +19,8 @@ export interface JobTrackerOptions {
   maxBuffered?: number;
   /** How often buffered records are tried again, ms. Default 1000. */
   retryIntervalMs?: number;
+  /** Told how many records were lost (metrics). */
+  onLost?: (records: number) => void;
 }
 
 export interface JobTracker {
@@ -67,11 +69,14 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
         return true;
       }
       if (buffered.length < maxBuffered) buffered.push(record);
-      else if (lost++ === 0) {
-        log.error(
-          { maxBuffered },
-          "bookkeeping buffer full while the database is unreachable: records are being lost",
-        );
+      else {
+        options.onLost?.(1);
+        if (lost++ === 0) {
+          log.error(
+            { maxBuffered },
+            "bookkeeping buffer full while the database is unreachable: records are being lost",
+          );
+        }
       }
       retry ??= setTimeout(flush, retryIntervalMs).unref();
       return false;
@@ -149,6 +154,7 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
       clearTimeout(retry);
       retry = undefined;
       if (buffered.length > 0) {
+        options.onLost?.(buffered.length);
         log.error(
           { lost: buffered.length + lost },
           "bookkeeping records lost: the database stayed unreachable",

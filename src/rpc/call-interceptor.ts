@@ -20,6 +20,8 @@ export interface CallInterceptorOptions {
   publicServices?: readonly string[];
   /** Writes the bookkeeping record of a finished call. Default: none (in-memory tests). */
   record?: (job: Job) => void;
+  /** Told about every finished call (metrics). */
+  onCallEnded?: (job: Job, code: string) => void;
 }
 
 /** Response trailer with the server-side duration of the call, in milliseconds. */
@@ -77,6 +79,7 @@ export function createCallInterceptor(options: CallInterceptorOptions): Intercep
       throw error;
     } finally {
       options.record?.(job);
+      options.onCallEnded?.(job, codeName(job.outcome ?? Code.Unknown));
     }
   };
 }
@@ -104,6 +107,12 @@ function countImages(message: unknown): number {
   const m = message as { images?: unknown; image?: unknown };
   if (Array.isArray(m.images)) return m.images.length;
   return m.image ? 1 : 0;
+}
+
+/** The canonical gRPC name of a code, e.g. INVALID_ARGUMENT (Connect's enum says InvalidArgument). */
+function codeName(code: number): string {
+  if (code === 0) return "OK";
+  return (Code[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 function enrollmentActionName(value: number): string {

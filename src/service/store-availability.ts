@@ -11,10 +11,15 @@ export interface StoreAvailabilityOptions {
   checkIntervalMs?: number;
   /** How often it is pinged while it cannot be reached, ms. Default 500. */
   retryIntervalMs?: number;
+  /** Told about every store operation: its name, seconds, and the error kind if it failed. */
+  onOperation?: (operation: string, seconds: number, failed: string | undefined) => void;
 }
 
 export interface StoreAvailability {
-  /** The store, watched: a call failing as `unavailable` makes the watcher look at once. */
+  /**
+   * The store, watched: every operation is reported to `onOperation`, and one failing as
+   * `unavailable` makes the watcher look at once.
+   */
   readonly store: TemplateStore;
   /** Stops watching. */
   close(): void;
@@ -69,20 +74,30 @@ export function watchStoreAvailability(options: StoreAvailabilityOptions): Store
   }
   schedule();
 
-  // Every method of the store, unchanged, but an `unavailable` failure starts a ping.
+  // Every method of the store, unchanged but observed; an `unavailable` failure starts a ping.
+  const observe = options.onOperation;
   const watched = new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function" || property === "close" || property === "ping") {
         return typeof value === "function" ? value.bind(target) : value;
       }
-      return (...args: unknown[]) =>
-        (value as (...a: unknown[]) => Promise<unknown>)
-          .apply(target, args)
-          .catch((err: unknown) => {
+      const operation = String(property);
+      return (...args: unknown[]) => {
+        const started = performance.now();
+        const seconds = () => (performance.now() - started) / 1000;
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(
+          (result) => {
+            observe?.(operation, seconds(), undefined);
+            return result;
+          },
+          (err: unknown) => {
+            observe?.(operation, seconds(), isFacevaultError(err) ? err.kind : "unknown");
             if (isFacevaultError(err, "unavailable")) void probe();
             throw err;
-          });
+          },
+        );
+      };
     },
   });
 
