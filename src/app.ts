@@ -6,6 +6,7 @@
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
+import { type Tracer, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
@@ -22,6 +23,7 @@ import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { metricsEndpoint } from "./telemetry/metrics-endpoint.js";
+import { tracedFacePool } from "./telemetry/tracing.js";
 import { createSearchIndexes } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
@@ -31,6 +33,11 @@ import { serveWebPage } from "./web/web-page.js";
 export interface AppOptions {
   /** Default: a pino logger at `config.logLevel` writing to stdout. */
   logger?: Logger;
+  /**
+   * Traces calls, face analysis and store operations. Default: OpenTelemetry's global tracer,
+   * a no-op unless main.ts started the SDK (tracing configured).
+   */
+  tracer?: Tracer;
 }
 
 export interface App {
@@ -63,6 +70,7 @@ export interface App {
 /** Builds the whole service from a validated configuration. */
 export async function createApp(config: FacevaultConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const tracer = options.tracer ?? trace.getTracer("facevault");
   const encoder = getEncoder(config.face.encoderVersion);
   const readiness = createReadiness({ failing: { models: "face models are warming up" } });
   const opened = await createTemplateStore({
@@ -80,12 +88,13 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     readiness,
     logger,
     ...(metrics ? { onOperation: metrics.storeOperation } : {}),
+    tracer,
   });
   const store = availability.store;
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
-  const faces = createFacePool({
+  const pool = createFacePool({
     workers: faceWorkers,
     ...(metrics
       ? {
@@ -97,6 +106,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     encoderVersion: encoder.version,
     maxInputPixels: config.face.maxInputPixels,
   });
+  const faces = tracedFacePool(pool, tracer);
   const searchIndexes = createSearchIndexes({
     store,
     vault,
@@ -131,6 +141,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     bwsVersion: config.bwsVersion,
     readiness,
     ...(config.tls ? { tls: readTlsFiles(config.tls) } : {}),
+    tracer,
     pages: (req, res) =>
       serveWebPage(req, res) || apiDocs(req, res) || (metricsOnApiPort?.(req, res) ?? false),
     ...(metrics

@@ -70,6 +70,16 @@ export interface MetricsSettings {
   port?: number;
 }
 
+export interface TracingSettings {
+  /**
+   * True when traces are exported: `tracing.endpoint` is set, or OTEL_EXPORTER_OTLP_ENDPOINT /
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is (the SDK then reads the other OTEL_* variables).
+   */
+  enabled: boolean;
+  /** OTLP/HTTP base URL, e.g. http://collector:4318 (traces go to /v1/traces). */
+  endpoint?: string;
+}
+
 export interface TlsSettings {
   /** PEM certificate chain; re-read on SIGHUP. */
   certFile: string;
@@ -118,6 +128,7 @@ export interface FacevaultConfig {
   limits: Limits;
   http: HttpSettings;
   metrics: MetricsSettings;
+  tracing: TracingSettings;
   /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of plaintext; absent by default. */
   tls?: TlsSettings;
   face: FaceSettings;
@@ -263,6 +274,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     limits,
     http: readHttp(raw.http),
     metrics: readMetrics(raw.metrics),
+    tracing: readTracing(raw.tracing, env),
     ...readTls(raw.tls, base),
     face,
     templates,
@@ -418,6 +430,17 @@ function readHttp(value: unknown): HttpSettings {
     maxConcurrentStreams: int("maxConcurrentStreams", 1, 10_000),
     maxConnections: int("maxConnections", 1, 1_000_000),
   };
+}
+
+function readTracing(value: unknown, env: Record<string, string | undefined>): TracingSettings {
+  const obj = value === undefined ? {} : expectObject(value, "tracing");
+  const endpoint = optionalString(obj, "endpoint", "tracing.endpoint");
+  if (endpoint !== undefined && !isUrl(endpoint))
+    throw invalid("tracing.endpoint", "must be a URL");
+  const fromEnv = Boolean(
+    env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+  );
+  return { enabled: endpoint !== undefined || fromEnv, ...(endpoint ? { endpoint } : {}) };
 }
 
 function readMetrics(value: unknown): MetricsSettings {

@@ -3,7 +3,7 @@
  * Process entry of the `facevault` command. `serve`: configuration → composition root → listen
  * → graceful shutdown on SIGTERM/SIGINT. `token`: print a bearer token for a configured client.
  */
-import { createApp } from "./app.js";
+import { register } from "node:module";
 import { devBanner } from "./cli/dev-banner.js";
 import { commandLine, parseCommand, usage } from "./cli/parse-command.js";
 import { tokenCommand } from "./cli/token-command.js";
@@ -22,6 +22,15 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
+  // Tracing must start before the modules it instruments (pg, http) are loaded: the app is
+  // imported only after it, and ESM imports go through OpenTelemetry's loader hook.
+  let tracing: { shutdown(): Promise<void> } | undefined;
+  if (config.tracing.enabled) {
+    register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+    const { startTracing } = await import("./telemetry/tracing-sdk.js");
+    tracing = startTracing(config.tracing.endpoint ? { endpoint: config.tracing.endpoint } : {});
+  }
+  const { createApp } = await import("./app.js");
   const app = await createApp(config);
   const address = await app.start();
   app.logger.info(
@@ -55,6 +64,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  // The last spans are sent before the process goes.
+  await tracing?.shutdown().catch(() => undefined);
   return 0;
 }
 

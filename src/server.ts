@@ -17,6 +17,7 @@ import {
   createServiceImplSpec,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -57,6 +58,8 @@ export interface ServerOptions {
   onCallEnded?: (job: Job, code: string) => void;
   /** Told how many bookkeeping records were lost in an outage (metrics). */
   onBookkeepingLost?: (records: number) => void;
+  /** Traces every call (OpenTelemetry). Default none. */
+  tracer?: Tracer;
 }
 
 export interface FacevaultServer {
@@ -99,6 +102,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
       publicServices: [Health.typeName],
       record: jobs.record,
       ...(options.onCallEnded ? { onCallEnded: options.onCallEnded } : {}),
+      ...(options.tracer ? { tracer: options.tracer } : {}),
     }),
   ];
   const faces = faceRecognitionImpl(options.service, {

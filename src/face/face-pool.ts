@@ -5,7 +5,7 @@ import { type DecodeOptions, decodeDefaults } from "./decode.js";
 import { getEmbedder } from "./embed.js";
 import { getEncoder } from "./encoders.js";
 import type { FaceWorkerData } from "./face-worker.js";
-import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
+import type { AnalyzeRequest, PipelineResult, StageTimings } from "./pipeline.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
 import { startWorker } from "./start-worker.js";
@@ -50,6 +50,8 @@ export interface AnalyzeOptions {
   encoderVersion?: number;
   /** Render PNG thumbnails of the faces features came from. Default false. */
   thumbnails?: boolean;
+  /** Told each image's stage timings (ms) as its analysis arrives, e.g. for tracing. */
+  onTimings?: (image: number, timings: StageTimings) => void;
 }
 
 /** Face analysis on worker threads with a bounded queue. */
@@ -269,6 +271,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
           request,
           resolve: (result) => {
             results[index] = result.analysis;
+            call.onTimings?.(index, result.timings);
             if (--pending === 0) finish();
           },
           reject: (err) => finish(err),

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Code, type Interceptor } from "@connectrpc/connect";
+import type { Span, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { FaceEnrollmentResponse_EnrollmentAction } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
+import { endCallSpan, startCallSpan } from "../telemetry/tracing.js";
 import {
   type CallProtocol,
   clientKey,
@@ -22,6 +24,8 @@ export interface CallInterceptorOptions {
   record?: (job: Job) => void;
   /** Told about every finished call (metrics). */
   onCallEnded?: (job: Job, code: string) => void;
+  /** Traces every call as a server span (with everything it does under it). Default none. */
+  tracer?: Tracer;
 }
 
 /** Response trailer with the server-side duration of the call, in milliseconds. */
@@ -43,44 +47,62 @@ export function createCallInterceptor(options: CallInterceptorOptions): Intercep
       job = newJob(randomUUID());
       req.contextValues.set(jobKey, job);
     }
-    job.method = req.method.name;
-    job.protocol ??= protocolOf(req.header);
-    if (!req.stream) job.imageCount = countImages(req.message);
-    try {
-      const client = await options.verifier.verifyAuthorization(req.header.get("authorization"));
-      req.contextValues.set(clientKey, client);
-      job.clientId = client.clientId;
-      const res = await next(req);
-      job.outcome = 0; // OK: Connect has no name for it
-      if (!res.stream) {
-        const action = (res.message as { performedAction?: unknown }).performedAction;
-        if (typeof action === "number") job.performedAction = enrollmentActionName(action);
+    const current = job;
+    current.method = req.method.name;
+    current.protocol ??= protocolOf(req.header);
+    if (!req.stream) current.imageCount = countImages(req.message);
+
+    const call = async (span?: Span) => {
+      let message: string | undefined;
+      try {
+        const client = await options.verifier.verifyAuthorization(req.header.get("authorization"));
+        req.contextValues.set(clientKey, client);
+        current.clientId = client.clientId;
+        const res = await next(req);
+        current.outcome = 0; // OK: Connect has no name for it
+        if (!res.stream) {
+          const action = (res.message as { performedAction?: unknown }).performedAction;
+          if (typeof action === "number") current.performedAction = enrollmentActionName(action);
+        }
+        res.trailer.set(responseTimeTrailer, jobElapsedMs(current).toFixed(1));
+        log.info(logFields(current), "call");
+        return res;
+      } catch (err) {
+        const error = toConnectError(err, current.jobId);
+        current.outcome = error.code;
+        message = error.rawMessage;
+        error.metadata.set(responseTimeTrailer, jobElapsedMs(current).toFixed(1));
+        const fields = { ...logFields(current), message };
+        if (
+          error.code === Code.Internal ||
+          error.code === Code.Unknown ||
+          error.code === Code.DataLoss
+        ) {
+          log.error(
+            { ...fields, err: error.cause instanceof Error ? error.cause : undefined },
+            "call failed",
+          );
+        } else {
+          log.info(fields, "call");
+        }
+        throw error;
+      } finally {
+        options.record?.(current);
+        options.onCallEnded?.(current, codeName(current.outcome ?? Code.Unknown));
+        if (span) endCallSpan(span, current.outcome ?? Code.Unknown, message);
       }
-      res.trailer.set(responseTimeTrailer, jobElapsedMs(job).toFixed(1));
-      log.info(logFields(job), "call");
-      return res;
-    } catch (err) {
-      const error = toConnectError(err, job.jobId);
-      job.outcome = error.code;
-      error.metadata.set(responseTimeTrailer, jobElapsedMs(job).toFixed(1));
-      const fields = { ...logFields(job), message: error.rawMessage };
-      if (
-        error.code === Code.Internal ||
-        error.code === Code.Unknown ||
-        error.code === Code.DataLoss
-      ) {
-        log.error(
-          { ...fields, err: error.cause instanceof Error ? error.cause : undefined },
-          "call failed",
-        );
-      } else {
-        log.info(fields, "call");
-      }
-      throw error;
-    } finally {
-      options.record?.(job);
-      options.onCallEnded?.(job, codeName(job.outcome ?? Code.Unknown));
-    }
+    };
+    if (!options.tracer) return call();
+    return startCallSpan(
+      options.tracer,
+      {
+        service: req.service.typeName,
+        method: req.method.name,
+        protocol: current.protocol ?? "connect",
+        jobId: current.jobId,
+      },
+      call,
+    );
   };
 }
 

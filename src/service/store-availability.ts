@@ -1,3 +1,4 @@
+import { type Span, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { isFacevaultError } from "../errors.js";
 import type { TemplateStore } from "../store/template-store.js";
@@ -13,6 +14,8 @@ export interface StoreAvailabilityOptions {
   retryIntervalMs?: number;
   /** Told about every store operation: its name, seconds, and the error kind if it failed. */
   onOperation?: (operation: string, seconds: number, failed: string | undefined) => void;
+  /** Traces every store operation as a span (under the call's). Default none. */
+  tracer?: Tracer;
 }
 
 export interface StoreAvailability {
@@ -83,21 +86,34 @@ export function watchStoreAvailability(options: StoreAvailabilityOptions): Store
         return typeof value === "function" ? value.bind(target) : value;
       }
       const operation = String(property);
-      return (...args: unknown[]) => {
+      const run = (args: unknown[], span?: Span) => {
         const started = performance.now();
         const seconds = () => (performance.now() - started) / 1000;
         return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(
           (result) => {
             observe?.(operation, seconds(), undefined);
+            span?.end();
             return result;
           },
           (err: unknown) => {
-            observe?.(operation, seconds(), isFacevaultError(err) ? err.kind : "unknown");
+            const kind = isFacevaultError(err) ? err.kind : "unknown";
+            observe?.(operation, seconds(), kind);
+            span?.setStatus({ code: SpanStatusCode.ERROR, message: kind });
+            span?.end();
             if (isFacevaultError(err, "unavailable")) void probe();
             throw err;
           },
         );
       };
+      const tracer = options.tracer;
+      return (...args: unknown[]) =>
+        tracer
+          ? tracer.startActiveSpan(
+              `store.${operation}`,
+              { attributes: { "db.system": store.kind, "db.operation.name": operation } },
+              (span) => run(args, span),
+            )
+          : run(args);
     },
   });
 

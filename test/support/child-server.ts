@@ -63,6 +63,8 @@ export interface ChildServerOptions {
   config?: Record<string, unknown>;
   /** Until the child is listening with warm models. Default 120 s (two cores, busy machine). */
   startTimeoutMs?: number;
+  /** Extra environment of the child (e.g. OTEL_* variables). */
+  env?: Record<string, string>;
 }
 
 export interface ChildExit {
@@ -143,6 +145,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
 
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of overridingEnv) delete env[name];
+  Object.assign(env, options.env);
   const child = spawn(
     process.execPath,
     ["--import", parentWatchdog, "--import", "tsx", mainScript, "serve", "--config", configPath],

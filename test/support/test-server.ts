@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Tracer } from "@opentelemetry/api";
 import { type App, createApp } from "../../src/app.js";
 import { mintToken } from "../../src/auth/token-minter.js";
 import { loadConfig } from "../../src/config.js";
@@ -39,6 +40,8 @@ export interface TestServerOptions {
   databaseSchema?: string;
   /** Merged into the JSON config file. */
   config?: Record<string, unknown>;
+  /** Traces the app's calls with this tracer (see AppOptions). */
+  tracer?: Tracer;
 }
 
 /** The PostgreSQL of this machine (CI starts it): trust auth, database `test`. */
@@ -74,18 +77,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     })),
     ...options.config,
   };
-  return launch(dir, clients, config);
+  return launch(dir, clients, config, options.tracer);
 }
 
 async function launch(
   dir: string,
   clients: TestServer["clients"],
   config: Record<string, unknown>,
+  tracer?: Tracer,
 ): Promise<TestServer> {
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config));
   const app = await createApp(loadConfig({ configPath, env: {} }), {
     logger: createLogger({ level: "silent" }),
+    ...(tracer ? { tracer } : {}),
   });
   const { port } = await app.start();
   return {
@@ -97,7 +102,7 @@ async function launch(
     token: (c, minutes = 5) => mintToken({ clientId: c.clientId, key: c.key, minutes }),
     async restart(patch = {}) {
       await app.stop();
-      return launch(dir, clients, { ...config, ...patch });
+      return launch(dir, clients, { ...config, ...patch }, tracer);
     },
     async close() {
       await app.stop();
