@@ -6,6 +6,8 @@ import {
   resolveListJobsOptions,
   storeClosed,
   validateBcid,
+  validateClassIds,
+  validateCompactPage,
   validateJob,
   validateSinceRevision,
   validateStoragePartition,
@@ -153,6 +155,10 @@ export async function createPostgresTemplateStore(
       WHERE storage = $1 AND partition = $2 ORDER BY class_id`,
     compactSince: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
+    compactPage: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id > $3 ORDER BY class_id LIMIT $4`,
+    compactByIds: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id = ANY($3::bigint[])`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
     markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
@@ -307,6 +313,41 @@ export async function createPostgresTemplateStore(
             };
           },
         );
+      });
+    },
+
+    compactPage(storage, partition, afterClassId, limit) {
+      return run("compactPage", async () => {
+        validateStoragePartition(storage, partition);
+        validateCompactPage(afterClassId, limit);
+        return transaction(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+          async ({ client }) => {
+            const state = await client.query<{ revision: string }>(sql.partition, [
+              storage,
+              partition,
+            ]);
+            const rows = await client.query<CompactRow>(sql.compactPage, [
+              storage,
+              partition,
+              afterClassId.toString(),
+              limit,
+            ]);
+            const revision = state.rows[0] === undefined ? 0 : Number(state.rows[0].revision);
+            return { revision, entries: rows.rows.map(compactEntryOf) };
+          },
+        );
+      });
+    },
+
+    compactTemplates(storage, partition, classIds) {
+      return run("compactTemplates", async () => {
+        validateStoragePartition(storage, partition);
+        validateClassIds(classIds);
+        if (classIds.length === 0) return [];
+        const ids = [...new Set(classIds)].map(String);
+        const result = await pool.query<CompactRow>(sql.compactByIds, [storage, partition, ids]);
+        return result.rows.map(compactEntryOf);
       });
     },
 

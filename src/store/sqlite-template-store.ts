@@ -6,6 +6,8 @@ import {
   resolveListJobsOptions,
   storeClosed,
   validateBcid,
+  validateClassIds,
+  validateCompactPage,
   validateJob,
   validateSinceRevision,
   validateStoragePartition,
@@ -150,6 +152,15 @@ export async function createSqliteTemplateStore(
       `SELECT class_id, encoder_version, tags, compact FROM templates
        WHERE storage = ? AND partition = ? AND revision > ? ORDER BY class_id`,
     ),
+    compactPage: db.prepare<[...PartitionKey, bigint, number], CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? ORDER BY class_id LIMIT ?`,
+    ),
+    // The ids travel as one JSON array: SQLite reads its integers as exact 64-bit values.
+    compactByIds: db.prepare<[...PartitionKey, string], CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? AND class_id IN (SELECT value FROM json_each(?))`,
+    ),
     deletesSince: db
       .prepare<[...PartitionKey, number], bigint>(
         `SELECT class_id FROM tombstones
@@ -223,6 +234,16 @@ export async function createSqliteTemplateStore(
     return { revision, upserts: upserts.map(compactEntryOf), deletes, full };
   });
 
+  const page = db.transaction(
+    (storage: string, partition: number, after: bigint, limit: number) => {
+      const row = statements.partition.get(storage, partition);
+      return {
+        revision: row === undefined ? 0 : Number(row.revision),
+        entries: statements.compactPage.all(storage, partition, after, limit).map(compactEntryOf),
+      };
+    },
+  );
+
   const prune = db.transaction((storage: string, partition: number, through: number): number => {
     statements.markPruned.run(through, storage, partition);
     return statements.prune.run(storage, partition, through).changes;
@@ -289,6 +310,24 @@ export async function createSqliteTemplateStore(
         validateStoragePartition(storage, partition);
         validateSinceRevision(sinceRevision);
         return changes.deferred(storage, partition, sinceRevision);
+      });
+    },
+
+    compactPage(storage, partition, afterClassId, limit) {
+      return run("compactPage", () => {
+        validateStoragePartition(storage, partition);
+        validateCompactPage(afterClassId, limit);
+        return page.deferred(storage, partition, afterClassId, limit);
+      });
+    },
+
+    compactTemplates(storage, partition, classIds) {
+      return run("compactTemplates", () => {
+        validateStoragePartition(storage, partition);
+        validateClassIds(classIds);
+        if (classIds.length === 0) return [];
+        const ids = `[${[...new Set(classIds)].join(",")}]`;
+        return statements.compactByIds.all(storage, partition, ids).map(compactEntryOf);
       });
     },
 

@@ -330,6 +330,115 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
       });
     });
 
+    describe("compactPage and compactTemplates", () => {
+      it("pages through exactly one partition in class-id order, with the partition's revision", async () => {
+        const storage = freshStorage();
+        const classIds = [MAX_CLASS_ID, 7n, 2n ** 53n + 1n, 1n, 40n];
+        for (const classId of classIds) {
+          await store.put(
+            templateWrite({ storage, partition: 1, classId }, { tags: [`t${classId}`] }),
+            0,
+          );
+        }
+        await store.put(templateWrite({ storage, partition: 2, classId: 3n }), 0);
+        await store.put(templateWrite({ storage: freshStorage(), partition: 1, classId: 5n }), 0);
+        const sorted = [...classIds].sort((a, b) => (a < b ? -1 : 1));
+
+        const pages: bigint[][] = [];
+        let after = 0n;
+        for (;;) {
+          const page = await store.compactPage(storage, 1, after, 2);
+          expect(page.revision).toBe(5);
+          pages.push(page.entries.map((e) => e.classId));
+          const last = page.entries.at(-1);
+          if (last === undefined) break;
+          after = last.classId;
+        }
+        expect(pages).toEqual([sorted.slice(0, 2), sorted.slice(2, 4), sorted.slice(4), []]);
+        const first = await store.compactPage(storage, 1, 0n, 10);
+        expect(first.entries).toEqual(
+          sorted.map((classId) =>
+            entryOf(templateWrite({ storage, partition: 1, classId }, { tags: [`t${classId}`] })),
+          ),
+        );
+        expect(await store.compactPage(freshStorage(), 1, 0n, 10)).toEqual({
+          revision: 0,
+          entries: [],
+        });
+      });
+
+      it("a page sees writes made after an earlier page, and its revision says so", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n, 3n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        const first = await store.compactPage(storage, 1, 0n, 1);
+        await second.delete({ storage, partition: 1, classId: 3n });
+        await second.put(
+          templateWrite({ storage, partition: 1, classId: 2n }, { tags: ["new"] }),
+          1,
+        );
+        const next = await store.compactPage(storage, 1, 1n, 10);
+        expect(first.revision).toBe(3);
+        expect(next.revision).toBe(5);
+        expect(next.entries.map((e) => [e.classId, e.tags])).toEqual([[2n, ["new"]]]);
+        // Catching up from the first page's revision tells the reader about the delete.
+        const changes = await store.partitionChanges(storage, 1, first.revision);
+        expect(changes.deletes).toEqual([3n]);
+        expect(changes.upserts.map((e) => e.classId)).toEqual([2n]);
+      });
+
+      it("reads the compact templates of the classes asked for that exist, once each", async () => {
+        const storage = freshStorage();
+        const writes = [1n, 9n, MAX_CLASS_ID, MAX_CLASS_ID - 1n].map((classId) =>
+          templateWrite({ storage, partition: 4, classId }, { tags: [String(classId)] }),
+        );
+        for (const write of writes) await store.put(write, 0);
+        await store.put(templateWrite({ storage, partition: 5, classId: 2n }), 0);
+        const found = await second.compactTemplates(storage, 4, [
+          MAX_CLASS_ID,
+          2n,
+          9n,
+          MAX_CLASS_ID,
+          1n,
+          MAX_CLASS_ID - 1n,
+        ]);
+        expect(found.map(describeEntry).sort()).toEqual(
+          writes.map(entryOf).map(describeEntry).sort(),
+        );
+        expect(found.map((e) => e.classId).sort()).toEqual(
+          [1n, 9n, MAX_CLASS_ID - 1n, MAX_CLASS_ID].sort(),
+        );
+        expect(await store.compactTemplates(storage, 4, [])).toEqual([]);
+        expect(await store.compactTemplates(storage, 6, [1n])).toEqual([]);
+        const many = Array.from({ length: 10_000 }, (_, i) => BigInt(i + 1));
+        expect(
+          (await store.compactTemplates(storage, 4, many)).map((e) => e.classId).sort(),
+        ).toEqual([1n, 9n]);
+      });
+
+      it("rejects bad cursors, limits and class ids", async () => {
+        const storage = freshStorage();
+        for (const [after, limit] of [
+          [-1n, 10],
+          [2n ** 63n, 10],
+          [0n, 0],
+          [0n, 10_001],
+          [0n, 1.5],
+        ] as const) {
+          expect((await rejection(store.compactPage(storage, 1, after, limit))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        for (const ids of [[0n], [2n ** 63n], [1 as unknown as bigint], Array(10_001).fill(1n)]) {
+          expect((await rejection(store.compactTemplates(storage, 1, ids))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        expect((await rejection(store.compactPage("", 1, 0n, 1))).kind).toBe("invalid_argument");
+      });
+    });
+
     describe("concurrency", () => {
       it("parallel read-merge-retry writers of one class all land", async () => {
         const bcid = { storage: freshStorage(), partition: 1, classId: MAX_CLASS_ID };

@@ -53,6 +53,17 @@ export interface PartitionChanges {
   full: boolean;
 }
 
+/** Most entries one `compactPage` or `compactTemplates` call reads. */
+export const MAX_COMPACT_BATCH = 10_000;
+
+/** One page of a partition's compact templates, to load a search index piece by piece. */
+export interface CompactPage {
+  /** The partition's revision in the snapshot the page was read from. */
+  revision: number;
+  /** Templates with a class id above the one asked for, ascending, at most `limit`. */
+  entries: CompactEntry[];
+}
+
 /** Bookkeeping entry of one API call. */
 export interface JobRecord {
   jobId: string;
@@ -101,6 +112,28 @@ export interface TemplateStore {
     partition: number,
     sinceRevision: number,
   ): Promise<PartitionChanges>;
+  /**
+   * Compact templates of one partition with class id > `afterClassId` (0 for the first page),
+   * ascending, at most `limit` (1 to {@link MAX_COMPACT_BATCH}), read in one snapshot together
+   * with the partition's revision. Pages read one after another come from different snapshots:
+   * a reader that pages through a partition catches up with `partitionChanges` from the first
+   * page's revision.
+   */
+  compactPage(
+    storage: string,
+    partition: number,
+    afterClassId: bigint,
+    limit: number,
+  ): Promise<CompactPage>;
+  /**
+   * The compact templates of those classes of a partition that exist, each once, in no set
+   * order; at most {@link MAX_COMPACT_BATCH} class ids.
+   */
+  compactTemplates(
+    storage: string,
+    partition: number,
+    classIds: readonly bigint[],
+  ): Promise<CompactEntry[]>;
   /** @throws FacevaultError `already_exists` when the job id was recorded before. */
   recordJob(job: JobRecord): Promise<void>;
   /** Newest first (by `receivedAt`, then by recording order). */
