@@ -10,6 +10,8 @@ import {
   validateCompactPage,
   validateJob,
   validateSinceRevision,
+  validateSnapshot,
+  validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
   validateTemplateWrite,
@@ -159,6 +161,22 @@ export async function createPostgresTemplateStore(
       WHERE storage = $1 AND partition = $2 AND class_id > $3 ORDER BY class_id LIMIT $4`,
     compactByIds: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
       WHERE storage = $1 AND partition = $2 AND class_id = ANY($3::bigint[])`,
+    lockPartition: `SELECT revision, pruned_through FROM ${s}.partitions
+      WHERE storage = $1 AND partition = $2 FOR UPDATE`,
+    laterDelete: `SELECT 1 FROM ${s}.tombstones
+      WHERE storage = $1 AND partition = $2 AND revision > $3 LIMIT 1`,
+    clearSnapshots: `DELETE FROM ${s}.search_snapshots WHERE storage = $1 AND partition = $2`,
+    clearOtherSnapshots: `DELETE FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND revision <> $3`,
+    insertChunk: `INSERT INTO ${s}.search_snapshots
+        (storage, partition, chunk, chunks, revision, format, bytes)
+      VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (storage, partition, revision, chunk) DO UPDATE
+        SET chunks = excluded.chunks, format = excluded.format, bytes = excluded.bytes`,
+    snapshotInfo: `SELECT revision, format, chunks FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
+    snapshotChunk: `SELECT bytes FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
     markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
@@ -277,6 +295,8 @@ export async function createPostgresTemplateStore(
             return false;
           }
           await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
+          // A snapshot holds the deleted class's codes: it goes with it.
+          await tx.client.query(sql.clearSnapshots, [bcid.storage, bcid.partition]);
           return true;
         });
       });
@@ -348,6 +368,79 @@ export async function createPostgresTemplateStore(
         const ids = [...new Set(classIds)].map(String);
         const result = await pool.query<CompactRow>(sql.compactByIds, [storage, partition, ids]);
         return result.rows.map(compactEntryOf);
+      });
+    },
+
+    putSearchSnapshot(storage, partition, snapshot) {
+      return run("putSearchSnapshot", async () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshot(snapshot);
+        const { chunks, revision, format } = snapshot;
+        const exists = await pool.query(sql.partition, [storage, partition]);
+        if (exists.rowCount === 0) return false; // partition rows are never removed
+        return transaction("BEGIN", async (tx) => {
+          // The chunks go in first, without the partition lock: writers of the partition wait
+          // only for the short check below, not for megabytes of inserts.
+          for (const [i, bytes] of chunks.entries()) {
+            await tx.client.query(sql.insertChunk, [
+              storage,
+              partition,
+              i,
+              chunks.length,
+              revision,
+              format,
+              bytes,
+            ]);
+          }
+          // Every writer locks this row first (bumpRevision): a delete either committed before
+          // (its tombstone shows) or waits and then removes this snapshot too.
+          const state = await tx.client.query<{ revision: string; pruned_through: string }>(
+            sql.lockPartition,
+            [storage, partition],
+          );
+          const row = state.rows[0];
+          const later = await tx.client.query(sql.laterDelete, [storage, partition, revision]);
+          if (
+            row === undefined ||
+            revision > Number(row.revision) ||
+            revision < Number(row.pruned_through) ||
+            (later.rowCount ?? 0) > 0
+          ) {
+            tx.rollback();
+            return false;
+          }
+          await tx.client.query(sql.clearOtherSnapshots, [storage, partition, revision]);
+          return true;
+        });
+      });
+    },
+
+    searchSnapshot(storage, partition) {
+      return run("searchSnapshot", async () => {
+        validateStoragePartition(storage, partition);
+        const result = await pool.query<{ revision: string; format: string; chunks: number }>(
+          sql.snapshotInfo,
+          [storage, partition],
+        );
+        const row = result.rows[0];
+        return row === undefined
+          ? undefined
+          : { revision: Number(row.revision), format: row.format, chunks: row.chunks };
+      });
+    },
+
+    searchSnapshotChunk(storage, partition, revision, chunk) {
+      return run("searchSnapshotChunk", async () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshotChunk(revision, chunk);
+        const result = await pool.query<{ bytes: Buffer }>(sql.snapshotChunk, [
+          storage,
+          partition,
+          revision,
+          chunk,
+        ]);
+        const row = result.rows[0];
+        return row === undefined ? undefined : bytesOf(row.bytes);
       });
     },
 

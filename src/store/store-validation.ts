@@ -58,6 +58,36 @@ export function validateClassIds(classIds: readonly bigint[]): void {
   }
 }
 
+/** Most chunks one search snapshot may have. */
+const MAX_SNAPSHOT_CHUNKS = 65_536;
+
+/** A snapshot to store: revision >= 0, a short format name, 1 to 65,536 byte chunks. */
+export function validateSnapshot(snapshot: {
+  revision: number;
+  format: string;
+  chunks: readonly Uint8Array[];
+}): void {
+  validateSinceRevision(snapshot.revision);
+  if (typeof snapshot.format !== "string" || !/^[\x21-\x7e]{1,64}$/.test(snapshot.format)) {
+    throw invalid("format", "format must be 1 to 64 printable ASCII characters");
+  }
+  const { chunks } = snapshot;
+  if (!Array.isArray(chunks) || chunks.length < 1 || chunks.length > MAX_SNAPSHOT_CHUNKS) {
+    throw invalid("chunks", `a snapshot has 1 to ${MAX_SNAPSHOT_CHUNKS} chunks`);
+  }
+  if (!chunks.every((c) => c instanceof Uint8Array)) {
+    throw invalid("chunks", "snapshot chunks must be bytes");
+  }
+}
+
+/** A chunk address: revision >= 0 and chunk an integer in [0, 65,535]. */
+export function validateSnapshotChunk(revision: number, chunk: number): void {
+  validateSinceRevision(revision);
+  if (!Number.isInteger(chunk) || chunk < 0 || chunk >= MAX_SNAPSHOT_CHUNKS) {
+    throw invalid("chunk", `chunk must be an integer in [0, ${MAX_SNAPSHOT_CHUNKS - 1}]`);
+  }
+}
+
 /** An array of strings without NUL characters. */
 export function validateTags(tags: string[]): void {
   if (!Array.isArray(tags)) throw invalid("tags", "tags must be an array of strings");

@@ -439,6 +439,96 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
       });
     });
 
+    describe("search snapshots", () => {
+      const chunk = (n: number, size = 1000) => bytes(n, size);
+
+      it("stores, replaces and reads back a snapshot chunk by chunk", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        const first = { revision: 2, format: "v1", chunks: [chunk(1), chunk(2, 300_000)] };
+        expect(await store.putSearchSnapshot(storage, 1, first)).toBe(true);
+        expect(await second.searchSnapshot(storage, 1)).toEqual({
+          revision: 2,
+          format: "v1",
+          chunks: 2,
+        });
+        expect(await second.searchSnapshotChunk(storage, 1, 2, 1)).toEqual(chunk(2, 300_000));
+        expect(await second.searchSnapshotChunk(storage, 1, 2, 2)).toBe(undefined);
+
+        // Writes other than deletes leave an older snapshot valid; a newer one replaces it.
+        await store.setTags({ storage, partition: 1, classId: 1n }, ["x"]);
+        await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 2 });
+        const newer = { revision: 4, format: "v1", chunks: [chunk(3)] };
+        expect(await store.putSearchSnapshot(storage, 1, newer)).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toEqual({
+          revision: 4,
+          format: "v1",
+          chunks: 1,
+        });
+        expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toBe(undefined);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunk(3));
+        // Other partitions have none.
+        expect(await store.searchSnapshot(storage, 2)).toBe(undefined);
+      });
+
+      it("never keeps a snapshot that could hold a deleted class", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n, 3n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        const at3 = { revision: 3, format: "v1", chunks: [chunk(4)] };
+        expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(true);
+        // A delete through another instance removes it.
+        expect(await second.delete({ storage, partition: 1, classId: 2n })).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        expect(await store.searchSnapshotChunk(storage, 1, 3, 0)).toBe(undefined);
+        // A snapshot made before that delete is refused; one made after it is taken.
+        expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(false);
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 4 })).toBe(true);
+        // A revision ahead of the partition, or an empty partition, is refused.
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 5 })).toBe(false);
+        expect(await store.putSearchSnapshot(freshStorage(), 1, at3)).toBe(false);
+        // Pruned tombstones cannot tell what was deleted before them.
+        await store.delete({ storage, partition: 1, classId: 3n });
+        await store.put(templateWrite({ storage, partition: 1, classId: 9n }), 0);
+        await store.pruneTombstones(storage, 1, 6);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 5 })).toBe(false);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 6 })).toBe(true);
+      });
+
+      it("rejects bad snapshots and chunk addresses", async () => {
+        const storage = freshStorage();
+        await store.put(templateWrite({ storage, partition: 1, classId: 1n }), 0);
+        const good = { revision: 1, format: "v1", chunks: [chunk(1)] };
+        for (const bad of [
+          { ...good, revision: -1 },
+          { ...good, format: "" },
+          { ...good, format: "with space" },
+          { ...good, chunks: [] },
+          { ...good, chunks: ["x" as unknown as Uint8Array] },
+        ]) {
+          expect((await rejection(store.putSearchSnapshot(storage, 1, bad))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        for (const [revision, at] of [
+          [-1, 0],
+          [1, -1],
+          [1, 1.5],
+          [1, 65_536],
+        ] as const) {
+          expect((await rejection(store.searchSnapshotChunk(storage, 1, revision, at))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+      });
+    });
+
     describe("concurrency", () => {
       it("parallel read-merge-retry writers of one class all land", async () => {
         const bcid = { storage: freshStorage(), partition: 1, classId: MAX_CLASS_ID };

@@ -64,6 +64,14 @@ export interface CompactPage {
   entries: CompactEntry[];
 }
 
+/** A partition's stored search snapshot: sealed chunks of its index as of a revision. */
+export interface SearchSnapshotInfo {
+  revision: number;
+  /** The writer's layout name; a reader that does not know it ignores the snapshot. */
+  format: string;
+  chunks: number;
+}
+
 /** Bookkeeping entry of one API call. */
 export interface JobRecord {
   jobId: string;
@@ -134,6 +142,26 @@ export interface TemplateStore {
     partition: number,
     classIds: readonly bigint[],
   ): Promise<CompactEntry[]>;
+  /**
+   * Replaces the partition's search snapshot with `chunks` (sealed by the caller) made at
+   * `revision`. Stored only when no template of the partition was deleted after `revision` and
+   * `revision` is not ahead of the partition, so a snapshot never holds a deleted class (a
+   * delete also removes the snapshot). Returns whether it was stored.
+   */
+  putSearchSnapshot(
+    storage: string,
+    partition: number,
+    snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+  ): Promise<boolean>;
+  /** The partition's search snapshot, if one is stored. */
+  searchSnapshot(storage: string, partition: number): Promise<SearchSnapshotInfo | undefined>;
+  /** Chunk `chunk` of the snapshot made at `revision`; undefined once it was replaced or removed. */
+  searchSnapshotChunk(
+    storage: string,
+    partition: number,
+    revision: number,
+    chunk: number,
+  ): Promise<Uint8Array | undefined>;
   /** @throws FacevaultError `already_exists` when the job id was recorded before. */
   recordJob(job: JobRecord): Promise<void>;
   /** Newest first (by `receivedAt`, then by recording order). */
