@@ -60,35 +60,35 @@ export function roundUpFloat32(value: number): number {
   return f32[0] as number;
 }
 
-function unitScale(vector: Float32Array, metric: VectorMetric): number {
-  if (metric === "euclidean") return 1;
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += (vector[i] as number) * (vector[i] as number);
-  return sum > 0 ? 1 / Math.sqrt(sum) : 0;
-}
-
-/** The codes of a stored vector (see the file comment). */
+/** The codes of a stored vector (see the file comment). Two passes, no allocation but the codes. */
 export function quantizeRow(vector: Float32Array, metric: VectorMetric): RowCode {
-  const norm = unitScale(vector, metric);
-  const codes = new Int8Array(paddedDimension(vector.length));
-  let maxAbs = 0;
+  const n = vector.length;
+  const codes = new Int8Array(paddedDimension(n));
   let squared = 0;
-  for (let i = 0; i < vector.length; i++) {
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
     const x = vector[i] as number;
     squared += x * x;
-    maxAbs = Math.max(maxAbs, Math.abs(x * norm));
+    const a = x < 0 ? -x : x;
+    if (a > maxAbs) maxAbs = a;
   }
+  const norm = metric === "euclidean" ? 1 : squared > 0 ? 1 / Math.sqrt(squared) : 0;
   // A float32 scale makes scale · code exact in float64.
-  const scale = maxAbs > 0 ? Math.fround(maxAbs / ROW_RANGE) : 0;
+  const scale = maxAbs * norm > 0 ? Math.fround((maxAbs * norm) / ROW_RANGE) : 0;
+  const inverse = scale > 0 ? 1 / scale : 0;
   let codeSquared = 0;
   let residualSquared = 0;
-  for (let i = 0; i < vector.length; i++) {
+  for (let i = 0; i < n; i++) {
     const u = (vector[i] as number) * norm;
-    const c = scale > 0 ? Math.max(-ROW_RANGE, Math.min(ROW_RANGE, Math.round(u / scale))) : 0;
+    let c = Math.round(u * inverse);
+    if (c > ROW_RANGE) c = ROW_RANGE;
+    else if (c < -ROW_RANGE) c = -ROW_RANGE;
     codes[i] = c;
+    // The bound uses the residual of whatever code was chosen, so rounding here is harmless.
     const approx = scale * c;
     codeSquared += approx * approx;
-    residualSquared += (u - approx) * (u - approx);
+    const r = u - approx;
+    residualSquared += r * r;
   }
   return {
     codes,
@@ -101,7 +101,9 @@ export function quantizeRow(vector: Float32Array, metric: VectorMetric): RowCode
 
 /** The codes of a probe (see the file comment). */
 export function quantizeProbe(vector: Float32Array, metric: VectorMetric): ProbeCode {
-  const norm = unitScale(vector, metric);
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += (vector[i] as number) * (vector[i] as number);
+  const norm = metric === "euclidean" ? 1 : sum > 0 ? 1 / Math.sqrt(sum) : 0;
   const codes = new Int16Array(paddedDimension(vector.length));
   let maxAbs = 0;
   let squared = 0;
