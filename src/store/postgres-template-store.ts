@@ -175,7 +175,10 @@ export async function createPostgresTemplateStore(
         SET chunks = excluded.chunks, format = excluded.format, bytes = excluded.bytes`,
     snapshotInfo: `SELECT revision, format, chunks FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
-    snapshotChunk: `SELECT bytes FROM ${s}.search_snapshots
+    // Base64 without line breaks: pg decodes bytea from hex text, which for megabytes is far
+    // slower (and twice the bytes on the wire) than Buffer.from(base64).
+    snapshotChunk: `SELECT translate(encode(bytes, 'base64'), E'\n', '') AS bytes
+      FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
@@ -433,14 +436,14 @@ export async function createPostgresTemplateStore(
       return run("searchSnapshotChunk", async () => {
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(revision, chunk);
-        const result = await pool.query<{ bytes: Buffer }>(sql.snapshotChunk, [
+        const result = await pool.query<{ bytes: string }>(sql.snapshotChunk, [
           storage,
           partition,
           revision,
           chunk,
         ]);
         const row = result.rows[0];
-        return row === undefined ? undefined : bytesOf(row.bytes);
+        return row === undefined ? undefined : bytesOf(Buffer.from(row.bytes, "base64"));
       });
     },
 

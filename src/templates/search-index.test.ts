@@ -431,7 +431,7 @@ describe("search index", () => {
       await first.index.sync();
       expect(first.pages()).toBeGreaterThan(1);
       await snapshotStored(store, 9000);
-      expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 2 });
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 5 });
       // Changes after the snapshot: a new vector, new tags, a new class.
       await put(store, 5n, vectors[100] as Float32Array, ["a"]);
       await store.setTags(bcid(7n), ["b"]);
