@@ -19,6 +19,7 @@ import {
 } from "./search-index.js";
 import { createTemplateSealer } from "./template-sealer.js";
 import { createTemplateVault } from "./template-vault.js";
+import { quantizeRow } from "./vector-quantizer.js";
 
 const logger = pino({ level: "silent" });
 /** Real 128-D vectors in test/fixtures/search (see bench/make-search-fixture.ts). */
@@ -432,6 +433,13 @@ describe("search index", () => {
       expect(first.pages()).toBeGreaterThan(1);
       await snapshotStored(store, 9000);
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 5 });
+      // Sealed: the class ids and codes of the rows are nowhere in the stored bytes.
+      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, 9000, 0)) ?? []);
+      const ids = Buffer.from(BigInt64Array.from([1n, 2n, 3n]).buffer);
+      const code = Buffer.from(quantizeRow(vectors[0] as Float32Array, "euclidean").codes.buffer);
+      expect(stored.length).toBeGreaterThan(2048 * 32);
+      expect(stored.indexOf(ids)).toBe(-1);
+      expect(stored.indexOf(code.subarray(0, 16))).toBe(-1);
       // Changes after the snapshot: a new vector, new tags, a new class.
       await put(store, 5n, vectors[100] as Float32Array, ["a"]);
       await store.setTags(bcid(7n), ["b"]);
