@@ -23,7 +23,7 @@ import { quantizeRow } from "./vector-quantizer.js";
 
 const logger = pino({ level: "silent" });
 /** Real 128-D vectors in test/fixtures/search (see bench/make-search-fixture.ts). */
-const REAL_VECTORS = 1000;
+const REAL_VECTORS = 10_000;
 const vault = createTemplateVault({
   sealer: createTemplateSealer({ masterKeys: [new Uint8Array(32).fill(3)] }),
 });

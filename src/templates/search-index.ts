@@ -71,6 +71,8 @@ export interface SearchStats {
   candidates: number;
   /** Scans made: more than 1 when candidates changed under the search. */
   attempts: number;
+  /** Milliseconds in the scans (the kernel and the bound), without the store and the re-rank. */
+  scanMs: number;
 }
 
 export interface SearchQuery {
@@ -460,15 +462,18 @@ function createPartitionIndex(
     const probeCode = quantizeProbe(probe, metric);
     const minGain = minimumGain(maxDistance, probe, metric);
     let exact = 0;
+    let scanMs = 0;
     for (let attempt = 1; ; attempt++) {
       const scanned = rows;
       const allowed = query.tags.length > 0 ? allowedTagSets(query.tags) : undefined;
       if (allowed?.every((a) => a === 0)) return [];
+      const scanStart = performance.now();
       const candidates = scanned.codes.scan(probeCode, {
         ...(allowed ? { allowedTagSets: allowed } : {}),
         minGain,
         limit,
       });
+      scanMs += performance.now() - scanStart;
       // What the exact step checks against, taken now: the rows may move while the store reads.
       const expected = candidates.map((c) => ({
         classId: scanned.classIds[c.row] as bigint,
@@ -491,7 +496,7 @@ function createPartitionIndex(
         if (distance <= maxDistance) matches.push({ classId, distance });
       }
       if (stale.length === 0) {
-        options.onSearch?.({ storage, partition, candidates: exact, attempts: attempt });
+        options.onSearch?.({ storage, partition, candidates: exact, attempts: attempt, scanMs });
         return matches
           .sort((a, b) =>
             a.distance !== b.distance ? a.distance - b.distance : a.classId < b.classId ? -1 : 1,
