@@ -419,7 +419,8 @@ describe("search index", () => {
     }
 
     async function snapshotStored(store: TemplateStore, revision: number) {
-      for (let i = 0; i < 200; i++) {
+      // Stored in the background after the load; generous for a busy box.
+      for (let i = 0; i < 2000; i++) {
         if ((await store.searchSnapshot("s", 1))?.revision === revision) return;
         await new Promise((r) => setTimeout(r, 10));
       }
