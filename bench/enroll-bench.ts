@@ -1,21 +1,14 @@
 /**
  * `npm run bench:enroll`: end-to-end Enroll throughput over gRPC and REST (one 640x480 image per
- * call) as a ratio to the bare pipeline throughput measured in the same run, and Search latency
- * per probe over 10k, 100k and 1M synthetic compact templates in the in-memory index.
+ * call) as a ratio to the bare pipeline throughput measured in the same run. Search latency is
+ * `npm run bench:search`.
  */
 import { availableParallelism } from "node:os";
-import { pino } from "pino";
 import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { createTokenSource } from "../src/client/token-source.js";
-import { getEncoder } from "../src/face/encoders.js";
-import type { PartitionChanges } from "../src/store/template-store.js";
-import { createSearchIndexes } from "../src/templates/search-index.js";
-import { createTemplateSealer } from "../src/templates/template-sealer.js";
-import { createTemplateVault } from "../src/templates/template-vault.js";
 import { median, peakRssMb, photosAt, startBenchServer, throughput } from "./bench-support.js";
 
 const imagesPerRun = Number(process.env.BENCH_IMAGES ?? 80);
-const sizes = (process.env.BENCH_SEARCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 
 async function enrollThroughput(): Promise<void> {
   const workers = availableParallelism();
@@ -74,81 +67,5 @@ async function enrollThroughput(): Promise<void> {
   await server.close();
 }
 
-async function searchLatency(): Promise<void> {
-  const encoder = getEncoder(2);
-  const vault = createTemplateVault({
-    sealer: createTemplateSealer({ masterKeys: [new Uint8Array(32).fill(7)] }),
-  });
-  const dim = encoder.dimension;
-  const random = mulberry32(42);
-  const gaussian = () =>
-    Math.sqrt(-2 * Math.log(random() || 1e-9)) * Math.cos(2 * Math.PI * random());
-  const vector = () => {
-    // Spread like real 128-D descriptors: unit-ish length, so distances fall near 0.6 to 1.4.
-    const v = Float32Array.from({ length: dim }, gaussian);
-    const n = Math.hypot(...v);
-    return v.map((x) => x / n);
-  };
-  console.log("Search latency per probe (in-memory index of one partition, 128-D, after loading)");
-  for (const size of sizes) {
-    const upserts = [];
-    for (let i = 1; i <= size; i++) {
-      const bcid = { storage: "s", partition: 1, classId: BigInt(i) };
-      const compact = vault.sealCompact(
-        bcid,
-        { encoderVersion: 2, featureCount: 1, vector: vector() },
-        false,
-      );
-      upserts.push({ classId: BigInt(i), encoderVersion: 2, tags: i % 2 ? ["odd"] : [], compact });
-    }
-    const changes: PartitionChanges = { revision: 1, upserts, deletes: [], full: true };
-    const store = {
-      partitionChanges: async (_s: string, _p: number, since: number) =>
-        since === 0 ? changes : { revision: 1, upserts: [], deletes: [], full: false },
-    };
-    const indexes = createSearchIndexes({
-      store,
-      vault,
-      encoderVersion: 2,
-      dimension: dim,
-      metric: encoder.metric,
-      logger: pino({ level: "silent" }),
-    });
-    const index = indexes.partition("s", 1);
-    const t0 = performance.now();
-    await index.sync();
-    const loadMs = performance.now() - t0;
-    const threshold = encoder.distanceForScore(0.5);
-    const timings = { threshold: [] as number[], top10: [] as number[], tagged: [] as number[] };
-    for (let p = 0; p < 30; p++) {
-      const probe = vector();
-      let t = performance.now();
-      await index.sync();
-      index.search({ probe, tags: [], maxDistance: threshold, limit: 100 });
-      timings.threshold.push(performance.now() - t);
-      t = performance.now();
-      index.search({ probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 10 });
-      timings.top10.push(performance.now() - t);
-      t = performance.now();
-      index.search({ probe, tags: ["odd"], maxDistance: threshold, limit: 100 });
-      timings.tagged.push(performance.now() - t);
-    }
-    console.log(
-      `  ${String(size).padStart(8)} templates: load ${(loadMs / 1000).toFixed(1)} s; per probe median ${median(timings.threshold).toFixed(2)} ms (threshold), ${median(timings.top10).toFixed(2)} ms (top 10), ${median(timings.tagged).toFixed(2)} ms (tag filter)`,
-    );
-  }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 await enrollThroughput();
-await searchLatency();
 console.log(`peak RSS ${peakRssMb()} MB`);

@@ -26,12 +26,18 @@ generated_is_current() {
   git diff --exit-code --stat -- gen && [ -z "$(git status --porcelain -- gen)" ]
 }
 
+wasm_is_current() {
+  node scripts/generate-wasm.mjs >/dev/null || return 1
+  git diff --exit-code --stat -- src/templates/kernel && [ -z "$(git status --porcelain -- src/templates/kernel)" ]
+}
+
 check "buf lint" buf lint
 check "buf format" buf format --diff --exit-code
 check "gen/ (code and OpenAPI) matches buf generate" generated_is_current
 if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
   check "buf breaking against the previous commit" buf breaking --against '.git#ref=HEAD~1'
 fi
+check "WebAssembly kernels match their .wat" wasm_is_current
 check "typecheck" tsc --noEmit -p tsconfig.json
 check "lint (biome)" biome check .
 check "dependency direction and cycles" depcruise src gen --config .dependency-cruiser.cjs

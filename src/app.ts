@@ -24,7 +24,7 @@ import type { TemplateStore } from "./store/template-store.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { metricsEndpoint } from "./telemetry/metrics-endpoint.js";
 import { tracedFacePool } from "./telemetry/tracing.js";
-import { createSearchIndexes } from "./templates/search-index.js";
+import { createSearchIndexes, type SearchStats } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
 import { createApiDocs } from "./web/api-docs.js";
@@ -108,6 +108,14 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
   });
   const faces = tracedFacePool(pool, tracer);
   const searchIndexes = createSearchIndexes({
+    ...(metrics
+      ? {
+          onSearch: (stats: SearchStats) => {
+            metrics.searchDone(stats.totalMs / 1000);
+            metrics.searchTemplates(stats.storage, stats.partition, stats.templates);
+          },
+        }
+      : {}),
     store,
     vault,
     encoderVersion: encoder.version,

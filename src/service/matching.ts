@@ -104,20 +104,25 @@ export function createMatching(options: MatchingOptions) {
       ? Number.POSITIVE_INFINITY
       : current.distanceForScore(minScore);
     const limit = req.topMatches ? topMatchesCount : limits.maxSearchResults;
+    const result = [];
+    for (const a of analyses) {
+      // probeProblem() above guarantees features on every analysis.
+      const probe = a.features?.vector ?? new Float32Array(current.dimension);
+      const matches = await index.search({ probe, tags, maxDistance, limit });
+      result.push(
+        create(FaceSearchResponse_SearchResultSchema, {
+          matches: matches.map((m) =>
+            create(FaceSearchResponse_TemplateMatchResultSchema, {
+              classId: m.classId,
+              score: current.score(m.distance),
+            }),
+          ),
+        }),
+      );
+    }
     return create(FaceSearchResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
-      result: analyses.map((a) =>
-        create(FaceSearchResponse_SearchResultSchema, {
-          matches: index
-            .search({ probe: a.features?.vector ?? new Float32Array(), tags, maxDistance, limit })
-            .map((m) =>
-              create(FaceSearchResponse_TemplateMatchResultSchema, {
-                classId: m.classId,
-                score: current.score(m.distance),
-              }),
-            ),
-        }),
-      ),
+      result,
     });
   }
 

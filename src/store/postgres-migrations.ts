@@ -68,6 +68,26 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_by_client_time ON {schema}.jobs (client_id, received_at, seq);
     `,
   },
+  {
+    version: 2,
+    name: "search snapshots",
+    sql: `
+      -- Sealed chunks of a partition's search index as of a revision (quantized codes: derived
+      -- biometric data); removed with any delete of the partition.
+      CREATE TABLE {schema}.search_snapshots (
+        storage text NOT NULL,
+        partition integer NOT NULL,
+        chunk integer NOT NULL,
+        chunks integer NOT NULL,
+        revision bigint NOT NULL,
+        format text NOT NULL,
+        bytes bytea NOT NULL,
+        PRIMARY KEY (storage, partition, revision, chunk),
+        FOREIGN KEY (storage, partition) REFERENCES {schema}.partitions (storage, partition)
+      );
+      ALTER TABLE {schema}.search_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL;
+    `,
+  },
 ];
 
 // First half of the two-integer advisory lock key ("FVmg"); the second half hashes the schema

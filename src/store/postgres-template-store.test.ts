@@ -47,8 +47,8 @@ describe("postgres template store", () => {
       const recorded = await admin.query(
         `SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`,
       );
-      expect(recorded.rows).toEqual([{ version: 1 }]);
-      for (const store of stores) expect(await store.migrationVersions()).toEqual([1]);
+      expect(recorded.rows).toEqual([{ version: 1 }, { version: 2 }]);
+      for (const store of stores) expect(await store.migrationVersions()).toEqual([1, 2]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }

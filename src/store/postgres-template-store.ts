@@ -6,8 +6,12 @@ import {
   resolveListJobsOptions,
   storeClosed,
   validateBcid,
+  validateClassIds,
+  validateCompactPage,
   validateJob,
   validateSinceRevision,
+  validateSnapshot,
+  validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
   validateTemplateWrite,
@@ -153,6 +157,29 @@ export async function createPostgresTemplateStore(
       WHERE storage = $1 AND partition = $2 ORDER BY class_id`,
     compactSince: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
+    compactPage: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id > $3 ORDER BY class_id LIMIT $4`,
+    compactByIds: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id = ANY($3::bigint[])`,
+    lockPartition: `SELECT revision, pruned_through FROM ${s}.partitions
+      WHERE storage = $1 AND partition = $2 FOR UPDATE`,
+    laterDelete: `SELECT 1 FROM ${s}.tombstones
+      WHERE storage = $1 AND partition = $2 AND revision > $3 LIMIT 1`,
+    clearSnapshots: `DELETE FROM ${s}.search_snapshots WHERE storage = $1 AND partition = $2`,
+    clearOtherSnapshots: `DELETE FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND revision <> $3`,
+    insertChunk: `INSERT INTO ${s}.search_snapshots
+        (storage, partition, chunk, chunks, revision, format, bytes)
+      VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (storage, partition, revision, chunk) DO UPDATE
+        SET chunks = excluded.chunks, format = excluded.format, bytes = excluded.bytes`,
+    snapshotInfo: `SELECT revision, format, chunks FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
+    // Base64 without line breaks: pg decodes bytea from hex text, which for megabytes is far
+    // slower (and twice the bytes on the wire) than Buffer.from(base64).
+    snapshotChunk: `SELECT translate(encode(bytes, 'base64'), E'\n', '') AS bytes
+      FROM ${s}.search_snapshots
+      WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
     markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
@@ -271,6 +298,8 @@ export async function createPostgresTemplateStore(
             return false;
           }
           await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
+          // A snapshot holds the deleted class's codes: it goes with it.
+          await tx.client.query(sql.clearSnapshots, [bcid.storage, bcid.partition]);
           return true;
         });
       });
@@ -307,6 +336,114 @@ export async function createPostgresTemplateStore(
             };
           },
         );
+      });
+    },
+
+    compactPage(storage, partition, afterClassId, limit) {
+      return run("compactPage", async () => {
+        validateStoragePartition(storage, partition);
+        validateCompactPage(afterClassId, limit);
+        return transaction(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+          async ({ client }) => {
+            const state = await client.query<{ revision: string }>(sql.partition, [
+              storage,
+              partition,
+            ]);
+            const rows = await client.query<CompactRow>(sql.compactPage, [
+              storage,
+              partition,
+              afterClassId.toString(),
+              limit,
+            ]);
+            const revision = state.rows[0] === undefined ? 0 : Number(state.rows[0].revision);
+            return { revision, entries: rows.rows.map(compactEntryOf) };
+          },
+        );
+      });
+    },
+
+    compactTemplates(storage, partition, classIds) {
+      return run("compactTemplates", async () => {
+        validateStoragePartition(storage, partition);
+        validateClassIds(classIds);
+        if (classIds.length === 0) return [];
+        const ids = [...new Set(classIds)].map(String);
+        const result = await pool.query<CompactRow>(sql.compactByIds, [storage, partition, ids]);
+        return result.rows.map(compactEntryOf);
+      });
+    },
+
+    putSearchSnapshot(storage, partition, snapshot) {
+      return run("putSearchSnapshot", async () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshot(snapshot);
+        const { chunks, revision, format } = snapshot;
+        const exists = await pool.query(sql.partition, [storage, partition]);
+        if (exists.rowCount === 0) return false; // partition rows are never removed
+        return transaction("BEGIN", async (tx) => {
+          // The chunks go in first, without the partition lock: writers of the partition wait
+          // only for the short check below, not for megabytes of inserts.
+          for (const [i, bytes] of chunks.entries()) {
+            await tx.client.query(sql.insertChunk, [
+              storage,
+              partition,
+              i,
+              chunks.length,
+              revision,
+              format,
+              bytes,
+            ]);
+          }
+          // Every writer locks this row first (bumpRevision): a delete either committed before
+          // (its tombstone shows) or waits and then removes this snapshot too.
+          const state = await tx.client.query<{ revision: string; pruned_through: string }>(
+            sql.lockPartition,
+            [storage, partition],
+          );
+          const row = state.rows[0];
+          const later = await tx.client.query(sql.laterDelete, [storage, partition, revision]);
+          if (
+            row === undefined ||
+            revision > Number(row.revision) ||
+            revision < Number(row.pruned_through) ||
+            (later.rowCount ?? 0) > 0
+          ) {
+            tx.rollback();
+            return false;
+          }
+          await tx.client.query(sql.clearOtherSnapshots, [storage, partition, revision]);
+          return true;
+        });
+      });
+    },
+
+    searchSnapshot(storage, partition) {
+      return run("searchSnapshot", async () => {
+        validateStoragePartition(storage, partition);
+        const result = await pool.query<{ revision: string; format: string; chunks: number }>(
+          sql.snapshotInfo,
+          [storage, partition],
+        );
+        const row = result.rows[0];
+        return row === undefined
+          ? undefined
+          : { revision: Number(row.revision), format: row.format, chunks: row.chunks };
+      });
+    },
+
+    searchSnapshotChunk(storage, partition, revision, chunk) {
+      return run("searchSnapshotChunk", async () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshotChunk(revision, chunk);
+        const result = await pool.query<{ bytes: string }>(sql.snapshotChunk, [
+          storage,
+          partition,
+          revision,
+          chunk,
+        ]);
+        const row = result.rows[0];
+        return row === undefined ? undefined : bytesOf(Buffer.from(row.bytes, "base64"));
       });
     },
 

@@ -65,6 +65,25 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_by_client_time ON jobs (client_id, received_at, seq);
     `,
   },
+  {
+    version: 2,
+    name: "search snapshots",
+    sql: `
+      -- Sealed chunks of a partition's search index as of a revision (quantized codes: derived
+      -- biometric data); removed with any delete of the partition.
+      CREATE TABLE search_snapshots (
+        storage TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        chunk INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (storage, partition, revision, chunk),
+        FOREIGN KEY (storage, partition) REFERENCES partitions (storage, partition)
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

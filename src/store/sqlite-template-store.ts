@@ -8,8 +8,12 @@ import {
   resolveListJobsOptions,
   storeClosed,
   validateBcid,
+  validateClassIds,
+  validateCompactPage,
   validateJob,
   validateSinceRevision,
+  validateSnapshot,
+  validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
   validateTemplateWrite,
@@ -153,6 +157,35 @@ export async function createSqliteTemplateStore(
       `SELECT class_id, encoder_version, tags, compact FROM templates
        WHERE storage = ? AND partition = ? AND revision > ? ORDER BY class_id`,
     ),
+    compactPage: db.prepare<[...PartitionKey, bigint, number], CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? ORDER BY class_id LIMIT ?`,
+    ),
+    // The ids travel as one JSON array: SQLite reads its integers as exact 64-bit values.
+    compactByIds: db.prepare<[...PartitionKey, string], CompactRow>(
+      `SELECT class_id, encoder_version, tags, compact FROM templates
+       WHERE storage = ? AND partition = ? AND class_id IN (SELECT value FROM json_each(?))`,
+    ),
+    laterDelete: db.prepare<[...PartitionKey, number]>(
+      "SELECT 1 FROM tombstones WHERE storage = ? AND partition = ? AND revision > ? LIMIT 1",
+    ),
+    clearSnapshots: db.prepare<PartitionKey>(
+      "DELETE FROM search_snapshots WHERE storage = ? AND partition = ?",
+    ),
+    insertChunk: db.prepare<[...PartitionKey, number, number, number, string, Uint8Array]>(
+      `INSERT INTO search_snapshots (storage, partition, chunk, chunks, revision, format, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    snapshotInfo: db.prepare<PartitionKey, { revision: bigint; format: string; chunks: bigint }>(
+      `SELECT revision, format, chunks FROM search_snapshots
+       WHERE storage = ? AND partition = ? AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
+    ),
+    snapshotChunk: db
+      .prepare<[...PartitionKey, number, number], Buffer>(
+        `SELECT bytes FROM search_snapshots
+         WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ?`,
+      )
+      .pluck(),
     deletesSince: db
       .prepare<[...PartitionKey, number], bigint>(
         `SELECT class_id FROM tombstones
@@ -210,8 +243,34 @@ export async function createSqliteTemplateStore(
     const revision = Number(statements.bumpRevision.get(key[0], key[1]));
     statements.delete.run(...key);
     statements.putTombstone.run(...key, revision);
+    // A snapshot holds the deleted class's codes: it goes with it.
+    statements.clearSnapshots.run(key[0], key[1]);
     return true;
   });
+
+  const putSnapshot = db.transaction(
+    (
+      storage: string,
+      partition: number,
+      snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+    ): boolean => {
+      const state = statements.partition.get(storage, partition);
+      if (
+        state === undefined ||
+        snapshot.revision > Number(state.revision) ||
+        snapshot.revision < Number(state.pruned_through) ||
+        statements.laterDelete.get(storage, partition, snapshot.revision) !== undefined
+      ) {
+        return false;
+      }
+      statements.clearSnapshots.run(storage, partition);
+      const { chunks, revision, format } = snapshot;
+      chunks.forEach((bytes, i) => {
+        statements.insertChunk.run(storage, partition, i, chunks.length, revision, format, bytes);
+      });
+      return true;
+    },
+  );
 
   // Deferred transaction of reads only: one WAL snapshot for the revision and the rows.
   const changes = db.transaction((storage: string, partition: number, since: number) => {
@@ -225,6 +284,16 @@ export async function createSqliteTemplateStore(
     const deletes = full ? [] : statements.deletesSince.all(storage, partition, since);
     return { revision, upserts: upserts.map(compactEntryOf), deletes, full };
   });
+
+  const page = db.transaction(
+    (storage: string, partition: number, after: bigint, limit: number) => {
+      const row = statements.partition.get(storage, partition);
+      return {
+        revision: row === undefined ? 0 : Number(row.revision),
+        entries: statements.compactPage.all(storage, partition, after, limit).map(compactEntryOf),
+      };
+    },
+  );
 
   const prune = db.transaction((storage: string, partition: number, through: number): number => {
     statements.markPruned.run(through, storage, partition);
@@ -292,6 +361,51 @@ export async function createSqliteTemplateStore(
         validateStoragePartition(storage, partition);
         validateSinceRevision(sinceRevision);
         return changes.deferred(storage, partition, sinceRevision);
+      });
+    },
+
+    compactPage(storage, partition, afterClassId, limit) {
+      return run("compactPage", () => {
+        validateStoragePartition(storage, partition);
+        validateCompactPage(afterClassId, limit);
+        return page.deferred(storage, partition, afterClassId, limit);
+      });
+    },
+
+    compactTemplates(storage, partition, classIds) {
+      return run("compactTemplates", () => {
+        validateStoragePartition(storage, partition);
+        validateClassIds(classIds);
+        if (classIds.length === 0) return [];
+        const ids = `[${[...new Set(classIds)].join(",")}]`;
+        return statements.compactByIds.all(storage, partition, ids).map(compactEntryOf);
+      });
+    },
+
+    putSearchSnapshot(storage, partition, snapshot) {
+      return run("putSearchSnapshot", () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshot(snapshot);
+        return putSnapshot.immediate(storage, partition, snapshot);
+      });
+    },
+
+    searchSnapshot(storage, partition) {
+      return run("searchSnapshot", () => {
+        validateStoragePartition(storage, partition);
+        const row = statements.snapshotInfo.get(storage, partition);
+        return row === undefined
+          ? undefined
+          : { revision: Number(row.revision), format: row.format, chunks: Number(row.chunks) };
+      });
+    },
+
+    searchSnapshotChunk(storage, partition, revision, chunk) {
+      return run("searchSnapshotChunk", () => {
+        validateStoragePartition(storage, partition);
+        validateSnapshotChunk(revision, chunk);
+        const bytes = statements.snapshotChunk.get(storage, partition, revision, chunk);
+        return bytes === undefined ? undefined : bytesOf(bytes);
       });
     },
 

@@ -1,5 +1,11 @@
 import { FacevaultError } from "../errors.js";
-import type { Bcid, JobRecord, ListJobsOptions, TemplateWrite } from "./template-store.js";
+import {
+  type Bcid,
+  type JobRecord,
+  type ListJobsOptions,
+  MAX_COMPACT_BATCH,
+  type TemplateWrite,
+} from "./template-store.js";
 
 /**
  * Argument checks shared by every TemplateStore implementation, so that both backends reject
@@ -27,6 +33,58 @@ export function validateBcid(bcid: Bcid): void {
   validateStoragePartition(bcid.storage, bcid.partition);
   if (typeof bcid.classId !== "bigint" || bcid.classId <= 0n || bcid.classId > MAX_CLASS_ID) {
     throw invalid("classId", "class id must be a positive 64-bit integer (1 to 2^63 - 1)");
+  }
+}
+
+/** A page request: `afterClassId` in [0, 2^63 - 1], `limit` in [1, MAX_COMPACT_BATCH]. */
+export function validateCompactPage(afterClassId: bigint, limit: number): void {
+  if (typeof afterClassId !== "bigint" || afterClassId < 0n || afterClassId > MAX_CLASS_ID) {
+    throw invalid("afterClassId", "afterClassId must be an integer in [0, 2^63 - 1]");
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_COMPACT_BATCH) {
+    throw invalid("limit", `limit must be an integer in [1, ${MAX_COMPACT_BATCH}]`);
+  }
+}
+
+/** At most MAX_COMPACT_BATCH class ids, each in [1, 2^63 - 1]. */
+export function validateClassIds(classIds: readonly bigint[]): void {
+  if (!Array.isArray(classIds) || classIds.length > MAX_COMPACT_BATCH) {
+    throw invalid("classIds", `classIds must be an array of at most ${MAX_COMPACT_BATCH}`);
+  }
+  for (const classId of classIds) {
+    if (typeof classId !== "bigint" || classId <= 0n || classId > MAX_CLASS_ID) {
+      throw invalid("classIds", "class ids must be positive 64-bit integers (1 to 2^63 - 1)");
+    }
+  }
+}
+
+/** Most chunks one search snapshot may have. */
+const MAX_SNAPSHOT_CHUNKS = 65_536;
+
+/** A snapshot to store: revision >= 0, a short format name, 1 to 65,536 byte chunks. */
+export function validateSnapshot(snapshot: {
+  revision: number;
+  format: string;
+  chunks: readonly Uint8Array[];
+}): void {
+  validateSinceRevision(snapshot.revision);
+  if (typeof snapshot.format !== "string" || !/^[\x21-\x7e]{1,64}$/.test(snapshot.format)) {
+    throw invalid("format", "format must be 1 to 64 printable ASCII characters");
+  }
+  const { chunks } = snapshot;
+  if (!Array.isArray(chunks) || chunks.length < 1 || chunks.length > MAX_SNAPSHOT_CHUNKS) {
+    throw invalid("chunks", `a snapshot has 1 to ${MAX_SNAPSHOT_CHUNKS} chunks`);
+  }
+  if (!chunks.every((c) => c instanceof Uint8Array)) {
+    throw invalid("chunks", "snapshot chunks must be bytes");
+  }
+}
+
+/** A chunk address: revision >= 0 and chunk an integer in [0, 65,535]. */
+export function validateSnapshotChunk(revision: number, chunk: number): void {
+  validateSinceRevision(revision);
+  if (!Number.isInteger(chunk) || chunk < 0 || chunk >= MAX_SNAPSHOT_CHUNKS) {
+    throw invalid("chunk", `chunk must be an integer in [0, ${MAX_SNAPSHOT_CHUNKS - 1}]`);
   }
 }
 

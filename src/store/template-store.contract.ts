@@ -330,6 +330,205 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
       });
     });
 
+    describe("compactPage and compactTemplates", () => {
+      it("pages through exactly one partition in class-id order, with the partition's revision", async () => {
+        const storage = freshStorage();
+        const classIds = [MAX_CLASS_ID, 7n, 2n ** 53n + 1n, 1n, 40n];
+        for (const classId of classIds) {
+          await store.put(
+            templateWrite({ storage, partition: 1, classId }, { tags: [`t${classId}`] }),
+            0,
+          );
+        }
+        await store.put(templateWrite({ storage, partition: 2, classId: 3n }), 0);
+        await store.put(templateWrite({ storage: freshStorage(), partition: 1, classId: 5n }), 0);
+        const sorted = [...classIds].sort((a, b) => (a < b ? -1 : 1));
+
+        const pages: bigint[][] = [];
+        let after = 0n;
+        for (;;) {
+          const page = await store.compactPage(storage, 1, after, 2);
+          expect(page.revision).toBe(5);
+          pages.push(page.entries.map((e) => e.classId));
+          const last = page.entries.at(-1);
+          if (last === undefined) break;
+          after = last.classId;
+        }
+        expect(pages).toEqual([sorted.slice(0, 2), sorted.slice(2, 4), sorted.slice(4), []]);
+        const first = await store.compactPage(storage, 1, 0n, 10);
+        expect(first.entries).toEqual(
+          sorted.map((classId) =>
+            entryOf(templateWrite({ storage, partition: 1, classId }, { tags: [`t${classId}`] })),
+          ),
+        );
+        expect(await store.compactPage(freshStorage(), 1, 0n, 10)).toEqual({
+          revision: 0,
+          entries: [],
+        });
+      });
+
+      it("a page sees writes made after an earlier page, and its revision says so", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n, 3n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        const first = await store.compactPage(storage, 1, 0n, 1);
+        await second.delete({ storage, partition: 1, classId: 3n });
+        await second.put(
+          templateWrite({ storage, partition: 1, classId: 2n }, { tags: ["new"] }),
+          1,
+        );
+        const next = await store.compactPage(storage, 1, 1n, 10);
+        expect(first.revision).toBe(3);
+        expect(next.revision).toBe(5);
+        expect(next.entries.map((e) => [e.classId, e.tags])).toEqual([[2n, ["new"]]]);
+        // Catching up from the first page's revision tells the reader about the delete.
+        const changes = await store.partitionChanges(storage, 1, first.revision);
+        expect(changes.deletes).toEqual([3n]);
+        expect(changes.upserts.map((e) => e.classId)).toEqual([2n]);
+      });
+
+      it("reads the compact templates of the classes asked for that exist, once each", async () => {
+        const storage = freshStorage();
+        const writes = [1n, 9n, MAX_CLASS_ID, MAX_CLASS_ID - 1n].map((classId) =>
+          templateWrite({ storage, partition: 4, classId }, { tags: [String(classId)] }),
+        );
+        for (const write of writes) await store.put(write, 0);
+        await store.put(templateWrite({ storage, partition: 5, classId: 2n }), 0);
+        const found = await second.compactTemplates(storage, 4, [
+          MAX_CLASS_ID,
+          2n,
+          9n,
+          MAX_CLASS_ID,
+          1n,
+          MAX_CLASS_ID - 1n,
+        ]);
+        expect(found.map(describeEntry).sort()).toEqual(
+          writes.map(entryOf).map(describeEntry).sort(),
+        );
+        expect(found.map((e) => e.classId).sort()).toEqual(
+          [1n, 9n, MAX_CLASS_ID - 1n, MAX_CLASS_ID].sort(),
+        );
+        expect(await store.compactTemplates(storage, 4, [])).toEqual([]);
+        expect(await store.compactTemplates(storage, 6, [1n])).toEqual([]);
+        const many = Array.from({ length: 10_000 }, (_, i) => BigInt(i + 1));
+        expect(
+          (await store.compactTemplates(storage, 4, many)).map((e) => e.classId).sort(),
+        ).toEqual([1n, 9n]);
+      });
+
+      it("rejects bad cursors, limits and class ids", async () => {
+        const storage = freshStorage();
+        for (const [after, limit] of [
+          [-1n, 10],
+          [2n ** 63n, 10],
+          [0n, 0],
+          [0n, 10_001],
+          [0n, 1.5],
+        ] as const) {
+          expect((await rejection(store.compactPage(storage, 1, after, limit))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        for (const ids of [[0n], [2n ** 63n], [1 as unknown as bigint], Array(10_001).fill(1n)]) {
+          expect((await rejection(store.compactTemplates(storage, 1, ids))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        expect((await rejection(store.compactPage("", 1, 0n, 1))).kind).toBe("invalid_argument");
+      });
+    });
+
+    describe("search snapshots", () => {
+      const chunk = (n: number, size = 1000) => bytes(n, size);
+
+      it("stores, replaces and reads back a snapshot chunk by chunk", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        const first = { revision: 2, format: "v1", chunks: [chunk(1), chunk(2, 300_000)] };
+        expect(await store.putSearchSnapshot(storage, 1, first)).toBe(true);
+        expect(await second.searchSnapshot(storage, 1)).toEqual({
+          revision: 2,
+          format: "v1",
+          chunks: 2,
+        });
+        expect(await second.searchSnapshotChunk(storage, 1, 2, 1)).toEqual(chunk(2, 300_000));
+        expect(await second.searchSnapshotChunk(storage, 1, 2, 2)).toBe(undefined);
+
+        // Writes other than deletes leave an older snapshot valid; a newer one replaces it.
+        await store.setTags({ storage, partition: 1, classId: 1n }, ["x"]);
+        await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 2 });
+        const newer = { revision: 4, format: "v1", chunks: [chunk(3)] };
+        expect(await store.putSearchSnapshot(storage, 1, newer)).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toEqual({
+          revision: 4,
+          format: "v1",
+          chunks: 1,
+        });
+        expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toBe(undefined);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunk(3));
+        // Other partitions have none.
+        expect(await store.searchSnapshot(storage, 2)).toBe(undefined);
+      });
+
+      it("never keeps a snapshot that could hold a deleted class", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n, 3n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        const at3 = { revision: 3, format: "v1", chunks: [chunk(4)] };
+        expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(true);
+        // A delete through another instance removes it.
+        expect(await second.delete({ storage, partition: 1, classId: 2n })).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        expect(await store.searchSnapshotChunk(storage, 1, 3, 0)).toBe(undefined);
+        // A snapshot made before that delete is refused; one made after it is taken.
+        expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(false);
+        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 4 })).toBe(true);
+        // A revision ahead of the partition, or an empty partition, is refused.
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 5 })).toBe(false);
+        expect(await store.putSearchSnapshot(freshStorage(), 1, at3)).toBe(false);
+        // Pruned tombstones cannot tell what was deleted before them.
+        await store.delete({ storage, partition: 1, classId: 3n });
+        await store.put(templateWrite({ storage, partition: 1, classId: 9n }), 0);
+        await store.pruneTombstones(storage, 1, 6);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 5 })).toBe(false);
+        expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 6 })).toBe(true);
+      });
+
+      it("rejects bad snapshots and chunk addresses", async () => {
+        const storage = freshStorage();
+        await store.put(templateWrite({ storage, partition: 1, classId: 1n }), 0);
+        const good = { revision: 1, format: "v1", chunks: [chunk(1)] };
+        for (const bad of [
+          { ...good, revision: -1 },
+          { ...good, format: "" },
+          { ...good, format: "with space" },
+          { ...good, chunks: [] },
+          { ...good, chunks: ["x" as unknown as Uint8Array] },
+        ]) {
+          expect((await rejection(store.putSearchSnapshot(storage, 1, bad))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+        for (const [revision, at] of [
+          [-1, 0],
+          [1, -1],
+          [1, 1.5],
+          [1, 65_536],
+        ] as const) {
+          expect((await rejection(store.searchSnapshotChunk(storage, 1, revision, at))).kind).toBe(
+            "invalid_argument",
+          );
+        }
+      });
+    });
+
     describe("concurrency", () => {
       it("parallel read-merge-retry writers of one class all land", async () => {
         const bcid = { storage: freshStorage(), partition: 1, classId: MAX_CLASS_ID };

@@ -53,6 +53,25 @@ export interface PartitionChanges {
   full: boolean;
 }
 
+/** Most entries one `compactPage` or `compactTemplates` call reads. */
+export const MAX_COMPACT_BATCH = 10_000;
+
+/** One page of a partition's compact templates, to load a search index piece by piece. */
+export interface CompactPage {
+  /** The partition's revision in the snapshot the page was read from. */
+  revision: number;
+  /** Templates with a class id above the one asked for, ascending, at most `limit`. */
+  entries: CompactEntry[];
+}
+
+/** A partition's stored search snapshot: sealed chunks of its index as of a revision. */
+export interface SearchSnapshotInfo {
+  revision: number;
+  /** The writer's layout name; a reader that does not know it ignores the snapshot. */
+  format: string;
+  chunks: number;
+}
+
 /** Bookkeeping entry of one API call. */
 export interface JobRecord {
   jobId: string;
@@ -101,6 +120,48 @@ export interface TemplateStore {
     partition: number,
     sinceRevision: number,
   ): Promise<PartitionChanges>;
+  /**
+   * Compact templates of one partition with class id > `afterClassId` (0 for the first page),
+   * ascending, at most `limit` (1 to {@link MAX_COMPACT_BATCH}), read in one snapshot together
+   * with the partition's revision. Pages read one after another come from different snapshots:
+   * a reader that pages through a partition catches up with `partitionChanges` from the first
+   * page's revision.
+   */
+  compactPage(
+    storage: string,
+    partition: number,
+    afterClassId: bigint,
+    limit: number,
+  ): Promise<CompactPage>;
+  /**
+   * The compact templates of those classes of a partition that exist, each once, in no set
+   * order; at most {@link MAX_COMPACT_BATCH} class ids.
+   */
+  compactTemplates(
+    storage: string,
+    partition: number,
+    classIds: readonly bigint[],
+  ): Promise<CompactEntry[]>;
+  /**
+   * Replaces the partition's search snapshot with `chunks` (sealed by the caller) made at
+   * `revision`. Stored only when no template of the partition was deleted after `revision` and
+   * `revision` is not ahead of the partition, so a snapshot never holds a deleted class (a
+   * delete also removes the snapshot). Returns whether it was stored.
+   */
+  putSearchSnapshot(
+    storage: string,
+    partition: number,
+    snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+  ): Promise<boolean>;
+  /** The partition's search snapshot, if one is stored. */
+  searchSnapshot(storage: string, partition: number): Promise<SearchSnapshotInfo | undefined>;
+  /** Chunk `chunk` of the snapshot made at `revision`; undefined once it was replaced or removed. */
+  searchSnapshotChunk(
+    storage: string,
+    partition: number,
+    revision: number,
+    chunk: number,
+  ): Promise<Uint8Array | undefined>;
   /** @throws FacevaultError `already_exists` when the job id was recorded before. */
   recordJob(job: JobRecord): Promise<void>;
   /** Newest first (by `receivedAt`, then by recording order). */

@@ -1,19 +1,40 @@
+import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import {
+  allDistances,
+  bruteForce,
+  gaussianVectors,
+  probesFor,
+} from "../../test/support/search-reference.js";
+import { readVectorFixture } from "../../test/support/vector-fixture.js";
 import { cosineDistance, euclideanDistance } from "../face/encoders.js";
 import { createSqliteTemplateStore } from "../store/sqlite-template-store.js";
 import type { Bcid, TemplateStore } from "../store/template-store.js";
-import { createSearchIndexes, type VectorMetric } from "./search-index.js";
+import {
+  createSearchIndexes,
+  type PartitionIndex,
+  type SearchQuery,
+  type VectorMetric,
+} from "./search-index.js";
 import { createTemplateSealer } from "./template-sealer.js";
 import { createTemplateVault } from "./template-vault.js";
+import { quantizeRow } from "./vector-quantizer.js";
 
 const logger = pino({ level: "silent" });
+/** Real 128-D vectors in test/fixtures/search (see bench/make-search-fixture.ts). */
+const REAL_VECTORS = 10_000;
 const vault = createTemplateVault({
   sealer: createTemplateSealer({ masterKeys: [new Uint8Array(32).fill(3)] }),
 });
 const bcid = (classId: bigint): Bcid => ({ storage: "s", partition: 1, classId });
 
-async function put(store: TemplateStore, classId: bigint, vector: number[], tags: string[] = []) {
+async function put(
+  store: TemplateStore,
+  classId: bigint,
+  vector: ArrayLike<number>,
+  tags: string[] = [],
+) {
   const v = Float32Array.from(vector);
   const existing = await store.get(bcid(classId));
   const now = new Date();
@@ -56,6 +77,10 @@ async function setup(metric: VectorMetric = "euclidean", store?: TemplateStore, 
 
 const everything = { tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 10 };
 
+async function ids(index: PartitionIndex, query: SearchQuery): Promise<bigint[]> {
+  return (await index.search(query)).map((m) => m.classId);
+}
+
 describe("search index", () => {
   it("returns matches best first within the distance and limit", async () => {
     const { store, index } = await setup();
@@ -64,11 +89,11 @@ describe("search index", () => {
     await put(store, 3n, [0, 3, 0]);
     await index.sync();
     const probe = Float32Array.from([0.9, 0, 0]);
-    expect(index.search({ ...everything, probe }).map((m) => m.classId)).toEqual([2n, 1n, 3n]);
-    const near = index.search({ ...everything, probe, maxDistance: 1 });
+    expect(await ids(index, { ...everything, probe })).toEqual([2n, 1n, 3n]);
+    const near = await index.search({ ...everything, probe, maxDistance: 1 });
     expect(near.map((m) => m.classId)).toEqual([2n, 1n]);
     expect(near[0]?.distance).toBeCloseTo(0.1, 5);
-    expect(index.search({ ...everything, probe, limit: 1 }).map((m) => m.classId)).toEqual([2n]);
+    expect(await ids(index, { ...everything, probe, limit: 1 })).toEqual([2n]);
   });
 
   it("agrees with a plain distance computation on 128-D vectors, both metrics", async () => {
@@ -94,14 +119,14 @@ describe("search index", () => {
         .sort((a, b) => a.distance - b.distance)
         .slice(0, 10);
       expect(index.size).toBe(60);
-      const got = index.search({ ...everything, probe });
+      const got = await index.search({ ...everything, probe });
       expect(got.map((m) => m.classId)).toEqual(expected.map((m) => m.classId));
       got.forEach((m, i) => {
         expect(m.distance).toBeCloseTo(expected[i]?.distance as number, 5);
       });
       // With a cut-off, exactly the rows within it.
       const cut = ((expected[4]?.distance as number) + (expected[5]?.distance as number)) / 2;
-      expect(index.search({ ...everything, probe, maxDistance: cut }).length).toBe(5);
+      expect((await index.search({ ...everything, probe, maxDistance: cut })).length).toBe(5);
     }
   });
 
@@ -110,7 +135,10 @@ describe("search index", () => {
     await put(store, 1n, [10, 0, 0]);
     await put(store, 2n, [1, 1, 0]);
     await index.sync();
-    const [best, second] = index.search({ ...everything, probe: Float32Array.from([0.5, 0, 0]) });
+    const [best, second] = await index.search({
+      ...everything,
+      probe: Float32Array.from([0.5, 0, 0]),
+    });
     expect(best).toMatchObject({ classId: 1n });
     expect(best?.distance).toBeCloseTo(0, 6);
     expect(second?.distance).toBeCloseTo(1 - Math.SQRT1_2, 6);
@@ -122,39 +150,121 @@ describe("search index", () => {
     await put(store, 2n, [0, 0, 1], ["a"]);
     await index.sync();
     const probe = Float32Array.from([0, 0, 0]);
-    expect(index.search({ ...everything, probe, tags: ["a", "b"] }).map((m) => m.classId)).toEqual([
-      1n,
-    ]);
+    expect(await ids(index, { ...everything, probe, tags: ["a", "b"] })).toEqual([1n]);
     await store.setTags(bcid(2n), ["a", "b"]);
     await store.delete(bcid(1n));
     await put(store, 3n, [0, 0, 0.5]);
     await index.sync();
     expect(index.size).toBe(2);
-    expect(index.search({ ...everything, probe, tags: ["a", "b"] }).map((m) => m.classId)).toEqual([
-      2n,
-    ]);
-    expect(index.search({ ...everything, probe }).map((m) => m.classId)).toEqual([3n, 2n]);
+    expect(await ids(index, { ...everything, probe, tags: ["a", "b"] })).toEqual([2n]);
+    expect(await ids(index, { ...everything, probe })).toEqual([3n, 2n]);
   });
 
-  it("skips a compact template that fails authentication", async () => {
+  it("skips a compact template that fails authentication, at load and at search time", async () => {
     const { store, index } = await setup();
     await put(store, 1n, [0, 0, 0]);
+    await put(store, 2n, [1, 0, 0]);
+    // A store whose compact template of class 1 was sealed for another class.
+    let damaged = false;
     const broken = Object.create(store) as TemplateStore;
+    const damage = <T extends { classId: bigint; compact: Uint8Array }>(entry: T): T =>
+      damaged && entry.classId === 1n
+        ? {
+            ...entry,
+            compact: vault.sealCompact(
+              bcid(99n),
+              { encoderVersion: 2, featureCount: 1, vector: new Float32Array(3) },
+              false,
+            ),
+          }
+        : entry;
     broken.partitionChanges = async (...args) => {
       const changes = await store.partitionChanges(...args);
-      for (const u of changes.upserts)
-        u.compact = vault.sealCompact(
-          bcid(99n),
-          { encoderVersion: 2, featureCount: 1, vector: new Float32Array(3) },
-          false,
-        );
-      return changes;
+      return { ...changes, upserts: changes.upserts.map(damage) };
     };
-    const other = await setup("euclidean", broken);
-    await other.index.sync();
-    expect(other.index.size).toBe(0);
+    broken.compactPage = async (...args) => {
+      const page = await store.compactPage(...args);
+      return { ...page, entries: page.entries.map(damage) };
+    };
+    broken.compactTemplates = async (...args) =>
+      (await store.compactTemplates(...args)).map(damage);
+
+    damaged = true;
+    const atLoad = await setup("euclidean", broken);
+    await atLoad.index.sync();
+    expect(atLoad.index.size).toBe(1);
+    expect(await ids(atLoad.index, { ...everything, probe: Float32Array.from([0, 0, 0]) })).toEqual(
+      [2n],
+    );
+
+    // Loaded while intact, damaged afterwards (same revision): left out, the others still answer.
+    damaged = false;
+    const atSearch = await setup("euclidean", broken);
+    await atSearch.index.sync();
+    expect(atSearch.index.size).toBe(2);
+    damaged = true;
+    const probe = Float32Array.from([0, 0, 0]);
+    expect(await ids(atSearch.index, { ...everything, probe })).toEqual([2n]);
+    expect(atSearch.index.size).toBe(1);
     await index.sync();
-    expect(index.size).toBe(1);
+    expect(index.size).toBe(2);
+  });
+
+  it("ranks with the vector the store holds when a candidate changed after the sync", async () => {
+    const { store, index } = await setup();
+    await put(store, 1n, [0, 0, 0]);
+    await put(store, 2n, [1, 0, 0]);
+    await index.sync();
+    // Written by another process after this index's sync: the search sees the changed
+    // candidate, catches up and answers from the new state.
+    await put(store, 1n, [5, 5, 5]);
+    await store.delete(bcid(2n));
+    await put(store, 3n, [0.5, 0, 0]);
+    const probe = Float32Array.from([0, 0, 0]);
+    const matches = await index.search({ ...everything, probe });
+    expect(matches.map((m) => m.classId)).toEqual([3n, 1n]);
+    expect(matches[1]?.distance).toBeCloseTo(Math.sqrt(75), 5);
+  });
+
+  it("loads a partition page by page and catches up with writes made meanwhile", async () => {
+    const store = await createSqliteTemplateStore({ path: ":memory:" });
+    for (let i = 1; i <= 25; i++) await put(store, BigInt(i * 10), [i, 0, 0]);
+    const paged = Object.create(store) as TemplateStore;
+    let pages = 0;
+    paged.compactPage = async (...args) => {
+      const page = await store.compactPage(...args);
+      pages++;
+      if (pages === 2) {
+        // Between two pages: a row behind the cursor, a deleted one ahead of it, a new one.
+        await put(store, 5n, [0.5, 0, 0]);
+        await store.delete(bcid(200n));
+        await put(store, 105n, [10.5, 0, 0]);
+      }
+      return page;
+    };
+    const indexes = createSearchIndexes({
+      store: paged,
+      vault,
+      encoderVersion: 2,
+      dimension: 3,
+      metric: "euclidean",
+      logger,
+      loadPageSize: 4,
+    });
+    const index = indexes.partition("s", 1);
+    await index.sync();
+    expect(pages).toBe(7);
+    expect(index.size).toBe(26);
+    const all = await ids(index, {
+      ...everything,
+      probe: Float32Array.from([0, 0, 0]),
+      limit: 100,
+    });
+    const expected = [5n, ...Array.from({ length: 25 }, (_, i) => BigInt((i + 1) * 10))]
+      .filter((c) => c !== 200n)
+      .concat([105n])
+      .sort((a, b) => Number(a - b));
+    expect([...all].sort((a, b) => Number(a - b))).toEqual(expected);
   });
 
   it("never answers a search from a sync that read the store before an acknowledged write", async () => {
@@ -180,8 +290,198 @@ describe("search index", () => {
     release();
     await early;
     await late;
-    expect(
-      index.search({ ...everything, probe: Float32Array.from([0, 0, 0]) }).map((m) => m.classId),
-    ).toEqual([7n]);
+    expect(await ids(index, { ...everything, probe: Float32Array.from([0, 0, 0]) })).toEqual([7n]);
+  });
+
+  it("answers searches of another partition while a large one loads", async () => {
+    const store = await createSqliteTemplateStore({ path: ":memory:" });
+    for (let i = 1; i <= 3000; i++) await put(store, BigInt(i), [i, 0, 0]);
+    const other = { storage: "s", partition: 2, classId: 1n };
+    const now = new Date();
+    const vector = Float32Array.from([1, 2, 3]);
+    await store.put(
+      {
+        bcid: other,
+        encoderVersion: 2,
+        tags: [],
+        createdAt: now,
+        enrolledAt: now,
+        featureCount: 1,
+        thumbnailCount: 0,
+        compact: vault.sealCompact(other, { encoderVersion: 2, featureCount: 1, vector }, false),
+        enhanced: new Uint8Array(0),
+      },
+      0,
+    );
+    const indexes = createSearchIndexes({
+      store,
+      vault,
+      encoderVersion: 2,
+      dimension: 3,
+      metric: "euclidean",
+      logger,
+      loadPageSize: 50,
+    });
+    const order: string[] = [];
+    const big = indexes.partition("s", 1);
+    const loading = big.sync().then(() => order.push("large partition loaded"));
+    const small = indexes.partition("s", 2);
+    await small.sync();
+    expect(await ids(small, { ...everything, probe: vector })).toEqual([1n]);
+    order.push("other partition answered");
+    await loading;
+    expect(order).toEqual(["other partition answered", "large partition loaded"]);
+    expect(big.size).toBe(3000);
+  });
+
+  it("equals a brute-force float64 scan on the real fixture vectors, through the store", async () => {
+    const vectors = readVectorFixture(
+      fileURLToPath(new URL("../../test/fixtures/search/real-vectors-128.sealed", import.meta.url)),
+    );
+    expect(vectors.length).toBeGreaterThanOrEqual(REAL_VECTORS);
+    const { store, index } = await setup("euclidean", undefined, 128);
+    const now = new Date();
+    for (const [i, vector] of vectors.entries()) {
+      const at = bcid(BigInt(i + 1));
+      await store.put(
+        {
+          bcid: at,
+          encoderVersion: 2,
+          tags: i % 2 === 0 ? ["odd"] : [],
+          createdAt: now,
+          enrolledAt: now,
+          featureCount: 1,
+          thumbnailCount: 0,
+          compact: vault.sealCompact(at, { encoderVersion: 2, featureCount: 1, vector }, false),
+          enhanced: new Uint8Array(0),
+        },
+        0,
+      );
+    }
+    await index.sync();
+    expect(index.size).toBe(vectors.length);
+    for (const probe of probesFor(vectors, 21)) {
+      const distances = allDistances(vectors, probe, "euclidean");
+      expect(await index.search({ ...everything, probe })).toEqual(bruteForce(distances));
+      expect(await index.search({ ...everything, probe, tags: ["odd"] })).toEqual(
+        bruteForce(distances, { keep: (i) => i % 2 === 0 }),
+      );
+      // The service's default: every match above the decision threshold, at most 100.
+      const maxDistance = 0.54;
+      expect(await index.search({ ...everything, probe, maxDistance, limit: 100 })).toEqual(
+        bruteForce(distances, { maxDistance, limit: 100 }),
+      );
+    }
+  }, 120_000);
+
+  describe("search snapshots", () => {
+    async function bigPartition(count: number) {
+      const store = await createSqliteTemplateStore({ path: ":memory:" });
+      const vectors = gaussianVectors(count, 16, 4);
+      const now = new Date();
+      for (const [i, vector] of vectors.entries()) {
+        const at = bcid(BigInt(i + 1));
+        await store.put(
+          {
+            bcid: at,
+            encoderVersion: 2,
+            tags: i % 3 === 0 ? ["a"] : i % 3 === 1 ? ["a", "b"] : [],
+            createdAt: now,
+            enrolledAt: now,
+            featureCount: 1,
+            thumbnailCount: 0,
+            compact: vault.sealCompact(at, { encoderVersion: 2, featureCount: 1, vector }, false),
+            enhanced: new Uint8Array(0),
+          },
+          0,
+        );
+      }
+      return { store, vectors };
+    }
+
+    function indexOn(store: TemplateStore) {
+      let pages = 0;
+      const counting = Object.create(store) as TemplateStore;
+      counting.compactPage = (...args) => {
+        pages++;
+        return store.compactPage(...args);
+      };
+      const index = createSearchIndexes({
+        store: counting,
+        vault,
+        encoderVersion: 2,
+        dimension: 16,
+        metric: "euclidean",
+        logger,
+        snapshotMinTemplates: 100,
+      }).partition("s", 1);
+      return { index, pages: () => pages };
+    }
+
+    async function snapshotStored(store: TemplateStore, revision: number) {
+      // Stored in the background after the load; generous for a busy box.
+      for (let i = 0; i < 2000; i++) {
+        if ((await store.searchSnapshot("s", 1))?.revision === revision) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error("no snapshot was stored");
+    }
+
+    it("writes a snapshot after loading templates; the next index loads from it and catches up", async () => {
+      const { store, vectors } = await bigPartition(9000);
+      const first = indexOn(store);
+      await first.index.sync();
+      expect(first.pages()).toBeGreaterThan(1);
+      await snapshotStored(store, 9000);
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 5 });
+      // Sealed: the class ids and codes of the rows are nowhere in the stored bytes.
+      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, 9000, 0)) ?? []);
+      const ids = Buffer.from(BigInt64Array.from([1n, 2n, 3n]).buffer);
+      const code = Buffer.from(quantizeRow(vectors[0] as Float32Array, "euclidean").codes.buffer);
+      expect(stored.length).toBeGreaterThan(2048 * 32);
+      expect(stored.indexOf(ids)).toBe(-1);
+      expect(stored.indexOf(code.subarray(0, 16))).toBe(-1);
+      // Changes after the snapshot: a new vector, new tags, a new class.
+      await put(store, 5n, vectors[100] as Float32Array, ["a"]);
+      await store.setTags(bcid(7n), ["b"]);
+      await put(store, 9001n, vectors[200] as Float32Array, ["b"]);
+
+      const second = indexOn(store);
+      await second.index.sync();
+      await first.index.sync();
+      expect(second.pages()).toBe(0);
+      expect(second.index.size).toBe(9001);
+      for (const probe of gaussianVectors(5, 16, 8)) {
+        for (const tags of [[], ["a"], ["b"], ["a", "b"]]) {
+          const query = { probe, tags, maxDistance: Number.POSITIVE_INFINITY, limit: 10 };
+          expect(await second.index.search(query)).toEqual(await first.index.search(query));
+        }
+      }
+    });
+
+    it("is removed with any delete, and a damaged chunk falls back to loading templates", async () => {
+      const { store } = await bigPartition(300);
+      await indexOn(store).index.sync();
+      await snapshotStored(store, 300);
+      await store.delete(bcid(1n));
+      expect(await store.searchSnapshot("s", 1)).toBe(undefined);
+
+      const next = indexOn(store);
+      await next.index.sync(); // loads templates, writes a new snapshot
+      await snapshotStored(store, 301);
+      const damaged = Object.create(store) as TemplateStore;
+      damaged.searchSnapshotChunk = async (...args) => {
+        const chunk = await store.searchSnapshotChunk(...args);
+        if (chunk) chunk[chunk.length - 1] = (chunk[chunk.length - 1] as number) ^ 1;
+        return chunk;
+      };
+      const fallback = indexOn(damaged);
+      await fallback.index.sync();
+      expect(fallback.pages()).toBeGreaterThan(0);
+      expect(fallback.index.size).toBe(299);
+      const probe = new Float32Array(16);
+      const query = { probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 5 };
+      expect(await fallback.index.search(query)).toEqual(await next.index.search(query));
+    });
   });
 });

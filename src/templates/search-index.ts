@@ -1,20 +1,82 @@
 import type { Logger } from "pino";
-import { isFacevaultError } from "../errors.js";
-import type { PartitionChanges, TemplateStore } from "../store/template-store.js";
+import { FacevaultError, isFacevaultError } from "../errors.js";
+import { cosineDistance, euclideanDistance, type VectorMetric } from "../face/encoders.js";
+import {
+  type CompactEntry,
+  MAX_COMPACT_BATCH,
+  type PartitionChanges,
+  type TemplateStore,
+} from "../store/template-store.js";
+import { createClassIdTable } from "./class-id-table.js";
+import { compileScanKernel, createQuantizedRows, type QuantizedRows } from "./quantized-rows.js";
+import { decodeSnapshotChunk, encodeSnapshotChunk, snapshotFormat } from "./search-snapshot.js";
 import type { TemplateVault } from "./template-vault.js";
+import {
+  minimumGain,
+  paddedDimension,
+  quantizeProbe,
+  quantizeRow,
+  type RowCode,
+  sameRowCode,
+} from "./vector-quantizer.js";
 
-/** How vectors of an encoder compare; the scan loop is specialised for each. */
-export type VectorMetric = "euclidean" | "cosine";
+/** How vectors of an encoder compare (the encoders' own type). */
+export type { VectorMetric } from "../face/encoders.js";
+
+/** Default templates read per store round trip while loading a partition. */
+export const DEFAULT_LOAD_PAGE_SIZE = 2048;
+/** Work done between two yields to the event loop while loading or applying changes (ms). */
+const YIELD_EVERY_MS = 10;
+/** Scans of one search before it gives up on a partition whose templates keep changing. */
+const MAX_SEARCH_ATTEMPTS = 4;
+/** Default smallest partition that keeps a search snapshot. */
+export const DEFAULT_SNAPSHOT_MIN_TEMPLATES = 10_000;
+/** Rows per snapshot chunk: about 1 MB at 512-D, decoded without yielding. */
+const SNAPSHOT_CHUNK_ROWS = 2048;
 
 export interface SearchIndexesOptions {
-  store: Pick<TemplateStore, "partitionChanges">;
+  store: Pick<
+    TemplateStore,
+    | "partitionChanges"
+    | "compactPage"
+    | "compactTemplates"
+    | "putSearchSnapshot"
+    | "searchSnapshot"
+    | "searchSnapshotChunk"
+  >;
   vault: TemplateVault;
   /** Only templates of this encoder version are indexed and compared. */
   encoderVersion: number;
-  /** Feature vector length of that encoder. */
+  /** Feature vector length of that encoder (at most 2048). */
   dimension: number;
   metric: VectorMetric;
   logger: Logger;
+  /** Templates read per store round trip while loading a partition, 1 to 10,000. Default 2048. */
+  loadPageSize?: number;
+  /**
+   * Partitions of at least this many templates keep a search snapshot in the store (sealed
+   * chunks of the index), written after a load that could not use one: the next process loads
+   * them with one decryption per chunk instead of one per template. Default 10,000.
+   */
+  snapshotMinTemplates?: number;
+  /** Told after every search (metrics, benchmarks): rows re-ranked exactly, scans made. */
+  onSearch?: (stats: SearchStats) => void;
+}
+
+/** What one search cost. */
+export interface SearchStats {
+  storage: string;
+  partition: number;
+  /** Rows the scan could not rule out, read from the store and ranked exactly (all attempts). */
+  candidates: number;
+  /** Scans made: more than 1 when candidates changed under the search. */
+  attempts: number;
+  /** Milliseconds in the scans (the kernel and the bound), without the store and the re-rank. */
+  scanMs: number;
+  /** Milliseconds of the whole search: scans, reading and ranking the candidates. */
+  totalMs: number;
+  /** Templates the partition's index holds. */
+  templates: number;
 }
 
 export interface SearchQuery {
@@ -34,11 +96,22 @@ export interface SearchMatch {
 
 /** In-memory compact templates of one partition, kept in step with the store. */
 export interface PartitionIndex {
-  /** Brings the index up to date with the store (one cheap query when nothing changed). */
+  /**
+   * Brings the index up to date with the store: the first call loads the partition page by page
+   * (yielding to the event loop), later calls read only what changed (one cheap query when
+   * nothing did).
+   */
   sync(): Promise<void>;
-  /** Best matches first. Call `sync` before for an up-to-date answer. */
-  search(query: SearchQuery): SearchMatch[];
+  /**
+   * The exact best matches, best first (ties by class id): the distances of the encoder's
+   * metric computed in float64 on the stored float32 vectors. Call `sync` before for an
+   * up-to-date answer. Reads the few candidate templates from the store to rank them exactly.
+   * @throws FacevaultError `aborted` when the candidates kept changing under the search.
+   */
+  search(query: SearchQuery): Promise<SearchMatch[]>;
   readonly size: number;
+  /** Bytes the index holds for this partition (codes, bound numbers, class ids, lookup). */
+  readonly residentBytes: number;
 }
 
 export interface SearchIndexes {
@@ -47,19 +120,22 @@ export interface SearchIndexes {
 }
 
 /**
- * Search indexes per partition: the decrypted compact templates (one vector per class) in one
- * contiguous Float32Array, scanned with a tight loop. Each sync asks the store for what
- * changed since the last revision seen, so writes by this process and by other processes
- * sharing the database show up in the next search.
+ * Search indexes per partition. Each holds every compact template of the partition as int8
+ * codes in WebAssembly memory (about the dimension in bytes plus 40 per template), scanned with
+ * a SIMD kernel that bounds how far each code's score can be from the exact one; only the rows
+ * that may belong to the answer are read from the store, opened and ranked exactly. Each sync
+ * asks the store for what changed since the last revision seen, so writes by this process and
+ * by other processes sharing the database show up in the next search.
  */
 export function createSearchIndexes(options: SearchIndexesOptions): SearchIndexes {
+  const kernel = compileScanKernel();
   const indexes = new Map<string, PartitionIndex>();
   return {
     partition(storage, partition) {
       const key = `${storage}|${partition}`;
       let index = indexes.get(key);
       if (!index) {
-        index = createPartitionIndex(options, storage, partition);
+        index = createPartitionIndex(options, kernel, storage, partition);
         indexes.set(key, index);
       }
       return index;
@@ -67,91 +143,278 @@ export function createSearchIndexes(options: SearchIndexesOptions): SearchIndexe
   };
 }
 
+/** The rows of a partition; a full reload builds a new one and swaps it in whole. */
+interface Rows {
+  codes: QuantizedRows;
+  classIds: BigInt64Array;
+  rowOf: ReturnType<typeof createClassIdTable>;
+}
+
 function createPartitionIndex(
   options: SearchIndexesOptions,
+  kernel: WebAssembly.Module,
   storage: string,
   partition: number,
 ): PartitionIndex {
-  const { dimension, metric } = options;
+  const { dimension, metric, store } = options;
+  const pageSize = options.loadPageSize ?? DEFAULT_LOAD_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_COMPACT_BATCH) {
+    throw new FacevaultError(
+      "invalid_argument",
+      `loadPageSize must be an integer in [1, ${MAX_COMPACT_BATCH}]`,
+    );
+  }
   const log = options.logger.child({ component: "search-index", storage, partition });
+  const snapshotMin = options.snapshotMinTemplates ?? DEFAULT_SNAPSHOT_MIN_TEMPLATES;
+  const format = snapshotFormat(paddedDimension(dimension), metric, options.encoderVersion);
+  /** Bumped on every change of the rows, so a snapshot being built can tell it went stale. */
+  let mutations = 0;
+  const measure = metric === "cosine" ? cosineDistance : euclideanDistance;
   let revision = 0;
-  let classIds: bigint[] = [];
-  let tags: ReadonlySet<string>[] = [];
-  let vectors = new Float32Array(dimension * 64);
-  let rowOf = new Map<bigint, number>();
+  let loaded = false;
+  /** Changes applied after the snapshot the last load used. */
+  let catchUp = 0;
+  let rows = emptyRows();
+  // Distinct tag lists, shared by every template that carries the same one.
+  const tagSetIds = new Map<string, number>();
+  const tagSets: ReadonlySet<string>[] = [];
   let syncing: Promise<void> | undefined;
   let nextSync: Promise<void> | undefined;
 
-  function ensureCapacity(rows: number): void {
-    if (rows * dimension <= vectors.length) return;
-    const grown = new Float32Array(Math.max(rows, (vectors.length / dimension) * 2) * dimension);
-    grown.set(vectors.subarray(0, classIds.length * dimension));
-    vectors = grown;
+  function emptyRows(): Rows {
+    return {
+      codes: createQuantizedRows(kernel, { dimension, metric }),
+      classIds: new BigInt64Array(64),
+      rowOf: createClassIdTable(),
+    };
   }
 
-  function remove(classId: bigint): void {
-    const row = rowOf.get(classId);
+  function tagSetOf(tags: readonly string[]): number {
+    const unique = [...new Set(tags)].sort();
+    const key = JSON.stringify(unique);
+    let id = tagSetIds.get(key);
+    if (id === undefined) {
+      id = tagSets.length;
+      tagSets.push(new Set(unique));
+      tagSetIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** The row code of a stored compact template, or undefined (logged) when it is unusable. */
+  function codeOf(entry: CompactEntry): RowCode | undefined {
+    if (entry.encoderVersion !== options.encoderVersion) return undefined;
+    const vector = openVector(entry);
+    return vector === undefined ? undefined : quantizeRow(vector, metric);
+  }
+
+  function openVector(entry: CompactEntry): Float32Array | undefined {
+    let vector: Float32Array;
+    try {
+      vector = options.vault.openCompact(
+        { storage, partition, classId: entry.classId },
+        entry.compact,
+      ).vector;
+    } catch (err) {
+      if (!isFacevaultError(err, "data_loss")) throw err;
+      // Never match against a template that fails authentication; the others still work.
+      log.error({ classId: String(entry.classId) }, "compact template failed authentication");
+      return undefined;
+    }
+    if (vector.length !== dimension) {
+      log.error({ classId: String(entry.classId) }, "compact template has a wrong dimension");
+      return undefined;
+    }
+    return vector;
+  }
+
+  function upsert(target: Rows, classId: bigint, code: RowCode, tagSet: number): void {
+    mutations++;
+    const row = target.rowOf.get(classId);
+    if (row !== undefined) {
+      target.codes.set(row, code, tagSet);
+      return;
+    }
+    const at = target.codes.size;
+    target.codes.append(code, tagSet);
+    if (at >= target.classIds.length) {
+      const grown = new BigInt64Array(target.classIds.length * 2);
+      grown.set(target.classIds);
+      target.classIds = grown;
+    }
+    target.classIds[at] = classId;
+    target.rowOf.set(classId, at);
+  }
+
+  function remove(target: Rows, classId: bigint): void {
+    const row = target.rowOf.get(classId);
     if (row === undefined) return;
-    const last = classIds.length - 1;
+    mutations++;
+    const last = target.codes.size - 1;
     if (row !== last) {
-      // Move the last row into the gap so the rows stay contiguous.
-      const moved = classIds[last] as bigint;
-      classIds[row] = moved;
-      tags[row] = tags[last] as ReadonlySet<string>;
-      vectors.copyWithin(row * dimension, last * dimension, (last + 1) * dimension);
-      rowOf.set(moved, row);
+      // The last row moves into the gap so that the rows stay dense.
+      const moved = target.classIds[last] as bigint;
+      target.classIds[row] = moved;
+      target.rowOf.set(moved, row);
     }
-    classIds.pop();
-    tags.pop();
-    rowOf.delete(classId);
+    target.codes.removeSwap(row);
+    target.rowOf.delete(classId);
   }
 
-  function apply(changes: PartitionChanges): void {
-    if (changes.full) {
-      classIds = [];
-      tags = [];
-      rowOf = new Map();
+  /** Opens and indexes entries, yielding to the event loop every few milliseconds. */
+  async function applyUpserts(target: Rows, entries: readonly CompactEntry[]): Promise<void> {
+    let slice = performance.now();
+    for (const entry of entries) {
+      const code = codeOf(entry);
+      // An older encoder's template is not comparable until upgraded; a broken one never is.
+      if (code === undefined) remove(target, entry.classId);
+      else upsert(target, entry.classId, code, tagSetOf(entry.tags));
+      if (performance.now() - slice > YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        slice = performance.now();
+      }
     }
-    for (const classId of changes.deletes) remove(classId);
-    for (const entry of changes.upserts) {
-      if (entry.encoderVersion !== options.encoderVersion) {
-        remove(entry.classId); // an older template is not comparable until upgraded
-        continue;
-      }
-      let vector: Float32Array;
-      try {
-        vector = options.vault.openCompact(
-          { storage, partition, classId: entry.classId },
-          entry.compact,
-        ).vector;
-      } catch (err) {
-        if (!isFacevaultError(err, "data_loss")) throw err;
-        // Never match against a template that fails authentication; the others still work.
-        log.error({ classId: String(entry.classId) }, "compact template failed authentication");
-        remove(entry.classId);
-        continue;
-      }
-      if (vector.length !== dimension) {
-        log.error({ classId: String(entry.classId) }, "compact template has a wrong dimension");
-        remove(entry.classId);
-        continue;
-      }
-      let row = rowOf.get(entry.classId);
-      if (row === undefined) {
-        row = classIds.length;
-        ensureCapacity(row + 1);
-        classIds.push(entry.classId);
-        tags.push(new Set());
-        rowOf.set(entry.classId, row);
-      }
-      tags[row] = new Set(entry.tags);
-      vectors.set(metric === "cosine" ? normalized(vector) : vector, row * dimension);
+  }
+
+  async function apply(changes: PartitionChanges): Promise<void> {
+    if (changes.full) {
+      // Built apart and swapped in whole: a search meanwhile still sees the previous rows.
+      const fresh = emptyRows();
+      await applyUpserts(fresh, changes.upserts);
+      rows = fresh;
+    } else {
+      for (const classId of changes.deletes) remove(rows, classId);
+      await applyUpserts(rows, changes.upserts);
     }
     revision = changes.revision;
   }
 
+  /** Reads the whole partition page by page, then catches up from the first page's revision. */
+  async function loadPages(): Promise<void> {
+    const fresh = emptyRows();
+    let after = 0n;
+    let first: number | undefined;
+    for (;;) {
+      const page = await store.compactPage(storage, partition, after, pageSize);
+      first ??= page.revision;
+      await applyUpserts(fresh, page.entries);
+      const last = page.entries.at(-1);
+      if (last === undefined || page.entries.length < pageSize) break;
+      after = last.classId;
+      await yieldToEventLoop();
+    }
+    // Pages after the first may hold newer rows; what changed since the first page's snapshot
+    // (including rows the pages missed or deletions) comes with the catch-up.
+    const changes = await store.partitionChanges(storage, partition, first ?? 0);
+    rows = fresh;
+    await apply(changes);
+  }
+
+  /**
+   * Loads the stored search snapshot and catches up from its revision. False (nothing changed)
+   * when there is none of this format, it went away meanwhile, a chunk fails authentication,
+   * or tombstones were pruned past it.
+   */
+  async function loadSnapshot(): Promise<boolean> {
+    const info = await store.searchSnapshot(storage, partition);
+    if (info === undefined || info.format !== format) return false;
+    const fresh = emptyRows();
+    let tagSetMap = new Int32Array(0);
+    for (let chunk = 0; chunk < info.chunks; chunk++) {
+      const at = { storage, partition, revision: info.revision, chunk, chunks: info.chunks };
+      const blob = await store.searchSnapshotChunk(storage, partition, info.revision, chunk);
+      if (blob === undefined) return false; // replaced or removed while reading
+      let decoded: ReturnType<typeof decodeSnapshotChunk>;
+      try {
+        decoded = decodeSnapshotChunk(
+          options.vault.openSnapshotChunk(at, blob),
+          paddedDimension(dimension),
+        );
+      } catch (err) {
+        if (!isFacevaultError(err, "data_loss")) throw err;
+        log.error({ chunk }, "search snapshot chunk failed authentication; loading templates");
+        return false;
+      }
+      if (decoded.tagSets) tagSetMap = Int32Array.from(decoded.tagSets, (t) => tagSetOf(t));
+      const from = fresh.codes.size;
+      fresh.codes.appendRows(decoded.batch, tagSetMap);
+      if (fresh.classIds.length < fresh.codes.size) {
+        const grown = new BigInt64Array(Math.max(fresh.codes.size, fresh.classIds.length * 2));
+        grown.set(fresh.classIds);
+        fresh.classIds = grown;
+      }
+      fresh.classIds.set(decoded.classIds, from);
+      decoded.classIds.forEach((classId, i) => {
+        fresh.rowOf.set(classId, from + i);
+      });
+      await yieldToEventLoop();
+    }
+    const changes = await store.partitionChanges(storage, partition, info.revision);
+    if (changes.full) return false;
+    rows = fresh;
+    await apply(changes);
+    catchUp = changes.upserts.length + changes.deletes.length;
+    return true;
+  }
+
+  /**
+   * Seals the rows into snapshot chunks and hands them to the store. Runs inside the sync, so
+   * no change is applied meanwhile; a row dropped by a search meanwhile abandons it.
+   */
+  async function writeSnapshot(): Promise<void> {
+    const at = revision;
+    const before = mutations;
+    const size = rows.codes.size;
+    const chunks: Uint8Array[] = [];
+    const count = Math.ceil(size / SNAPSHOT_CHUNK_ROWS);
+    for (let chunk = 0; chunk < count; chunk++) {
+      const from = chunk * SNAPSHOT_CHUNK_ROWS;
+      const n = Math.min(SNAPSHOT_CHUNK_ROWS, size - from);
+      const plain = encodeSnapshotChunk({
+        classIds: rows.classIds.slice(from, from + n),
+        batch: rows.codes.exportRows(from, n),
+        ...(chunk === 0 ? { tagSets: tagSets.map((t) => [...t]) } : {}),
+      });
+      chunks.push(
+        options.vault.sealSnapshotChunk(
+          { storage, partition, revision: at, chunk, chunks: count },
+          plain,
+        ),
+      );
+      await yieldToEventLoop();
+      if (mutations !== before) return;
+    }
+    // Stored after the sync has let go: the searches waiting for it need not wait for the store.
+    void store
+      .putSearchSnapshot(storage, partition, { revision: at, format, chunks })
+      .then((stored) => log.info({ templates: size, revision: at, stored }, "search snapshot"))
+      .catch((err: unknown) => log.warn({ err }, "search snapshot not stored"));
+  }
+
+  /** Loads the partition: from its snapshot when there is a usable one, else page by page. */
+  async function load(): Promise<void> {
+    const started = performance.now();
+    catchUp = 0;
+    const fromSnapshot = await loadSnapshot();
+    if (!fromSnapshot) await loadPages();
+    loaded = true;
+    log.info(
+      {
+        templates: rows.codes.size,
+        fromSnapshot,
+        ms: Math.round(performance.now() - started),
+      },
+      "search index loaded",
+    );
+    const size = rows.codes.size;
+    if (size >= snapshotMin && (!fromSnapshot || catchUp > Math.max(snapshotMin, size / 10))) {
+      await writeSnapshot();
+    }
+  }
+
   async function syncOnce(): Promise<void> {
-    apply(await options.store.partitionChanges(storage, partition, revision));
+    if (!loaded) await load();
+    else await apply(await store.partitionChanges(storage, partition, revision));
   }
 
   function sync(): Promise<void> {
@@ -172,120 +435,122 @@ function createPartitionIndex(
     return nextSync;
   }
 
+  function allowedTagSets(required: readonly string[]): Uint8Array {
+    const allowed = new Uint8Array(tagSets.length);
+    tagSets.forEach((have, id) => {
+      allowed[id] = required.every((t) => have.has(t)) ? 1 : 0;
+    });
+    return allowed;
+  }
+
+  async function fetchCompacts(classIds: readonly bigint[]): Promise<Map<bigint, CompactEntry>> {
+    const found = new Map<bigint, CompactEntry>();
+    for (let i = 0; i < classIds.length; i += MAX_COMPACT_BATCH) {
+      const batch = classIds.slice(i, i + MAX_COMPACT_BATCH);
+      for (const entry of await store.compactTemplates(storage, partition, batch)) {
+        found.set(entry.classId, entry);
+      }
+    }
+    return found;
+  }
+
+  async function search(query: SearchQuery): Promise<SearchMatch[]> {
+    const { probe, maxDistance, limit } = query;
+    if (probe.length !== dimension) {
+      throw new FacevaultError(
+        "invalid_argument",
+        `probe of length ${probe.length}, expected ${dimension}`,
+      );
+    }
+    if (!(limit >= 1) || !(maxDistance >= 0)) return [];
+    const probeCode = quantizeProbe(probe, metric);
+    const minGain = minimumGain(maxDistance, probe, metric);
+    let exact = 0;
+    let scanMs = 0;
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const scanned = rows;
+      const allowed = query.tags.length > 0 ? allowedTagSets(query.tags) : undefined;
+      if (allowed?.every((a) => a === 0)) return [];
+      const scanStart = performance.now();
+      const candidates = scanned.codes.scan(probeCode, {
+        ...(allowed ? { allowedTagSets: allowed } : {}),
+        minGain,
+        limit,
+      });
+      scanMs += performance.now() - scanStart;
+      // What the exact step checks against, taken now: the rows may move while the store reads.
+      const expected = candidates.map((c) => ({
+        classId: scanned.classIds[c.row] as bigint,
+        code: scanned.codes.codeOf(c.row),
+      }));
+      exact += expected.length;
+      const stored = await fetchCompacts(expected.map((e) => e.classId));
+      const matches: SearchMatch[] = [];
+      const stale: { classId: bigint; code: RowCode }[] = [];
+      for (const { classId, code } of expected) {
+        const entry = stored.get(classId);
+        const vector =
+          entry?.encoderVersion === options.encoderVersion ? openVector(entry) : undefined;
+        // The bound holds only for the vector the codes were made from.
+        if (vector === undefined || !sameRowCode(quantizeRow(vector, metric), code)) {
+          stale.push({ classId, code });
+          continue;
+        }
+        const distance = measure(vector, probe);
+        if (distance <= maxDistance) matches.push({ classId, distance });
+      }
+      if (stale.length === 0) {
+        options.onSearch?.({
+          storage,
+          partition,
+          candidates: exact,
+          attempts: attempt,
+          scanMs,
+          totalMs: performance.now() - started,
+          templates: rows.codes.size,
+        });
+        return matches
+          .sort((a, b) =>
+            a.distance !== b.distance ? a.distance - b.distance : a.classId < b.classId ? -1 : 1,
+          )
+          .slice(0, limit);
+      }
+      if (attempt >= MAX_SEARCH_ATTEMPTS) {
+        throw new FacevaultError(
+          "aborted",
+          "the templates of this partition changed during the search; retry",
+        );
+      }
+      // Written after the last sync: catch up and scan again.
+      await sync();
+      for (const { classId, code } of stale) {
+        const row = rows.rowOf.get(classId);
+        if (row !== undefined && sameRowCode(rows.codes.codeOf(row), code)) {
+          // The store holds another vector (or none, or a broken one) at the same revision: a
+          // restored or damaged row. Leave it out until it is written again.
+          log.error(
+            { classId: String(classId) },
+            "stored compact template differs from its revision",
+          );
+          remove(rows, classId);
+        }
+      }
+    }
+  }
+
   return {
     get size() {
-      return classIds.length;
+      return rows.codes.size;
+    },
+    get residentBytes() {
+      return rows.codes.memoryBytes + rows.classIds.byteLength + rows.rowOf.bytes;
     },
     sync,
-    search(query) {
-      const probe = metric === "cosine" ? normalized(query.probe) : query.probe;
-      return scan(vectors, classIds, tags, dimension, metric, probe, query);
-    },
+    search,
   };
 }
 
-/**
- * Squared L2 distance of row `offset` to `probe`, with four accumulators (about twice as fast
- * in V8 as one) and an early exit once past `cutoff`, checked every 16 values.
- */
-function squaredDistance(
-  v: Float32Array,
-  offset: number,
-  p: Float32Array,
-  dim: number,
-  cutoff: number,
-): number {
-  let sum = 0;
-  let j = 0;
-  for (; j + 16 <= dim; j += 16) {
-    let a = 0;
-    let b = 0;
-    let c = 0;
-    let e = 0;
-    for (let k = j; k < j + 16; k += 4) {
-      const x0 = (v[offset + k] as number) - (p[k] as number);
-      const x1 = (v[offset + k + 1] as number) - (p[k + 1] as number);
-      const x2 = (v[offset + k + 2] as number) - (p[k + 2] as number);
-      const x3 = (v[offset + k + 3] as number) - (p[k + 3] as number);
-      a += x0 * x0;
-      b += x1 * x1;
-      c += x2 * x2;
-      e += x3 * x3;
-    }
-    sum += a + b + c + e;
-    if (sum > cutoff) return sum;
-  }
-  for (; j < dim; j++) {
-    const x = (v[offset + j] as number) - (p[j] as number);
-    sum += x * x;
-  }
-  return sum;
-}
-
-/** Dot product of row `offset` with `probe`, four accumulators. */
-function dot(v: Float32Array, offset: number, p: Float32Array, dim: number): number {
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let e = 0;
-  let j = 0;
-  for (; j + 4 <= dim; j += 4) {
-    a += (v[offset + j] as number) * (p[j] as number);
-    b += (v[offset + j + 1] as number) * (p[j + 1] as number);
-    c += (v[offset + j + 2] as number) * (p[j + 2] as number);
-    e += (v[offset + j + 3] as number) * (p[j + 3] as number);
-  }
-  for (; j < dim; j++) a += (v[offset + j] as number) * (p[j] as number);
-  return a + b + c + e;
-}
-
-function normalized(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += (v[i] as number) * (v[i] as number);
-  const norm = Math.sqrt(sum) || 1;
-  return v.map((x) => x / norm);
-}
-
-/**
- * Scans all rows, keeping the best `limit` matches within `maxDistance`. For Euclidean
- * distance the inner loop compares squared distances and stops a row as soon as it is
- * already worse than the current cut-off.
- */
-function scan(
-  vectors: Float32Array,
-  classIds: readonly bigint[],
-  tags: readonly ReadonlySet<string>[],
-  dim: number,
-  metric: VectorMetric,
-  probe: Float32Array,
-  query: SearchQuery,
-): SearchMatch[] {
-  const rows = classIds.length;
-  const required = query.tags;
-  const best: { row: number; d: number }[] = []; // sorted ascending by d, at most `limit`
-  const euclid = metric === "euclidean";
-  const limitCut = (d: number) => (euclid ? d * d : d);
-  let cutoff = limitCut(query.maxDistance);
-
-  for (let row = 0; row < rows; row++) {
-    if (required.length > 0) {
-      const have = tags[row] as ReadonlySet<string>;
-      if (!required.every((t) => have.has(t))) continue;
-    }
-    const offset = row * dim;
-    const d = euclid
-      ? squaredDistance(vectors, offset, probe, dim, cutoff)
-      : 1 - dot(vectors, offset, probe, dim);
-    if (d > cutoff) continue;
-    let at = best.length;
-    while (at > 0 && (best[at - 1] as { d: number }).d > d) at--;
-    best.splice(at, 0, { row, d });
-    if (best.length > query.limit) best.pop();
-    if (best.length === query.limit)
-      cutoff = Math.min(cutoff, (best[best.length - 1] as { d: number }).d);
-  }
-  return best.map(({ row, d }) => ({
-    classId: classIds[row] as bigint,
-    distance: euclid ? Math.sqrt(d) : d,
-  }));
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -24,6 +24,23 @@ export interface TemplateVault {
   /** `perTemplateKey` is the client's `encryptCompactTemplate`. */
   sealCompact(bcid: Bcid, template: CompactTemplate, perTemplateKey: boolean): Uint8Array;
   openCompact(bcid: Bcid, blob: Uint8Array): CompactTemplate;
+  /** Seals one chunk of a partition's search snapshot under the partition key. */
+  sealSnapshotChunk(at: SnapshotChunkAddress, plaintext: Uint8Array): Uint8Array;
+  /** @throws FacevaultError `data_loss` when the chunk is not the one sealed for `at`. */
+  openSnapshotChunk(at: SnapshotChunkAddress, blob: Uint8Array): Uint8Array;
+}
+
+/** Where a snapshot chunk belongs; all of it is bound into the seal. */
+export interface SnapshotChunkAddress {
+  storage: string;
+  partition: number;
+  revision: number;
+  chunk: number;
+  chunks: number;
+}
+
+function snapshotAad(at: SnapshotChunkAddress): string {
+  return `search-snapshot|${at.storage}|${at.partition}|${at.revision}|${at.chunk}/${at.chunks}`;
 }
 
 /** Creates the vault; see {@link TemplateVault}. */
@@ -58,5 +75,8 @@ export function createTemplateVault(options: TemplateVaultOptions): TemplateVaul
             `${bcid.storage}|${bcid.partition}`,
           ),
     openCompact: (bcid, blob) => open("compact", bcid, blob, decodeCompact),
+    sealSnapshotChunk: (at, plaintext) =>
+      sealer.sealWithPartitionKey(plaintext, snapshotAad(at), `${at.storage}|${at.partition}`),
+    openSnapshotChunk: (at, blob) => sealer.open(blob, snapshotAad(at)),
   };
 }

@@ -1,0 +1,389 @@
+import { FacevaultError } from "../errors.js";
+import type { VectorMetric } from "../face/encoders.js";
+import { scanKernelWasm } from "./kernel/scan-kernel-wasm.js";
+import {
+  boundError,
+  estimatedGain,
+  MAX_DIMENSION,
+  type ProbeCode,
+  paddedDimension,
+  type RowCode,
+} from "./vector-quantizer.js";
+
+/** Rows of one block: blocks are allocated whole, so the rows never move when the set grows. */
+const DEFAULT_BLOCK_ROWS = 8192;
+/** Bytes of metadata per row: scale, half, codeNorm, residual (float32) and tag-set id (int32). */
+const META_BYTES = 20;
+/** (row, dot) pairs the kernel writes before handing back to JS to raise the floor. */
+const OUT_PAIRS = 2048;
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+export interface QuantizedRowsOptions {
+  dimension: number;
+  metric: VectorMetric;
+  /** Rows per allocation block, a multiple of 16. Default 8192. */
+  blockRows?: number;
+}
+
+/** A row the scan could not rule out: its gain lies in [lo, hi]. */
+export interface ScanCandidate {
+  row: number;
+  lo: number;
+  hi: number;
+}
+
+export interface ScanOptions {
+  /** Rows whose tag-set id has a 0 here are skipped; undefined: every row counts. */
+  allowedTagSets?: Uint8Array;
+  /** Rows whose gain cannot reach this are not wanted (the distance limit), or -Infinity. */
+  minGain: number;
+  /** How many best rows the caller wants. */
+  limit: number;
+}
+
+/**
+ * The int8 codes and bound numbers of one partition's rows, in a WebAssembly memory scanned by
+ * the SIMD kernel (kernel/scan-kernel.wat). Rows are dense, 0 to size - 1; removing a row moves
+ * the last row into its place. Resident per row: the padded dimension in bytes plus 20.
+ */
+export interface QuantizedRows {
+  readonly size: number;
+  /** Bytes of WebAssembly memory committed (rows, blocks not yet full, scratch). */
+  readonly memoryBytes: number;
+  /** Adds a row at index `size`. @throws FacevaultError `resource_exhausted` past 4 GiB. */
+  append(code: RowCode, tagSet: number): void;
+  /** Replaces row `row`. */
+  set(row: number, code: RowCode, tagSet: number): void;
+  /** Moves the last row into `row` and drops the last. */
+  removeSwap(row: number): void;
+  /** A copy of the stored code of `row`. */
+  codeOf(row: number): RowCode;
+  /**
+   * Every row whose gain may be among the best `limit` and at least `minGain`, a superset of
+   * the exact answer (see vector-quantizer.ts for the bound).
+   */
+  scan(probe: ProbeCode, options: ScanOptions): ScanCandidate[];
+  /** Copies of rows [from, from + count): codes (count × paddedDimension) and metadata. */
+  exportRows(from: number, count: number): RowBatch;
+  /** Appends rows exported by {@link exportRows}, their tag-set ids mapped through `tagSetMap`. */
+  appendRows(batch: RowBatch, tagSetMap: Int32Array): void;
+}
+
+/** Rows in the memory layout: codes, then per row 20 bytes of metadata (see META_BYTES). */
+export interface RowBatch {
+  rows: number;
+  codes: Uint8Array;
+  meta: Uint8Array;
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  written: WebAssembly.Global;
+  scan(
+    codes: number,
+    meta: number,
+    rows: number,
+    dim: number,
+    probe: number,
+    mask: number,
+    t: number,
+    phi: number,
+    qn: number,
+    floor: number,
+    out: number,
+    outEnd: number,
+    rowBase: number,
+  ): number;
+}
+
+/** Compiles the scan kernel; one module serves every partition's instance. */
+export function compileScanKernel(): WebAssembly.Module {
+  return new WebAssembly.Module(Buffer.from(scanKernelWasm, "base64"));
+}
+
+/** Creates an empty row set with its own WebAssembly memory; see {@link QuantizedRows}. */
+export function createQuantizedRows(
+  kernel: WebAssembly.Module,
+  options: QuantizedRowsOptions,
+): QuantizedRows {
+  const blockRows = options.blockRows ?? DEFAULT_BLOCK_ROWS;
+  if (!Number.isInteger(blockRows) || blockRows < 16 || blockRows % 16 !== 0) {
+    throw new FacevaultError("invalid_argument", "blockRows must be a positive multiple of 16");
+  }
+  if (options.dimension < 1 || options.dimension > MAX_DIMENSION) {
+    throw new FacevaultError("invalid_argument", `dimension must be 1 to ${MAX_DIMENSION}`);
+  }
+  const dim = paddedDimension(options.dimension);
+  const instance = new WebAssembly.Instance(kernel, {});
+  const k = instance.exports as unknown as KernelExports;
+  const memory = k.memory;
+
+  // Scratch at the start: probe codes, then the (row, dot) pairs; blocks and the tag mask after.
+  const probeAt = 0;
+  const outAt = align(dim * 2, 16);
+  const outEnd = outAt + OUT_PAIRS * 8;
+  let top = align(outEnd, 16); // bump allocator: first free byte
+  let maskAt = 0;
+  let maskCapacity = 0;
+  const blocks: { codes: number; meta: number }[] = [];
+  let size = 0;
+
+  function reserve(bytes: number): number {
+    const at = top;
+    const end = at + bytes;
+    const have = memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) {
+        throw new FacevaultError(
+          "resource_exhausted",
+          "a partition's search index is limited to 4 GiB of codes",
+        );
+      }
+      memory.grow(pages);
+    }
+    top = align(end, 16);
+    return at;
+  }
+
+  function place(row: number): { codes: number; meta: number } {
+    const block = blocks[Math.floor(row / blockRows)] as { codes: number; meta: number };
+    const i = row % blockRows;
+    return { codes: block.codes + i * dim, meta: block.meta + i * META_BYTES };
+  }
+
+  function write(row: number, code: RowCode, tagSet: number): void {
+    const at = place(row);
+    const buffer = memory.buffer;
+    new Int8Array(buffer, at.codes, dim).set(code.codes);
+    const meta = new DataView(buffer, at.meta, META_BYTES);
+    meta.setFloat32(0, code.scale, true);
+    meta.setFloat32(4, code.half, true);
+    meta.setFloat32(8, code.codeNorm, true);
+    meta.setFloat32(12, code.residual, true);
+    meta.setInt32(16, tagSet, true);
+  }
+
+  function codeOf(row: number): RowCode {
+    const at = place(row);
+    const buffer = memory.buffer;
+    const meta = new DataView(buffer, at.meta, META_BYTES);
+    return {
+      codes: new Int8Array(buffer.slice(at.codes, at.codes + dim)),
+      scale: meta.getFloat32(0, true),
+      half: meta.getFloat32(4, true),
+      codeNorm: meta.getFloat32(8, true),
+      residual: meta.getFloat32(12, true),
+    };
+  }
+
+  function scan(probe: ProbeCode, options: ScanOptions): ScanCandidate[] {
+    const { limit } = options;
+    if (limit < 1 || size === 0) return [];
+    let mask = 0;
+    if (options.allowedTagSets) {
+      if (options.allowedTagSets.length > maskCapacity) {
+        maskCapacity = Math.max(options.allowedTagSets.length, maskCapacity * 2, 1024);
+        maskAt = reserve(maskCapacity);
+      }
+      new Uint8Array(memory.buffer, maskAt, options.allowedTagSets.length).set(
+        options.allowedTagSets,
+      );
+      mask = maskAt;
+    }
+    new Int16Array(memory.buffer, probeAt, dim).set(probe.codes);
+    const best = new MinHeap(limit); // the `limit` highest lower bounds seen
+    let floor = options.minGain;
+    let candidates: ScanCandidate[] = [];
+    for (let b = 0; b < blocks.length && b * blockRows < size; b++) {
+      const block = blocks[b] as { codes: number; meta: number };
+      const rows = Math.min(blockRows, size - b * blockRows);
+      let done = 0;
+      while (done < rows) {
+        done += k.scan(
+          block.codes + done * dim,
+          block.meta + done * META_BYTES,
+          rows - done,
+          dim,
+          probeAt,
+          mask,
+          probe.t,
+          probe.phi,
+          probe.qn,
+          floor,
+          outAt,
+          outEnd,
+          b * blockRows + done,
+        );
+        const written = k.written.value as number;
+        const buffer = memory.buffer;
+        const pairs = new Int32Array(buffer, outAt, (written - outAt) / 4);
+        const meta = new Float32Array(buffer);
+        for (let i = 0; i < pairs.length; i += 2) {
+          const row = pairs[i] as number;
+          const m = (place(row).meta >> 2) as number;
+          const half = meta[m + 1] as number;
+          const est = estimatedGain(meta[m] as number, half, pairs[i + 1] as number, probe);
+          const err = boundError(meta[m + 2] as number, meta[m + 3] as number, half, probe);
+          const hi = est + err;
+          if (hi < floor) continue;
+          const lo = est - err;
+          candidates.push({ row, lo, hi });
+          if (best.offer(lo) && best.full) floor = Math.max(floor, best.min);
+        }
+        if (candidates.length > 4 * limit + OUT_PAIRS) {
+          candidates = candidates.filter((c) => c.hi >= floor);
+        }
+      }
+    }
+    return candidates.filter((c) => c.hi >= floor);
+  }
+
+  function addBlock(): void {
+    const codes = reserve(blockRows * dim);
+    const meta = reserve(blockRows * META_BYTES);
+    blocks.push({ codes, meta });
+  }
+
+  /** Calls `copy(row, count)` for runs of rows [from, from + count) that lie in one block. */
+  function runs(from: number, count: number, copy: (row: number, n: number) => void): void {
+    for (let row = from; row < from + count; ) {
+      const n = Math.min(from + count - row, blockRows - (row % blockRows));
+      copy(row, n);
+      row += n;
+    }
+  }
+
+  return {
+    get size() {
+      return size;
+    },
+    get memoryBytes() {
+      return memory.buffer.byteLength;
+    },
+    append(code, tagSet) {
+      if (size === blocks.length * blockRows) addBlock();
+      write(size, code, tagSet);
+      size++;
+    },
+    exportRows(from, count) {
+      if (count > 0) {
+        checkRow(from, size);
+        checkRow(from + count - 1, size);
+      }
+      const codes = new Uint8Array(count * dim);
+      const meta = new Uint8Array(count * META_BYTES);
+      runs(from, count, (row, n) => {
+        const at = place(row);
+        const bytes = new Uint8Array(memory.buffer);
+        codes.set(bytes.subarray(at.codes, at.codes + n * dim), (row - from) * dim);
+        meta.set(bytes.subarray(at.meta, at.meta + n * META_BYTES), (row - from) * META_BYTES);
+      });
+      return { rows: count, codes, meta };
+    },
+    appendRows(batch, tagSetMap) {
+      if (
+        batch.codes.length !== batch.rows * dim ||
+        batch.meta.length !== batch.rows * META_BYTES
+      ) {
+        throw new FacevaultError("data_loss", "row batch of the wrong size");
+      }
+      const from = size;
+      while (blocks.length * blockRows < from + batch.rows) addBlock();
+      runs(from, batch.rows, (row, n) => {
+        const at = place(row);
+        const bytes = new Uint8Array(memory.buffer);
+        const i = row - from;
+        bytes.set(batch.codes.subarray(i * dim, (i + n) * dim), at.codes);
+        bytes.set(batch.meta.subarray(i * META_BYTES, (i + n) * META_BYTES), at.meta);
+        const view = new DataView(memory.buffer, at.meta, n * META_BYTES);
+        for (let r = 0; r < n; r++) {
+          const old = view.getInt32(r * META_BYTES + 16, true);
+          const mapped = tagSetMap[old];
+          if (mapped === undefined) throw new FacevaultError("data_loss", "unknown tag set");
+          view.setInt32(r * META_BYTES + 16, mapped, true);
+        }
+      });
+      size = from + batch.rows;
+    },
+    set(row, code, tagSet) {
+      checkRow(row, size);
+      write(row, code, tagSet);
+    },
+    removeSwap(row) {
+      checkRow(row, size);
+      const last = size - 1;
+      if (row !== last) {
+        const from = place(last);
+        const to = place(row);
+        const bytes = new Uint8Array(memory.buffer);
+        bytes.copyWithin(to.codes, from.codes, from.codes + dim);
+        bytes.copyWithin(to.meta, from.meta, from.meta + META_BYTES);
+      }
+      size--;
+    },
+    codeOf(row) {
+      checkRow(row, size);
+      return codeOf(row);
+    },
+    scan,
+  };
+}
+
+function checkRow(row: number, size: number): void {
+  if (!Number.isInteger(row) || row < 0 || row >= size) {
+    throw new FacevaultError("internal", `row ${row} out of range`);
+  }
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** A bounded min-heap of numbers: keeps the `capacity` largest offered. */
+class MinHeap {
+  private readonly values: Float64Array;
+  private count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.values = new Float64Array(capacity);
+  }
+
+  get full(): boolean {
+    return this.count === this.capacity;
+  }
+
+  get min(): number {
+    return this.values[0] as number;
+  }
+
+  /** Adds `value` if it is among the largest `capacity`; true when it was kept. */
+  offer(value: number): boolean {
+    const v = this.values;
+    if (this.count < this.capacity) {
+      let i = this.count++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if ((v[parent] as number) <= value) break;
+        v[i] = v[parent] as number;
+        i = parent;
+      }
+      v[i] = value;
+      return true;
+    }
+    if (value <= (v[0] as number)) return false;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= this.count) break;
+      const r = l + 1;
+      const c = r < this.count && (v[r] as number) < (v[l] as number) ? r : l;
+      if ((v[c] as number) >= value) break;
+      v[i] = v[c] as number;
+      i = c;
+    }
+    v[i] = value;
+    return true;
+  }
+}
