@@ -21,6 +21,14 @@ module.exports = {
       to: { path: ["^src/(rpc|rest|http|cli|client)/", "^src/(server|app|main)\\.ts$"] },
     },
     {
+      name: "client-package-stands-alone",
+      comment:
+        "@facevault/client ships on its own: it imports only its own files and its generated code",
+      severity: "error",
+      from: { path: "^packages/client/" },
+      to: { path: ["^src/", "^gen/", "^test/", "^tools/"] },
+    },
+    {
       name: "service-is-protocol-free",
       comment: "the service uses generated message types but never Connect itself",
       severity: "error",

@@ -3,9 +3,9 @@
  * call) as a ratio to the bare pipeline throughput measured in the same run. Search latency is
  * `npm run bench:search`.
  */
+
 import { availableParallelism } from "node:os";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
+import { createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { median, peakRssMb, photosAt, startBenchServer, throughput } from "./bench-support.js";
 
 const imagesPerRun = Number(process.env.BENCH_IMAGES ?? 80);

@@ -3,9 +3,10 @@
  * one with a wrong signature? Prints the median refusal time of each kind as a ratio to the
  * wrong-key refusal of a one-key client, measured in the same run with the kinds interleaved.
  */
+
 import { randomBytes } from "node:crypto";
+import { mintToken } from "@facevault/client";
 import { createClientRegistry } from "../src/auth/client-registry.js";
-import { mintToken } from "../src/auth/token-minter.js";
 import { createTokenVerifier } from "../src/auth/token-verifier.js";
 import { median } from "./bench-support.js";
 

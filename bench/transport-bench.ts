@@ -5,6 +5,7 @@
  * each with and without gzip; p50/p99 latency and calls/s as ratios to gRPC without compression
  * measured in the same run, rounds interleaved (the box is noisy).
  */
+
 import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import {
@@ -12,9 +13,8 @@ import {
   createConnectTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import { median, photosAt, startBenchServer, throughput } from "./bench-support.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -21,9 +21,11 @@ check() {
 
 generated_is_current() {
   buf generate || return 1
-  # gen/ holds the protobuf-es code and gen/openapi/ the OpenAPI document (tools/protoc-gen-openapi).
-  # A diff or an untracked file under gen/ means the committed output is stale.
-  git diff --exit-code --stat -- gen && [ -z "$(git status --porcelain -- gen)" ]
+  # gen/ holds the protobuf-es code and gen/openapi/ the OpenAPI document (tools/protoc-gen-openapi);
+  # packages/client/gen the client package's copy of the code. A diff or an untracked file under
+  # either means the committed output is stale.
+  git diff --exit-code --stat -- gen packages/client/gen &&
+    [ -z "$(git status --porcelain -- gen packages/client/gen)" ]
 }
 
 wasm_is_current() {
@@ -33,14 +35,14 @@ wasm_is_current() {
 
 check "buf lint" buf lint
 check "buf format" buf format --diff --exit-code
-check "gen/ (code and OpenAPI) matches buf generate" generated_is_current
+check "gen/ and packages/client/gen match buf generate" generated_is_current
 if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
   check "buf breaking against the previous commit" buf breaking --against '.git#ref=HEAD~1'
 fi
 check "WebAssembly kernels match their .wat" wasm_is_current
 check "typecheck" tsc --noEmit -p tsconfig.json
 check "lint (biome)" biome check .
-check "dependency direction and cycles" depcruise src gen --config .dependency-cruiser.cjs
+check "dependency direction and cycles" depcruise src gen packages/client/src --config .dependency-cruiser.cjs
 
 mkdir -p .tmp
 rm -f .tmp/vitest-report.json

@@ -3,14 +3,14 @@
  * upgrades through stored thumbnails, tampered templates, encryption at rest, concurrent
  * writers, feature-vector bound and partition isolation.
  */
+
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createConnectClient, createTokenSource } from "@facevault/client";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaceEnrollmentResponse_EnrollmentAction as Action } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { createConnectClient } from "../src/client/connect-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import { noFacePhoto, photo, photosByIdentity } from "./support/photos.js";
 import { startTestServer, type TestClient, type TestServer } from "./support/test-server.js";
 

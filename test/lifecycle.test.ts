@@ -2,18 +2,17 @@
  * The service under load and at its edges in time: readiness after warm-up, a full analysis
  * queue, cancelled calls, and a graceful stop with a call in flight.
  */
+
 import { readFileSync } from "node:fs";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectClient, createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import {
   Health,
   HealthCheckResponse_ServingStatus as Serving,
 } from "../gen/grpc/health/v1/health_pb.js";
-import { createConnectClient } from "../src/client/connect-client.js";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 

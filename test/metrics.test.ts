@@ -2,8 +2,8 @@
  * Prometheus metrics after real calls: the counts move by what was done, the face pipeline and
  * the store report their timings, and nothing a client sent ends up in a label.
  */
+import { createGrpcJsClient } from "@facevault/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 

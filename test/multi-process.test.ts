@@ -4,12 +4,14 @@
  * server killed with SIGKILL in the middle of enrollments leaves a template that the next
  * process reads, verifies against and keeps writing to. No mocks: real models, real databases.
  */
+
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectError } from "@connectrpc/connect";
+import { createGrpcJsClient, createTokenSource, type GrpcJsClient } from "@facevault/client";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -18,8 +20,6 @@ import {
   type FaceEnrollmentResponse,
   type FaceRecognition,
 } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { createGrpcJsClient, type GrpcJsClient } from "../src/client/grpc-js-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import { createTemplateStore } from "../src/store/create-template-store.js";
 import type { Bcid } from "../src/store/template-store.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";

@@ -5,16 +5,16 @@
  * the other replica's very next call, and at the end every template holds exactly the images
  * acknowledged since it was last created: none lost, none twice.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createGrpcJsClient, createTokenSource, type GrpcJsClient } from "@facevault/client";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { createGrpcJsClient, type GrpcJsClient } from "../src/client/grpc-js-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import {
   type ChildServer,
   startChildServer,

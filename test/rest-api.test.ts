@@ -2,13 +2,13 @@
  * The JSON Web API's own edges: path parameters, bodies, JSON numbers, size limits, unknown
  * routes and health. Shared behaviour across protocols lives in protocol-matrix.test.ts.
  */
+
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createConnectClient, createGrpcJsClient } from "@facevault/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { createConnectClient } from "../src/client/connect-client.js";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;

@@ -2,15 +2,15 @@
  * TLS built in: HTTP/2 and HTTP/1.1 on one port chosen by ALPN, so gRPC clients that insist on
  * TLS connect without a proxy, and a new certificate is taken without a restart.
  */
+
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
+import { createConnectClient, createGrpcJsClient } from "@facevault/client";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createConnectClient } from "../src/client/connect-client.js";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 import { makeTestCertificate, type TestCertificate } from "./support/tls-certificates.js";
 

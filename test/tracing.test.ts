@@ -5,16 +5,16 @@
  * HTTP and PostgreSQL instrumentations the SDK adds. Off by default: a server without an OTLP
  * endpoint exports nothing.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createGrpcJsClient, mintToken } from "@facevault/client";
 import { node, tracing } from "@opentelemetry/sdk-node";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { mintToken } from "../src/auth/token-minter.js";
-import { createGrpcJsClient } from "../src/client/grpc-js-client.js";
 import { startChildServer, stopAllChildServers, withChildOutput } from "./support/child-server.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, testPostgresUrl } from "./support/test-server.js";

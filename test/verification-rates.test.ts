@@ -4,9 +4,8 @@
  * enrolled, every other photo is verified against its own class (genuine) and searched
  * against all classes (impostor scores). The rates are printed and bounded.
  */
+import { createConnectClient, createTokenSource } from "@facevault/client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createConnectClient } from "../src/client/connect-client.js";
-import { createTokenSource } from "../src/client/token-source.js";
 import { photo, photosByIdentity } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 

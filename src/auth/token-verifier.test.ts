@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { mintToken } from "@facevault/client";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { isFacevaultError } from "../errors.js";
 import { createClientRegistry } from "./client-registry.js";
-import { mintToken } from "./token-minter.js";
 import { createTokenVerifier, signatureMismatchMessage } from "./token-verifier.js";
 
 const keyA = new Uint8Array(randomBytes(64));

@@ -1,4 +1,4 @@
-import { mintToken } from "../auth/token-minter.js";
+import { mintToken } from "@facevault/client";
 import type { FacevaultConfig } from "../config.js";
 import { FacevaultError } from "../errors.js";
 

@@ -5,16 +5,17 @@
  * readiness and gRPC health turn NOT_SERVING, bookkeeping of the calls made meanwhile is kept,
  * and everything comes back without a restart when the database does.
  */
+
 import { randomBytes } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcJsClient } from "@facevault/client";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Health,
   HealthCheckResponse_ServingStatus as Serving,
 } from "../../gen/grpc/health/v1/health_pb.js";
-import { createGrpcJsClient } from "../../src/client/grpc-js-client.js";
 import { photo } from "../support/photos.js";
 import { startTestServer, type TestServer, testPostgresUrl } from "../support/test-server.js";
 

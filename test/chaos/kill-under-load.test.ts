@@ -5,15 +5,15 @@
  * more, from a write that committed before its answer was lost, never fewer), and templates
  * that still open and verify. Once on SQLite, once on PostgreSQL.
  */
+
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createGrpcJsClient, createTokenSource, type GrpcJsClient } from "@facevault/client";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { FaceRecognition } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import { createGrpcJsClient, type GrpcJsClient } from "../../src/client/grpc-js-client.js";
-import { createTokenSource } from "../../src/client/token-source.js";
 import {
   type ChildClientConfig,
   type ChildServer,

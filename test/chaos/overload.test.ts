@@ -3,14 +3,14 @@
  * surplus is refused at once with UNAVAILABLE (503, Retry-After), what was taken is answered,
  * the process's memory stays bounded, and it serves normally afterwards.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { afterAll, describe, expect, it } from "vitest";
-import { createGrpcJsClient } from "../../src/client/grpc-js-client.js";
-import { createTokenSource } from "../../src/client/token-source.js";
 import { startChildServer, stopAllChildServers, withChildOutput } from "../support/child-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "facevault-overload-"));

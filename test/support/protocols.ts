@@ -4,8 +4,10 @@
  * requests are written here by hand from the wire contract (not derived from the server's
  * transcoder) so that the test checks the paths and bodies a REST caller really sends.
  */
+
 import { fromJson, type JsonObject, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
+import { createConnectClient, createGrpcJsClient } from "@facevault/client";
 import {
   type DeleteTemplateRequestSchema,
   type FaceEnrollmentRequestSchema,
@@ -15,8 +17,6 @@ import {
   type FaceVerificationRequestSchema,
   type SetTemplateTagsRequestSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import { createConnectClient } from "../../src/client/connect-client.js";
-import { createGrpcJsClient } from "../../src/client/grpc-js-client.js";
 import type { TestServer } from "./test-server.js";
 
 export const protocolNames = [

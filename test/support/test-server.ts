@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mintToken } from "@facevault/client";
 import type { Tracer } from "@opentelemetry/api";
 import { type App, createApp } from "../../src/app.js";
-import { mintToken } from "../../src/auth/token-minter.js";
 import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 

@@ -1,5 +1,4 @@
 import { SignJWT } from "jose";
-import { bwsAudience } from "./token-verifier.js";
 
 export interface MintTokenOptions {
   clientId: string;
@@ -12,6 +11,9 @@ export interface MintTokenOptions {
   /** Issue time; default now. */
   now?: Date;
 }
+
+/** The audience of every BWS token. */
+export const bwsAudience = "BWS";
 
 /** Mints a BWS bearer token (JWT) for a client: iss = sub = client id, aud BWS, iat/nbf/exp. */
 export async function mintToken(options: MintTokenOptions): Promise<string> {

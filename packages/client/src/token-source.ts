@@ -1,4 +1,4 @@
-import { mintToken } from "../auth/token-minter.js";
+import { mintToken } from "./token-minter.js";
 
 /** A bearer token, or a function giving one per call. */
 export type TokenSource = string | (() => string | Promise<string>);

@@ -1,18 +1,32 @@
 /**
- * The published package as a user gets it: `npm pack`, installed from the tarball into an empty
- * folder, and the `facevault` bin run from there (help, token, serve with TLS, SIGHUP, SIGTERM).
- * The tests elsewhere run src/main.ts through tsx and would not notice a broken bin or a file
- * missing from the package.
+ * The published packages as users get them, packed once (one file, so the builds `npm pack`
+ * runs never overlap):
+ * - facevault with @facevault/client, installed from the tarballs into an empty folder, and the
+ *   `facevault` bin run from there (help, token, serve with TLS, SIGHUP, SIGTERM). The tests
+ *   elsewhere run src/main.ts through tsx and would not notice a broken bin or a missing file.
+ * - @facevault/client alone, as a service that only calls facevault installs it: none of the
+ *   server's engines or databases with it, and a plain Node script calling a running server
+ *   over gRPC and Connect.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./support/test-server.js";
 import { makeTestCertificate } from "./support/tls-certificates.js";
 
 const run = promisify(execFile);
@@ -22,13 +36,20 @@ const app = join(dir, "app");
 const bin = join(app, "node_modules", ".bin", "facevault");
 const env = { ...process.env, FACEVAULT_DATA_DIR: join(app, "data"), LOG_LEVEL: "info" };
 let child: ChildProcess | undefined;
+let clientTarball: string;
 
 beforeAll(async () => {
-  const { stdout } = await run("npm", ["pack", "--silent", "--pack-destination", dir], {
-    cwd: root,
-    maxBuffer: 1 << 24,
-  });
-  const tarball = join(dir, stdout.trim().split("\n").pop() ?? "");
+  // The server and the client package it uses, installed together as a published pair would be.
+  const pack = async (...workspace: string[]) => {
+    const { stdout } = await run(
+      "npm",
+      ["pack", "--silent", ...workspace, "--pack-destination", dir],
+      { cwd: root, maxBuffer: 1 << 24 },
+    );
+    return join(dir, stdout.trim().split("\n").pop() ?? "");
+  };
+  const tarballs = [await pack("--workspace", "@facevault/client"), await pack()];
+  clientTarball = tarballs[0] as string;
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), '{ "private": true }\n');
   // Install scripts are skipped: better-sqlite3's would compile SQLite for minutes. Its native
@@ -43,7 +64,7 @@ beforeAll(async () => {
       "--prefer-offline",
       "--no-audit",
       "--no-fund",
-      tarball,
+      ...tarballs,
     ],
     { cwd: app, maxBuffer: 1 << 24 },
   );
@@ -158,5 +179,73 @@ describe("the installed facevault command", () => {
     );
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  });
+});
+
+describe("@facevault/client installed on its own", () => {
+  const alone = join(dir, "client-only");
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    mkdirSync(alone);
+    writeFileSync(join(alone, "package.json"), '{ "private": true, "type": "module" }\n');
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", clientTarball], {
+      cwd: alone,
+      maxBuffer: 1 << 24,
+    });
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.close());
+
+  it("brings none of the server's engines or databases", () => {
+    const modules = join(alone, "node_modules");
+    const scoped = (scope: string) =>
+      existsSync(join(modules, scope))
+        ? readdirSync(join(modules, scope)).map((p) => `${scope}/${p}`)
+        : [];
+    const all = [
+      ...readdirSync(modules),
+      ...scoped("@tensorflow"),
+      ...scoped("@vladmandic"),
+      ...scoped("@opentelemetry"),
+    ];
+    for (const heavy of [
+      "facevault",
+      "sharp",
+      "better-sqlite3",
+      "pg",
+      "onnxruntime-node",
+      "@tensorflow/tfjs",
+      "@vladmandic/human",
+      "@opentelemetry/sdk-node",
+    ]) {
+      expect(all, heavy).not.toContain(heavy);
+    }
+    expect(scoped("@facevault")).toEqual(["@facevault/client"]);
+  });
+
+  it("calls a running server over gRPC and Connect", async () => {
+    const { alice } = (server as TestServer).clients;
+    writeFileSync(
+      join(alone, "call.mjs"),
+      `import { createConnectClient, createGrpcJsClient, createTokenSource } from "@facevault/client";
+const token = createTokenSource({ clientId: process.env.CLIENT_ID, key: process.env.CLIENT_KEY });
+const grpc = createGrpcJsClient({ address: process.env.ADDRESS, token });
+const viaGrpc = await grpc.getTemplateStatus({ classId: 17n });
+grpc.close();
+const connect = createConnectClient({ baseUrl: "http://" + process.env.ADDRESS, token });
+const viaConnect = await connect.getTemplateStatus({ classId: 18n });
+console.log(JSON.stringify([String(viaGrpc.classId), viaGrpc.available, String(viaConnect.classId)]));
+`,
+    );
+    const { stdout } = await run(process.execPath, ["call.mjs"], {
+      cwd: alone,
+      env: {
+        ...process.env,
+        ADDRESS: (server as TestServer).address,
+        CLIENT_ID: alice.clientId,
+        CLIENT_KEY: alice.key,
+      },
+    });
+    expect(JSON.parse(stdout)).toEqual(["17", false, "18"]);
   });
 });
