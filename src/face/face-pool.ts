@@ -2,8 +2,7 @@ import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { FacevaultError } from "../errors.js";
 import { type DecodeOptions, decodeDefaults } from "./decode.js";
-import { getEmbedder } from "./embed.js";
-import { getEncoder } from "./encoders.js";
+import { DEFAULT_ENCODER_VERSION, getEncoder } from "./encoders.js";
 import type { FaceWorkerData } from "./face-worker.js";
 import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
@@ -92,9 +91,8 @@ const WORKER_ENTRY = new URL(
 export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const workerCount = options.workers ?? availableParallelism();
   const maxQueue = options.maxQueue ?? 64;
-  const defaultVersion = options.encoderVersion ?? 2;
+  const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
   getEncoder(defaultVersion);
-  getEmbedder(defaultVersion);
   const workerData: FaceWorkerData = {
     engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
     pipeline: {
@@ -223,7 +221,6 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       const version = call.encoderVersion ?? defaultVersion;
       // An unknown version throws here, inside the executor: the call rejects with it.
       getEncoder(version);
-      getEmbedder(version);
       if (images.length === 0) return resolve([]);
       if (images.length > maxQueue) {
         return reject(

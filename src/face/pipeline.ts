@@ -1,7 +1,7 @@
 import { dlibFrame, frameToAffine, insideMask, moveFrame, warpAffine } from "./align.js";
 import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "./decode.js";
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
-import { getEmbedder } from "./embed.js";
+import { getEncoder } from "./encoders.js";
 import { DLIB_CROP_SIZE, type FaceEngine, turnedSize } from "./engine.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
@@ -79,7 +79,7 @@ export async function analyzeImage(
     timings[stage] += now - mark;
     mark = now;
   };
-  const embedder = getEmbedder(request.encoderVersion);
+  const encoder = getEncoder(request.encoderVersion);
 
   // 1. decode: bytes → RGB at analysis size, EXIF orientation applied
   let decoded: DecodedImage;
@@ -95,7 +95,7 @@ export async function analyzeImage(
   const { rotated, faces } = await findUprightFaces(
     engine,
     decoded.image,
-    (image) => detectFaces(engine, image, embedder.needsDetectorDescriptor, options.detect),
+    (image) => detectFaces(engine, image, encoder.needsDetectorDescriptor, options.detect),
     options.rotation,
   );
   lap("detect");
@@ -152,14 +152,19 @@ export async function analyzeImage(
     properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
   };
   if (verdict.suitable && primary && crop) {
-    const vector = await embedder.embed(engine, primary, crop);
-    analysis.features = { encoderVersion: embedder.version, vector };
+    const vector = await encoder.embed(engine, {
+      face: primary,
+      source: decoded.image,
+      toSource,
+      dlibCrop: crop,
+    });
+    analysis.features = { encoderVersion: encoder.version, vector };
   }
   verdict.checks.push({
     check: "FaceFeaturesAvailable",
     score: analysis.features ? 1 : 0,
     message: analysis.features
-      ? `encoder ${embedder.version} features extracted`
+      ? `encoder ${encoder.version} features extracted`
       : "no features: the image needs exactly one suitable face",
   });
   analysis.properties.qualityScore = qualityScore(verdict.checks);
