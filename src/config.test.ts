@@ -40,7 +40,7 @@ describe("loadConfig", () => {
       bwsVersion: "3.0.0",
       devMode: false,
       limits: { maxRequestBytes: 50 * 1024 * 1024, requestTimeoutMs: 60_000 },
-      face: { encoderVersion: 2, maxQueue: 64 },
+      face: { encoderVersion: 3, maxQueue: 64 },
       matching: { minScore: 0.5 },
       templates: { maxFeatureVectors: 32 },
     });
@@ -105,7 +105,7 @@ describe("loadConfig", () => {
     expect(failure({ ...valid(), limits: { maxRequestBytes: "big" } })).toMatch(
       /^config: limits\.maxRequestBytes/,
     );
-    expect(failure({ ...valid(), face: { encoderVersion: 3 } })).toMatch(
+    expect(failure({ ...valid(), face: { encoderVersion: 4 } })).toMatch(
       /^config: face\.encoderVersion/,
     );
     expect(failure({ ...valid(), matching: { minScore: 0 } })).toBe(

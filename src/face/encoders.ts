@@ -206,7 +206,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
 );
 
 /** Encoder of new templates unless configured otherwise. */
-export const DEFAULT_ENCODER_VERSION = 2;
+export const DEFAULT_ENCODER_VERSION = 3;
 
 /** The encoder of a version; throws FacevaultError('invalid_argument') for unknown versions. */
 export function getEncoder(version: number): Encoder {

@@ -5,6 +5,7 @@ import { type DecodeOptions, decodeDefaults } from "./decode.js";
 import { DEFAULT_ENCODER_VERSION, getEncoder } from "./encoders.js";
 import type { FaceWorkerData } from "./face-worker.js";
 import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
+import { PRIMARY_FACE_DEFAULTS, type PrimaryFaceOptions } from "./primary-face.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
 import { startWorker } from "./start-worker.js";
@@ -21,7 +22,7 @@ export interface FacePoolOptions extends DecodeOptions {
    * 5 s of work.
    */
   maxQueue?: number;
-  /** Encoder version of the features unless a call asks for another. Default 2. */
+  /** Encoder version of the features unless a call asks for another. Default 3. */
   encoderVersion?: number;
   /** Detector score below which a face is not a face, in [0,1]. Default 0.5. */
   minConfidence?: number;
@@ -31,6 +32,8 @@ export interface FacePoolOptions extends DecodeOptions {
   minFaceEyeDistance?: number;
   /** Rotation stage settings (defaults in rotation.ts / README). */
   rotation?: Partial<RotationOptions>;
+  /** Which of several faces is used, and when none is (defaults in primary-face.ts / README). */
+  primaryFace?: Partial<PrimaryFaceOptions>;
   /** Quality thresholds (defaults in quality.ts / README). */
   quality?: Partial<QualityOptions>;
   /** Called with every worker started (first ones and replacements), e.g. for metrics. */
@@ -99,6 +102,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       decode: decodeDefaults(options),
       detect: { minEyeDistance: options.minFaceEyeDistance ?? 12 },
       rotation: { ...ROTATION_DEFAULTS, ...options.rotation },
+      primaryFace: { ...PRIMARY_FACE_DEFAULTS, ...options.primaryFace },
       quality: { ...QUALITY_DEFAULTS, ...options.quality },
     },
   };

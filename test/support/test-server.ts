@@ -64,8 +64,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     masterKey: randomBytes(32).toString("base64"),
     bwsVersion: "3.0.0-test",
     logLevel: "silent",
-    // One engine worker per test server: test files run two at a time on two cores.
-    face: { workers: 1 },
+    // One engine worker per test server: test files run two at a time on two cores. Encoder 2:
+    // these servers serve the transport tests, whose seeded templates (seed.ts) and expected
+    // responses name it; recognition tests pass their own `face` settings (default encoder).
+    face: { workers: 1, encoderVersion: 2 },
     clients: Object.values(clients).map((c) => ({
       clientId: c.clientId,
       keys: [c.key],
