@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createTokenSource } from "../src/client/token-source.js";
+import { getEncoder } from "../src/face/encoders.js";
 import { startBenchServer } from "./bench-support.js";
 import { foldAccuracies, meanSd, pct, quantile, readLfwPairs } from "./lfw-support.js";
 
@@ -241,6 +242,24 @@ function report(
   );
   console.log("| | measured |\n|---|---|");
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+  // The decision at other distance thresholds, from the same scores (score -> distance is the
+  // registry's inverse logistic): how the rates move around the default.
+  if (run.encoderVersion !== undefined) {
+    const encoder = getEncoder(run.encoderVersion);
+    const distance = (o: PairOutcome) =>
+      o.score > 0 ? encoder.distanceForScore(o.score) : Number.POSITIVE_INFINITY;
+    const steps = [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5].map((k) => encoder.threshold + k * 0.01);
+    console.log(
+      `\nat other distance thresholds (encoder ${encoder.version}, default ${encoder.threshold}):`,
+    );
+    for (const t of steps) {
+      const fa = impostor.filter((o) => distance(o) < t).length;
+      const fr = genuine.filter((o) => !(distance(o) < t)).length;
+      console.log(
+        `  d < ${t.toFixed(3)}: FAR ${pct(fa / impostor.length)} (${fa}), FRR ${pct(fr / genuine.length)} (${fr})`,
+      );
+    }
+  }
   const wrong = outcomes.filter((o) => (o.same ? !o.verified : o.verified));
   console.log(
     `\ngenuine pairs rejected: ${genuine.filter((o) => !o.verified).length}; impostor pairs accepted: ${impostor.filter((o) => o.verified).length}`,

@@ -189,7 +189,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       name: "mobilefacenet-arcface-512",
       dimension: 512,
       metric: "cosine",
-      threshold: 0.7,
+      threshold: 0.68,
       softness: 0.05,
       needsDetectorDescriptor: false,
       embed: async (engine, { face, source, toSource }) => {
