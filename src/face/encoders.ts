@@ -189,9 +189,11 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       name: "mobilefacenet-arcface-512",
       dimension: 512,
       metric: "cosine",
-      threshold: 0.68,
-      softness: 0.05,
+      threshold: 0.66,
+      softness: 0.077,
       needsDetectorDescriptor: false,
+      // The crop and its mirror image summed: on LFW folds 1-5 accuracy 99.20% vs 99.10%, EER
+      // 0.94% vs 1.07%, for a second 12 ms run (src/face/README.md).
       embed: async (engine, { face, source, toSource }) => {
         const crop = arcFaceCrop(source, arcFacePoints(face).map(toSource));
         const vector = await engine.describeArcFace(crop);
