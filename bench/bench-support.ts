@@ -65,8 +65,14 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** A real facevault (SQLite in a temp dir) with one client, warmed up. */
-export async function startBenchServer(workers = availableParallelism()): Promise<BenchServer> {
+/**
+ * A real facevault built by the composition root from a config file (SQLite in a temp dir), with
+ * one client, warmed up. `face` is merged into the config's face settings (e.g. an encoder).
+ */
+export async function startBenchServer(
+  workers = availableParallelism(),
+  face: Record<string, unknown> = {},
+): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), "facevault-bench-"));
   const key = randomBytes(64).toString("base64");
   const configPath = join(dir, "config.json");
@@ -78,7 +84,7 @@ export async function startBenchServer(workers = availableParallelism()): Promis
       dataDir: dir,
       masterKey: randomBytes(32).toString("base64"),
       logLevel: "silent",
-      face: { workers, maxQueue: 1000 },
+      face: { workers, maxQueue: 1000, ...face },
       clients: [{ clientId: "bench", keys: [key], storage: "bench", partition: 1 }],
     }),
   );

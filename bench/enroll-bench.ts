@@ -1,11 +1,11 @@
 /**
  * `npm run bench:enroll`: end-to-end Enroll throughput over gRPC and REST (one 640x480 image per
- * call) as a ratio to the bare pipeline throughput measured in the same run. Search latency is
- * `npm run bench:search`.
+ * call) with the default encoder and with encoder 2, as ratios to the bare pipeline and to each
+ * other measured in the same run. Search latency is `npm run bench:search`.
  */
-
 import { availableParallelism } from "node:os";
 import { createGrpcJsClient, createTokenSource } from "@facevault/client";
+import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
 import { median, peakRssMb, photosAt, startBenchServer, throughput } from "./bench-support.js";
 
 const imagesPerRun = Number(process.env.BENCH_IMAGES ?? 80);
@@ -14,57 +14,77 @@ async function enrollThroughput(): Promise<void> {
   const workers = availableParallelism();
   const concurrency = workers * 2; // keeps every worker busy while responses travel
   const photos = await photosAt(640, 480);
-  const server = await startBenchServer(workers);
-  const token = createTokenSource({ clientId: server.clientId, key: server.key, minutes: 30 });
-  const grpc = createGrpcJsClient({ address: server.address, token });
   const photo = (i: number) => photos[i % photos.length] as Buffer;
-  let classId = 1n;
-  const pipeline = () =>
-    throughput(imagesPerRun, concurrency, (i) =>
-      server.app.faces.analyze([photo(i)], { thumbnails: true }),
-    );
-  const viaGrpc = () =>
-    throughput(imagesPerRun, concurrency, (i) =>
-      grpc.enroll({ classId: classId++, images: [{ image: photo(i) }] }),
-    );
-  const viaRest = () =>
-    throughput(imagesPerRun, concurrency, async (i) => {
-      const res = await fetch(`${server.baseUrl}/api/face/v1/enroll/${classId++}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${await token()}`, "content-type": "application/json" },
-        body: JSON.stringify([{ image: photo(i).toString("base64") }]),
-      });
-      if (res.status !== 200) throw new Error(`REST enroll answered ${res.status}`);
-      await res.arrayBuffer();
+  // One server per encoder, both alive; the one not being measured sits idle.
+  const paths: Record<string, () => Promise<number>> = {};
+  const closers: (() => Promise<void>)[] = [];
+  for (const version of [DEFAULT_ENCODER_VERSION, 2]) {
+    const server = await startBenchServer(workers, { encoderVersion: version });
+    const token = createTokenSource({ clientId: server.clientId, key: server.key, minutes: 30 });
+    const grpc = createGrpcJsClient({ address: server.address, token });
+    closers.push(async () => {
+      grpc.close();
+      await server.close();
     });
-
-  await viaGrpc(); // warm-up of every path
-  await viaRest();
-  // The box is noisy: interleave the three, several rounds, and compare medians.
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const runs = { pipeline: [] as number[], grpc: [] as number[], rest: [] as number[] };
-  for (let r = 0; r < rounds; r++) {
-    runs.pipeline.push(await pipeline());
-    runs.grpc.push(await viaGrpc());
-    runs.rest.push(await viaRest());
+    let classId = 1n;
+    if (version === DEFAULT_ENCODER_VERSION) {
+      paths.pipeline = () =>
+        throughput(imagesPerRun, concurrency, (i) =>
+          server.app.faces.analyze([photo(i)], { thumbnails: true }),
+        );
+    }
+    paths[`grpc ${version}`] = () =>
+      throughput(imagesPerRun, concurrency, (i) =>
+        grpc.enroll({ classId: classId++, images: [{ image: photo(i) }] }),
+      );
+    paths[`rest ${version}`] = () =>
+      throughput(imagesPerRun, concurrency, async (i) => {
+        const res = await fetch(`${server.baseUrl}/api/face/v1/enroll/${classId++}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${await token()}`, "content-type": "application/json" },
+          body: JSON.stringify([{ image: photo(i).toString("base64") }]),
+        });
+        if (res.status !== 200) throw new Error(`REST enroll answered ${res.status}`);
+        await res.arrayBuffer();
+      });
   }
-  const base = median(runs.pipeline);
+
+  for (const [name, run] of Object.entries(paths)) if (name !== "pipeline") await run(); // warm-up
+  // The box is noisy: interleave every path, several rounds, and compare medians.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const runs = Object.fromEntries(Object.keys(paths).map((k) => [k, [] as number[]]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, run] of Object.entries(paths)) runs[name]?.push(await run());
+  }
+  const base = median(runs.pipeline ?? []);
   const show = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(", ");
   console.log(
     `Enroll throughput, 640x480, 1 image per call, ${workers} workers, ${concurrency} in flight, ${imagesPerRun} images per run, ${rounds} interleaved rounds (medians)`,
   );
-  console.log(`  bare pipeline   ${base.toFixed(1)} images/s   (runs ${show(runs.pipeline)})`);
-  for (const [name, label] of [
-    ["grpc", "gRPC (grpc-js)"],
-    ["rest", "REST (fetch)  "],
-  ] as const) {
-    const m = median(runs[name]);
+  console.log(
+    `  bare pipeline, encoder ${DEFAULT_ENCODER_VERSION}   ${base.toFixed(1)} images/s   (runs ${show(runs.pipeline ?? [])})`,
+  );
+  for (const version of [DEFAULT_ENCODER_VERSION, 2]) {
+    for (const [protocol, label] of [
+      ["grpc", "gRPC (grpc-js)"],
+      ["rest", "REST (fetch)  "],
+    ] as const) {
+      const xs = runs[`${protocol} ${version}`] ?? [];
+      const m = median(xs);
+      console.log(
+        `  ${label} encoder ${version}  ${m.toFixed(1)} images/s   ratio to the bare pipeline ${(m / base).toFixed(2)}   (runs ${show(xs)})`,
+      );
+    }
+  }
+  for (const protocol of ["grpc", "rest"]) {
+    const ratio =
+      median(runs[`${protocol} ${DEFAULT_ENCODER_VERSION}`] ?? []) /
+      median(runs[`${protocol} 2`] ?? []);
     console.log(
-      `  ${label}  ${m.toFixed(1)} images/s   ratio ${(m / base).toFixed(2)}   (runs ${show(runs[name])})`,
+      `  Enroll over ${protocol}, encoder ${DEFAULT_ENCODER_VERSION} / encoder 2: ${ratio.toFixed(2)}`,
     );
   }
-  grpc.close();
-  await server.close();
+  for (const close of closers) await close();
 }
 
 await enrollThroughput();

@@ -16,26 +16,50 @@
  * Runs one engine per core in child processes; prints the numbers src/face/README.md quotes.
  */
 import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { decodeDefaults } from "../src/face/decode.js";
-import { cosineDistance, euclideanDistance, getEncoder } from "../src/face/encoders.js";
-import { createFaceEngine } from "../src/face/engine.js";
+import { dlibFrame, frameToAffine, moveFrame, warpAffine } from "../src/face/align.js";
+import { arcFaceCrop, arcFacePoints, mirrorImage } from "../src/face/arcface-align.js";
+import { decodeDefaults, decodeImage } from "../src/face/decode.js";
+import { detectFaces } from "../src/face/detect.js";
+import {
+  cosineDistance,
+  type Encoder,
+  encoderVersions,
+  euclideanDistance,
+  getEncoder,
+  normalize,
+} from "../src/face/encoders.js";
+import {
+  createFaceEngine,
+  DLIB_CROP_SIZE,
+  type FaceEngine,
+  turnedSize,
+} from "../src/face/engine.js";
+import { shareInside } from "../src/face/image-measures.js";
 import { resolveModelPaths } from "../src/face/model-files.js";
 import { analyzeImage, type PipelineOptions, type PipelineResult } from "../src/face/pipeline.js";
+import { PRIMARY_FACE_DEFAULTS } from "../src/face/primary-face.js";
 import { QUALITY_DEFAULTS } from "../src/face/quality.js";
-import { ROTATION_DEFAULTS } from "../src/face/rotation.js";
+import { findUprightFaces, ROTATION_DEFAULTS, unturnPoint } from "../src/face/rotation.js";
+import type { Box, Point } from "../src/face/types.js";
 import { loadWarmupSample } from "../src/face/warmup-sample.js";
+import { compactOf } from "../src/templates/template-builder.js";
 import { equalErrorRate } from "../test/face/fixtures.js";
+import { foldAccuracies, identityOf, meanSd, pct, quantile, readLfwPairs } from "./lfw-support.js";
 
 /** One unit of work for a child: analyse `file` (optionally degraded or turned). */
 interface Task {
   key: string;
   file: string;
   encoderVersion: number;
+  /** `faces`: every face of the image with the vectors of every encoder (see `describeFaces`). */
+  mode?: "faces";
+  /** Analyse with the pipeline's defaults instead of the calibration's relaxed gates. */
+  production?: boolean;
   /** Pixel transformation applied before analysis. */
   variant?:
     | { kind: "turn"; degrees: number }
@@ -56,14 +80,44 @@ interface Outcome {
   measures?: PipelineResult["measures"];
   suitable: boolean;
   error?: string;
+  /** With mode `faces`. */
+  faceRecords?: FaceRecord[];
+  /** Size of the upright image the face records refer to. */
+  size?: { width: number; height: number };
+}
+
+/** One detected face with everything the primary-face and encoder studies read. */
+interface FaceRecord {
+  /** In the pixels of the upright image. */
+  box: Box;
+  confidence: number;
+  eyeDistance: number;
+  /** Mean of the eye centres and the mouth (dlib's reference points). */
+  centre: Point;
+  /** Eye-line midpoint to mouth, pixels: a size that turning the head sideways barely changes. */
+  eyeToMouth: number;
+  pose: { yaw: number; pitch: number; roll: number };
+  visible: number;
+  v2: Float32Array;
+  /** Encoder 3's raw outputs: the crop, its mirror image, the crop aligned on the pupils. */
+  v3: Float32Array;
+  v3mirror: Float32Array;
+  v3pupils: Float32Array;
 }
 
 const FIXTURES = fileURLToPath(new URL("../test/fixtures/faces/", import.meta.url));
-const OPTIONS: PipelineOptions = {
+/** The pipeline as the face pool configures it by default (pool: `minFaceEyeDistance` 12). */
+const PRODUCTION: PipelineOptions = {
   decode: decodeDefaults(),
-  detect: { minEyeDistance: 0 },
+  detect: { minEyeDistance: 12 },
   rotation: ROTATION_DEFAULTS,
-  // measure everything: nothing is unsuitable during calibration
+  primaryFace: PRIMARY_FACE_DEFAULTS,
+  quality: QUALITY_DEFAULTS,
+};
+/** Measure everything: nothing is unsuitable while the quality checks are calibrated. */
+const OPTIONS: PipelineOptions = {
+  ...PRODUCTION,
+  detect: { minEyeDistance: 0 },
   quality: { ...QUALITY_DEFAULTS, minEyeDistance: 0, maxYaw: 90, minVisible: 0 },
 };
 
@@ -105,9 +159,12 @@ async function variantBytes(task: Task): Promise<Uint8Array> {
   return new Uint8Array(out);
 }
 
-/** Runs tasks over one child process per core. */
+/**
+ * Runs tasks over child processes, one engine each: one per core, or CALIBRATE_PROCESSES (on a
+ * shared box more processes get a larger share of it).
+ */
 async function run(tasks: Task[]): Promise<Map<string, Outcome>> {
-  const shards = availableParallelism();
+  const shards = Number(process.env.CALIBRATE_PROCESSES ?? availableParallelism());
   const results = new Map<string, Outcome>();
   await Promise.all(
     Array.from({ length: shards }, (_, shard) => {
@@ -115,6 +172,8 @@ async function run(tasks: Task[]): Promise<Map<string, Outcome>> {
       return new Promise<void>((resolve, reject) => {
         const child = fork(fileURLToPath(import.meta.url), ["--child"], {
           stdio: ["ignore", "ignore", "inherit", "ipc"],
+          // typed arrays cross the channel as they are
+          serialization: "advanced",
         });
         child.on("message", (m: Outcome | "ready" | "done") => {
           if (m === "ready") child.send(mine);
@@ -130,87 +189,368 @@ async function run(tasks: Task[]): Promise<Map<string, Outcome>> {
   return results;
 }
 
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-
-function foldAccuracy(distances: { d: number; same: boolean; fold: number }[]): number[] {
-  const folds = [...new Set(distances.map((x) => x.fold))];
-  return folds.map((fold) => {
-    const train = distances.filter((x) => x.fold !== fold);
-    const test = distances.filter((x) => x.fold === fold);
-    const accuracy = (set: typeof distances, t: number) =>
-      set.filter((x) => x.d <= t === x.same).length / set.length;
-    let best = { t: 0, acc: 0 };
-    for (const x of train) {
-      const acc = accuracy(train, x.d);
-      if (acc > best.acc) best = { t: x.d, acc };
-    }
-    return accuracy(test, best.t);
+/** Faces of every LFW image with each encoder's vectors (one detection per image). */
+async function lfwFaces(lfw: string) {
+  const pairs = readLfwPairs(lfw);
+  const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  const out = await run(
+    files.map((f) => ({ key: f, file: join(lfw, f), encoderVersion: 3, mode: "faces" as const })),
+  );
+  const images = files.map((file) => {
+    const o = out.get(file);
+    return {
+      file,
+      identity: identityOf(file),
+      faces: o?.faceRecords ?? [],
+      size: o?.size ?? { width: 250, height: 250 },
+    };
   });
+  return { pairs, images };
 }
 
-async function encoders(lfw: string): Promise<void> {
-  const pairs = readFileSync(join(lfw, "pairs.tsv"), "utf8")
-    .trim()
-    .split("\n")
-    .slice(1)
-    .map((line, i) => {
-      const [a = "", b = "", same = ""] = line.split("\t");
-      return { a, b, same: same === "1", fold: Math.floor(i / 600) };
-    });
+type LfwImage = Awaited<ReturnType<typeof lfwFaces>>["images"][number];
+
+/** Encoder 3's vector as the registry computes it: crop and mirror summed, L2-normalised. */
+const flipAveraged = (f: FaceRecord): Float32Array =>
+  normalize(f.v3.map((x, i) => x + (f.v3mirror[i] as number)));
+
+/** Whether the quality stage would take this face for features (gates of QUALITY_DEFAULTS). */
+const suitable = (f: FaceRecord): boolean =>
+  Math.abs(f.pose.yaw) <= QUALITY_DEFAULTS.maxYaw &&
+  f.eyeDistance >= QUALITY_DEFAULTS.minEyeDistance &&
+  f.visible >= QUALITY_DEFAULTS.minVisible;
+
+/**
+ * The primary-face study on LFW: which face of a photo with several is the labelled person
+ * (recognised against the person's other photos with encoder 3; where that cannot tell, the face
+ * nearest the centre, as LFW centres its subject), and how rules of the kind "the most prominent
+ * face, if the runner-up's prominence is at most R of it" fare: chosen right, chosen wrong (a
+ * stranger would be enrolled), refused. Then encoder 3's variants and encoders 1 and 2 on the
+ * labelled faces.
+ */
+async function primary(lfw: string): Promise<void> {
+  const { pairs, images } = await lfwFaces(lfw);
+  const counts = [0, 0, 0, 0];
+  for (const im of images) counts[Math.min(3, im.faces.length)]++;
+  console.log(
+    `\nprimary face (LFW, ${images.length} images): no face ${counts[0]}, one ${counts[1]}, two ${counts[2]}, three or more ${counts[3]}`,
+  );
+
+  // the labelled face of each multi-face image, by recognition against the person's other photos
+  const vectors = new Map<FaceRecord, Float32Array>();
+  for (const im of images) for (const f of im.faces) vectors.set(f, flipAveraged(f));
+  const singles = images.filter((im) => im.faces.length === 1);
+  const crossSample: number[] = [];
+  for (let i = 0; i < singles.length; i += 3) {
+    for (let j = i + 1; j < singles.length; j += 3) {
+      const a = singles[i] as LfwImage;
+      const b = singles[j] as LfwImage;
+      if (a.identity === b.identity) continue;
+      crossSample.push(
+        cosineDistance(
+          vectors.get(a.faces[0] as FaceRecord) as Float32Array,
+          vectors.get(b.faces[0] as FaceRecord) as Float32Array,
+        ),
+      );
+    }
+  }
+  crossSample.sort((a, b) => a - b);
+  const sameThreshold = quantile(crossSample, 0.001);
+  const references = new Map<string, { file: string; v: Float32Array }[]>();
+  for (const im of singles) {
+    const list = references.get(im.identity) ?? [];
+    list.push({ file: im.file, v: vectors.get(im.faces[0] as FaceRecord) as Float32Array });
+    references.set(im.identity, list);
+  }
+  const multi = images.filter((im) => im.faces.length > 1);
+  const centreOf = (im: LfwImage) => ({ x: im.size.width / 2, y: im.size.height / 2 });
+  const offCentre = (im: LfwImage, f: FaceRecord) =>
+    Math.hypot(f.centre.x - centreOf(im).x, f.centre.y - centreOf(im).y) /
+    (0.5 * Math.hypot(im.size.width, im.size.height));
+  let byIdentity = 0;
+  let agree = 0;
+  const truth = new Map<LfwImage, FaceRecord>();
+  for (const im of multi) {
+    const refs = (references.get(im.identity) ?? []).filter((r) => r.file !== im.file);
+    const nearest = im.faces.map((f) =>
+      refs.reduce(
+        (best, r) => Math.min(best, cosineDistance(vectors.get(f) as Float32Array, r.v)),
+        Number.POSITIVE_INFINITY,
+      ),
+    );
+    const matching = im.faces.filter((_, i) => (nearest[i] as number) < sameThreshold);
+    const centred = [...im.faces].sort((a, b) => offCentre(im, a) - offCentre(im, b))[0];
+    if (matching.length === 1) {
+      byIdentity++;
+      if (matching[0] === centred) agree++;
+      truth.set(im, matching[0] as FaceRecord);
+    } else {
+      truth.set(im, centred as FaceRecord);
+    }
+  }
+  console.log(
+    `  ${multi.length} images with several faces; the labelled person recognised (encoder 3, cosine distance < ${sameThreshold.toFixed(3)} = 0.1% false accepts, to another photo of the person) in ${byIdentity}, of which ${agree} are also the face nearest the centre; the other ${multi.length - byIdentity} are labelled by the centre`,
+  );
+
+  // Geometry and labels, no vectors: for studying other rules without another pass.
+  const tmp = fileURLToPath(new URL("../.tmp/", import.meta.url));
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(
+    join(tmp, "lfw-primary-geometry.json"),
+    JSON.stringify(
+      multi.map((im) => ({
+        file: im.file,
+        size: im.size,
+        faces: im.faces.map((f) => ({
+          centre: f.centre,
+          eyeDistance: f.eyeDistance,
+          eyeToMouth: f.eyeToMouth,
+          box: f.box,
+          confidence: f.confidence,
+          pose: f.pose,
+          visible: f.visible,
+          labelled: f === truth.get(im),
+        })),
+      })),
+    ),
+  );
+
+  // rules: prominence = size * (1 - alpha * off-centre); dominant when runner-up <= R * primary
+  const sizes: Record<string, (f: FaceRecord) => number> = {
+    "eye distance": (f) => f.eyeDistance,
+    "eyes to mouth": (f) => f.eyeToMouth,
+    "box side": (f) => Math.sqrt(f.box.width * f.box.height),
+  };
+  const centrality: Record<string, (im: LfwImage, f: FaceRecord) => number> = {
+    "from the centre": offCentre,
+    across: (im, f) => Math.abs(f.centre.x - im.size.width / 2) / (im.size.width / 2),
+  };
+  const ratios = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
+  console.log(
+    `  rules over these ${multi.length} images: "right/wrong/refused" at runner-up ratio R (wrong = a face other than the labelled one would be used)`,
+  );
+  for (const [sizeName, size] of Object.entries(sizes)) {
+    for (const [centreName, off] of Object.entries(centrality)) {
+      for (const alpha of [0, 0.5, 1, 2]) {
+        if (alpha === 0 && centreName !== "from the centre") continue;
+        const cells = ratios.map((r) => {
+          let right = 0;
+          let wrong = 0;
+          let refused = 0;
+          for (const im of multi) {
+            const ranked = im.faces
+              .map((f) => ({ f, p: size(f) * Math.max(0.01, 1 - alpha * off(im, f)) }))
+              .sort((a, b) => b.p - a.p);
+            const [first, second] = ranked as [{ f: FaceRecord; p: number }, { p: number }];
+            if (second.p > r * first.p) refused++;
+            else if (first.f === truth.get(im)) right++;
+            else wrong++;
+          }
+          return `${r}: ${right}/${wrong}/${refused}`;
+        });
+        console.log(`  ${sizeName}, off-centre ${centreName}, alpha ${alpha}: ${cells.join("  ")}`);
+      }
+    }
+  }
+  // the distribution the margin is chosen from: runner-up / largest by eye distance
+  const ratioOf = (im: LfwImage) => {
+    const [a, b] = [...im.faces].sort((x, y) => y.eyeDistance - x.eyeDistance);
+    return (b as FaceRecord).eyeDistance / (a as FaceRecord).eyeDistance;
+  };
+  const largestIsLabelled = (im: LfwImage) =>
+    [...im.faces].sort((x, y) => y.eyeDistance - x.eyeDistance)[0] === truth.get(im);
+  for (const [lo, hi] of [
+    [0, 0.4],
+    [0.4, 0.5],
+    [0.5, 0.6],
+    [0.6, 0.7],
+    [0.7, 0.8],
+    [0.8, 0.9],
+    [0.9, 1.01],
+  ] as const) {
+    const mine = multi.filter((im) => ratioOf(im) >= lo && ratioOf(im) < hi);
+    const labelled = mine.filter(largestIsLabelled).length;
+    console.log(
+      `  eye-distance ratio ${lo}-${Math.min(1, hi)}: ${mine.length} images, largest face is the labelled one in ${labelled}`,
+    );
+  }
+  for (const im of multi.filter((im) => !largestIsLabelled(im))) {
+    console.log(
+      `    largest is not the labelled face: ${im.file} ratio ${ratioOf(im).toFixed(2)} faces ${im.faces
+        .map(
+          (f) =>
+            `(${f.centre.x.toFixed(0)},${f.centre.y.toFixed(0)}) eyes ${f.eyeDistance.toFixed(0)} yaw ${f.pose.yaw.toFixed(0)} score ${f.confidence.toFixed(2)}${f === truth.get(im) ? " labelled" : ""}`,
+        )
+        .join(" ")}`,
+    );
+  }
+
+  // encoder variants on the labelled faces (every pair counted: no usable face = no match)
+  const labelled = new Map<string, FaceRecord | undefined>();
+  for (const im of images) {
+    const f = im.faces.length === 1 ? im.faces[0] : truth.get(im);
+    labelled.set(im.file, f && suitable(f) ? f : undefined);
+  }
+  console.log(
+    `\nencoders on the labelled face of each image (${[...labelled.values()].filter(Boolean).length} of ${images.length} images with a suitable one):`,
+  );
+  const variants: [string, (f: FaceRecord) => Float32Array | undefined, typeof cosineDistance][] = [
+    ["2 dlib, Euclidean", (f) => f.v2, euclideanDistance],
+    ["2 dlib, cosine", (f) => f.v2, cosineDistance],
+    ["3 crop only", (f) => normalize(Float32Array.from(f.v3)), cosineDistance],
+    ["3 flip-averaged", (f) => vectors.get(f), cosineDistance],
+    ["3 on the pupils", (f) => normalize(Float32Array.from(f.v3pupils)), cosineDistance],
+  ];
+  for (const [name, vectorOf, metric] of variants) {
+    const byFile = new Map<string, Float32Array>();
+    for (const [file, f] of labelled) {
+      const v = f && vectorOf(f);
+      if (v) byFile.set(file, v);
+    }
+    const { atFar } = reportEncoder(name, pairs, byFile, metric);
+    const [d1, d01, d001] = atFar.map((x) => x.d) as [number, number, number];
+    // score 0.25 near 1% false accepts and 0.75 near 0.01%: the logistic scale from their spread
+    console.log(
+      `    threshold (0.1% false accepts) ${d01.toFixed(4)}, softness ${((d1 - d001) / (2 * Math.log(3))).toFixed(4)}`,
+    );
+    if (name.startsWith("2 dlib, Euclidean") || name === "3 flip-averaged") {
+      const encoder = getEncoder(name.startsWith("2") ? 2 : 3);
+      templates({ ...encoder, threshold: d01 }, byFile);
+    }
+  }
+}
+
+/**
+ * EER and accuracy on the pairs, and over all cross-identity pairs of the images the distance at
+ * 1%, 0.1% and 0.01% false accepts with the share of same-identity pairs accepted there.
+ */
+function reportEncoder(
+  name: string,
+  pairs: ReturnType<typeof readLfwPairs>,
+  vectors: Map<string, Float32Array>,
+  metric: (a: Float32Array, b: Float32Array) => number,
+): { atFar: { far: number; d: number; tar: number }[] } {
+  const scored = pairs.map((p) => {
+    const a = vectors.get(p.a);
+    const b = vectors.get(p.b);
+    return { d: a && b ? metric(a, b) : Number.POSITIVE_INFINITY, same: p.same, fold: p.fold };
+  });
+  const both = scored.filter((x) => Number.isFinite(x.d));
+  const e = equalErrorRate(
+    both.filter((x) => x.same).map((x) => x.d),
+    both.filter((x) => !x.same).map((x) => x.d),
+  );
+  const withFeatures = meanSd(foldAccuracies(both.map((x) => ({ ...x, score: -x.d }))));
+  const every = meanSd(foldAccuracies(scored.map((x) => ({ ...x, score: -x.d }))));
+  const keys = [...vectors.keys()];
+  const impostor: number[] = [];
+  const genuine: number[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const a = vectors.get(keys[i] as string) as Float32Array;
+    const ida = identityOf(keys[i] as string);
+    for (let j = i + 1; j < keys.length; j++) {
+      const d = metric(a, vectors.get(keys[j] as string) as Float32Array);
+      (ida === identityOf(keys[j] as string) ? genuine : impostor).push(d);
+    }
+  }
+  impostor.sort((x, y) => x - y);
+  const atFar = [0.01, 0.001, 0.0001].map((far) => {
+    const d = quantile(impostor, far);
+    return { far, d, tar: genuine.filter((g) => g <= d).length / genuine.length };
+  });
+  console.log(
+    `  ${name}: ${vectors.size} images; pairs with both ${both.length}/${pairs.length}: EER ${pct(e.rate)} at d=${e.threshold.toFixed(4)}, accuracy ${pct(withFeatures.mean)} ± ${pct(withFeatures.sd)}; every pair counted ${pct(every.mean)} ± ${pct(every.sd)}; ${impostor.length} impostor / ${genuine.length} genuine cross pairs: ${atFar.map((x) => `FAR ${x.far * 100}%: d=${x.d.toFixed(4)} TAR ${pct(x.tar)}`).join("; ")}`,
+  );
+  return { atFar };
+}
+
+/** Every face of one image, upright, with the vectors of encoders 2 and 3 (mode `faces`). */
+async function describeFaces(
+  engine: FaceEngine,
+  bytes: Uint8Array,
+): Promise<{ records: FaceRecord[]; size: { width: number; height: number }; rotated: number }> {
+  const decoded = await decodeImage(bytes, OPTIONS.decode);
+  const { rotated, faces } = await findUprightFaces(
+    engine,
+    decoded.image,
+    // no faceres here (encoder 1 is measured by the `encoders` part): ~90 ms per face
+    (image) => detectFaces(engine, image, false, PRODUCTION.detect),
+    OPTIONS.rotation,
+  );
+  const { width, height } = decoded.image;
+  const upright = turnedSize(decoded.image, rotated);
+  const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
+  const records: FaceRecord[] = [];
+  for (const face of faces) {
+    const frame = moveFrame(
+      dlibFrame(face.landmarks.alignment, false),
+      toSource,
+      (-rotated * Math.PI) / 180,
+    );
+    const dlibCrop = warpAffine(
+      decoded.image,
+      frameToAffine(frame, DLIB_CROP_SIZE),
+      DLIB_CROP_SIZE,
+      DLIB_CROP_SIZE,
+    );
+    const points = arcFacePoints(face).map(toSource);
+    const crop = arcFaceCrop(decoded.image, points);
+    const pupils = arcFaceCrop(decoded.image, [
+      toSource(face.landmarks.rightEye),
+      toSource(face.landmarks.leftEye),
+      ...points.slice(2),
+    ]);
+    const { leftEye, rightEye, mouth } = face.landmarks.alignment;
+    const record: FaceRecord = {
+      box: face.box,
+      confidence: face.confidence,
+      eyeDistance: face.eyeDistance,
+      centre: {
+        x: (leftEye.x + rightEye.x + mouth.x) / 3,
+        y: (leftEye.y + rightEye.y + mouth.y) / 3,
+      },
+      eyeToMouth: Math.hypot(
+        mouth.x - (leftEye.x + rightEye.x) / 2,
+        mouth.y - (leftEye.y + rightEye.y) / 2,
+      ),
+      pose: face.pose,
+      visible: shareInside(face.mesh, upright.width, upright.height),
+      v2: await engine.describeDlib(dlibCrop),
+      v3: await engine.describeArcFace(crop),
+      v3mirror: await engine.describeArcFace(mirrorImage(crop)),
+      v3pupils: await engine.describeArcFace(pupils),
+    };
+    records.push(record);
+  }
+  return { records, size: upright, rotated };
+}
+
+async function encoders(lfw: string, versions: number[]): Promise<void> {
+  const pairs = readLfwPairs(lfw);
   const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
-  for (const version of [2, 1]) {
+  for (const version of versions) {
+    const encoder = getEncoder(version);
     const out = await run(
-      files.map((f) => ({ key: f, file: join(lfw, f), encoderVersion: version })),
+      files.map((f) => ({ key: f, file: join(lfw, f), encoderVersion: version, production: true })),
     );
     const vectors = new Map<string, Float32Array>();
     for (const [key, o] of out) if (o.vector) vectors.set(key, Float32Array.from(o.vector));
     console.log(
-      `\nencoder ${version} (${getEncoder(version).name}): features for ${vectors.size} of ${files.length} images`,
+      `\nencoder ${version} (${encoder.name}, ${encoder.metric}), the pipeline as configured by default: features for ${vectors.size} of ${files.length} images`,
     );
-    for (const [metricName, metric] of [
-      ["euclidean", euclideanDistance],
-      ["cosine", cosineDistance],
-    ] as const) {
-      const scored = pairs.flatMap((p) => {
-        const a = vectors.get(p.a);
-        const b = vectors.get(p.b);
-        return a && b ? [{ d: metric(a, b), same: p.same, fold: p.fold }] : [];
-      });
-      const e = equalErrorRate(
-        scored.filter((x) => x.same).map((x) => x.d),
-        scored.filter((x) => !x.same).map((x) => x.d),
-      );
-      const accs = foldAccuracy(scored);
-      const mean = accs.reduce((s, a) => s + a, 0) / accs.length;
-      const sd = Math.sqrt(accs.reduce((s, a) => s + (a - mean) ** 2, 0) / accs.length);
-      // all cross-identity pairs of the images with features
-      const keys = [...vectors.keys()];
-      const identity = (k: string) => k.split("/").at(-2) ?? k;
-      const impostor: number[] = [];
-      const genuine: number[] = [];
-      for (let i = 0; i < keys.length; i++) {
-        const a = vectors.get(keys[i] as string) as Float32Array;
-        for (let j = i + 1; j < keys.length; j++) {
-          const d = metric(a, vectors.get(keys[j] as string) as Float32Array);
-          (identity(keys[i] as string) === identity(keys[j] as string) ? genuine : impostor).push(
-            d,
-          );
-        }
-      }
-      impostor.sort((x, y) => x - y);
-      const at = [0.01, 0.001, 0.0001].map((far) => {
-        const t = quantile(impostor, far);
-        return `FAR ${far * 100}%: d=${t.toFixed(4)} TAR ${pct(genuine.filter((d) => d <= t).length / genuine.length)}`;
-      });
-      console.log(
-        `  ${metricName}: ${scored.length} of ${pairs.length} pairs with features on both sides: EER ${pct(e.rate)} at d=${e.threshold.toFixed(4)}, accuracy ${pct(mean)} ± ${pct(sd)} (${accs.length} folds); ${impostor.length} impostor / ${genuine.length} genuine cross pairs: ${at.join("; ")}`,
-      );
-    }
+    const { atFar } = reportEncoder(`  ${encoder.metric}`, pairs, vectors, encoder.distance);
+    const [d1, d01, d001] = atFar.map((x) => x.d) as [number, number, number];
+    // score 0.25 near 1% false accepts and 0.75 near 0.01%: logistic scale from their spread
+    console.log(
+      `  calibration: threshold (0.1% false accepts) ${d01.toFixed(4)}, softness ${((d1 - d001) / (2 * Math.log(3))).toFixed(4)} (in use: ${encoder.threshold}, score 0.5 at it)`,
+    );
+    templates(encoder, vectors);
+    const byFace = [...out.values()].filter((o) => o.faces > 1);
+    console.log(
+      `  images with several faces: ${byFace.length}, features from the face that dominates in ${byFace.filter((o) => o.vector).length}`,
+    );
     if (version === 2) {
       // genuine rejections at the threshold by the larger |angle| of the two photos
-      const encoder = getEncoder(2);
       for (const axis of ["yaw", "pitch", "roll"] as const) {
         const buckets = [0, 10, 20, 30, 45, 90];
         const rows = buckets.slice(0, -1).map((lo, i) => {
@@ -251,6 +591,56 @@ async function encoders(lfw: string): Promise<void> {
         console.log(`  LFW ${name}: 1% ${q[0]} 5% ${q[1]} 50% ${q[2]} 95% ${q[3]} 99% ${q[4]}`);
       }
     }
+  }
+}
+
+/**
+ * Templates of several images: the probe compared with the mean of the stored vectors (the
+ * compact template, as Verify and Search do) or with each stored vector (the nearest counts).
+ * Per person with at least k + 1 photos with features: the first k make the template, the others
+ * are genuine probes; every photo of the other people is an impostor probe. Rates at the
+ * encoder's threshold, and the genuine rejections at 0.1% false accepts of each method.
+ */
+function templates(encoder: Encoder, vectors: Map<string, Float32Array>): void {
+  const byIdentity = new Map<string, string[]>();
+  for (const file of [...vectors.keys()].sort()) {
+    const list = byIdentity.get(identityOf(file)) ?? [];
+    list.push(file);
+    byIdentity.set(identityOf(file), list);
+  }
+  for (const k of [2, 3, 5]) {
+    const people = [...byIdentity].filter(([, files]) => files.length > k);
+    const scores = {
+      mean: { g: [] as number[], i: [] as number[] },
+      nearest: { g: [] as number[], i: [] as number[] },
+    };
+    for (const [identity, files] of people) {
+      const stored = files.slice(0, k).map((f) => vectors.get(f) as Float32Array);
+      const compact = compactOf(
+        {
+          encoderVersion: encoder.version,
+          features: stored.map((vector) => ({ enrolledAt: new Date(0), vector })),
+          thumbnails: [],
+        },
+        encoder.metric,
+      ).vector;
+      for (const [file, probe] of vectors) {
+        if (files.slice(0, k).includes(file)) continue;
+        const same = identityOf(file) === identity;
+        scores.mean[same ? "g" : "i"].push(encoder.distance(probe, compact));
+        scores.nearest[same ? "g" : "i"].push(
+          Math.min(...stored.map((v) => encoder.distance(probe, v))),
+        );
+      }
+    }
+    const cells = Object.entries(scores).map(([name, { g, i }]) => {
+      const sorted = [...i].sort((a, b) => a - b);
+      const t = quantile(sorted, 0.001);
+      return `${name}: at ${encoder.threshold} FAR ${pct(i.filter((d) => d < encoder.threshold).length / i.length, 3)} FRR ${pct(g.filter((d) => d >= encoder.threshold).length / g.length)}; at 0.1% FAR (d ${t.toFixed(3)}) FRR ${pct(g.filter((d) => d > t).length / g.length)}`;
+    });
+    console.log(
+      `  templates of ${k} images (${people.length} people, ${scores.mean.g.length} genuine / ${scores.mean.i.length} impostor probes): ${cells.join("; ")}`,
+    );
   }
 }
 
@@ -462,14 +852,20 @@ async function main(): Promise<void> {
   const [lfw, ...parts] = process.argv.slice(2);
   if (!lfw) {
     console.error(
-      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders|rotation|degrade]...",
+      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders[:v,...]|primary|rotation|degrade]...",
     );
     process.exit(2);
   }
-  const want = (part: string) => parts.length === 0 || parts.includes(part);
+  const want = (part: string) =>
+    parts.length === 0 || parts.some((p) => p === part || p.startsWith(`${part}:`));
   if (want("degrade")) await degrade();
   if (want("rotation")) await rotation(lfw);
-  if (want("encoders")) await encoders(lfw);
+  if (want("encoders")) {
+    // `encoders:3,2` measures only those versions
+    const chosen = parts.find((p) => p.startsWith("encoders:"))?.slice("encoders:".length);
+    await encoders(lfw, chosen ? chosen.split(",").map(Number) : [...encoderVersions()].reverse());
+  }
+  if (want("primary")) await primary(lfw);
 }
 
 // ---------------------------------------------------------------- child process: analyse tasks
@@ -480,11 +876,23 @@ if (process.argv[2] === "--child") {
     for (const task of tasks) {
       try {
         const bytes = await variantBytes(task);
+        if (task.mode === "faces") {
+          const { records, size, rotated } = await describeFaces(engine, bytes);
+          process.send?.({
+            key: task.key,
+            faces: records.length,
+            rotated,
+            suitable: false,
+            faceRecords: records,
+            size,
+          } satisfies Outcome);
+          continue;
+        }
         const r = await analyzeImage(
           engine,
           bytes,
           { encoderVersion: task.encoderVersion, thumbnails: false },
-          OPTIONS,
+          task.production ? PRODUCTION : OPTIONS,
         );
         const outcome: Outcome = {
           key: task.key,

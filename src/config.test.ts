@@ -44,7 +44,7 @@ describe("loadConfig", () => {
         requestTimeoutMs: 60_000,
         maxTokenLifetimeSeconds: 3600,
       },
-      face: { encoderVersion: 2, maxQueue: 64 },
+      face: { encoderVersion: 3, maxQueue: 64 },
       matching: { minScore: 0.5 },
       templates: { maxFeatureVectors: 32 },
     });
@@ -112,7 +112,7 @@ describe("loadConfig", () => {
     expect(failure({ ...valid(), limits: { maxTokenLifetimeSeconds: 10 } })).toBe(
       "config: limits.maxTokenLifetimeSeconds must be an integer from 60 to 86400",
     );
-    expect(failure({ ...valid(), face: { encoderVersion: 3 } })).toMatch(
+    expect(failure({ ...valid(), face: { encoderVersion: 4 } })).toMatch(
       /^config: face\.encoderVersion/,
     );
     expect(failure({ ...valid(), matching: { minScore: 0 } })).toBe(

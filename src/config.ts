@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { ClientConfig } from "./auth/client-registry.js";
 import { FacevaultError } from "./errors.js";
+import { DEFAULT_ENCODER_VERSION, encoderVersions } from "./face/encoders.js";
 
 /** Every limit the service enforces; each is a documented setting (README, "Configuration"). */
 export interface Limits {
@@ -92,7 +93,10 @@ export interface FaceSettings {
   workers?: number;
   /** Images waiting for a worker before new calls are refused with UNAVAILABLE. Default 64. */
   maxQueue: number;
-  /** Encoder version of new templates (1 = faceres 1024-D, 2 = dlib 128-D). Default 2. */
+  /**
+   * Encoder version of new templates (src/face/encoders.ts: 1 = faceres 1024-D, 2 = dlib 128-D,
+   * 3 = MobileFaceNet 512-D). Default 3.
+   */
   encoderVersion: number;
   /** Images with more pixels are refused before decoding (decompression bombs). Default 50 MP. */
   maxInputPixels: number;
@@ -164,7 +168,7 @@ export const defaultHttpSettings: HttpSettings = {
 
 export const defaultFaceSettings: FaceSettings = {
   maxQueue: 64,
-  encoderVersion: 2,
+  encoderVersion: DEFAULT_ENCODER_VERSION,
   maxInputPixels: 50_000_000,
 };
 
@@ -469,8 +473,13 @@ function readFace(value: unknown): FaceSettings {
     maxQueue:
       optionalInt(obj, "maxQueue", 0, 100_000, "face.maxQueue") ?? defaultFaceSettings.maxQueue,
     encoderVersion:
-      optionalInt(obj, "encoderVersion", 1, 2, "face.encoderVersion") ??
-      defaultFaceSettings.encoderVersion,
+      optionalInt(
+        obj,
+        "encoderVersion",
+        Math.min(...encoderVersions()),
+        Math.max(...encoderVersions()),
+        "face.encoderVersion",
+      ) ?? defaultFaceSettings.encoderVersion,
     maxInputPixels:
       optionalInt(obj, "maxInputPixels", 1, 1_000_000_000, "face.maxInputPixels") ??
       defaultFaceSettings.maxInputPixels,

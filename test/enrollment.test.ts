@@ -11,7 +11,7 @@ import { createConnectClient, createTokenSource } from "@facevault/client";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaceEnrollmentResponse_EnrollmentAction as Action } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { noFacePhoto, photo, photosByIdentity } from "./support/photos.js";
+import { noFacePhoto, photo, photosByIdentity, withPasserBy } from "./support/photos.js";
 import { startTestServer, type TestClient, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -49,7 +49,9 @@ async function codeOf(promise: Promise<unknown>): Promise<Code> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ config: { templates: { maxFeatureVectors: 24 } } });
+  server = await startTestServer({
+    config: { face: { workers: 1 }, templates: { maxFeatureVectors: 24 } },
+  });
 });
 afterAll(async () => server?.close());
 
@@ -121,25 +123,67 @@ describe("performed actions", () => {
   });
 });
 
+describe("photos with several faces", () => {
+  it("uses the face that dominates, but adds it only when it matches the class", async () => {
+    const api = clientFor(server);
+    const created = await api.enroll({ classId: 15n, images: images("people/biden/01.jpg") });
+    expect(created.performedAction).toBe(Action.NEW_TEMPLATE_CREATED);
+    const before = await server.app.store.get(bcid(server.clients.alice, 15n));
+
+    // Obama in front, Biden passing behind: the face used is Obama's, not this class's person.
+    const stranger = await api.enroll({
+      classId: 15n,
+      images: [{ image: await withPasserBy("people/obama/01.jpg", "people/biden/02.jpg") }],
+    });
+    expect(stranger.imageProperties[0]?.faces).toHaveLength(2);
+    expect(stranger.imageProperties[0]?.qualityAssessments).toContainEqual(
+      expect.objectContaining({
+        check: "SingleFaceOnImage",
+        message: expect.stringMatching(/^2 faces found; the first one listed .* was used/),
+      }),
+    );
+    expect(stranger.performedAction).toBe(Action.ENROLLMENT_FAILED);
+    expect(stranger.errors).toEqual([
+      expect.objectContaining({
+        errorCode: "FaceDoesNotMatch",
+        message: expect.stringMatching(
+          /^images\[0\]: of the 2 faces on this photo, the one that dominates does not match/,
+        ),
+      }),
+    ]);
+    const after = await server.app.store.get(bcid(server.clients.alice, 15n));
+    expect(after?.version).toBe(before?.version);
+
+    // Biden in front with someone behind him: added to Biden's class, and verifies.
+    const own = await withPasserBy("people/biden/02.jpg", "people/obama/02.jpg");
+    const added = await api.enroll({ classId: 15n, images: [{ image: own }] });
+    expect(added.performedAction).toBe(Action.TEMPLATE_UPDATED);
+    expect(added.enrolledImages).toBe(1);
+    const verified = await api.verify({ classId: 15n, image: { image: own } });
+    expect(verified.verified).toBe(true);
+    expect(verified.imageProperties?.faces).toHaveLength(2);
+  });
+});
+
 describe("encoder upgrade", () => {
-  it("rebuilds an encoder-1 template from its thumbnails (TEMPLATE_UPGRADED) and drops the old vectors", async () => {
-    // A server on encoder 1 makes the template; the same data under encoder 2 upgrades it.
-    let s = await startTestServer({ config: { face: { workers: 1, encoderVersion: 1 } } });
+  it("rebuilds an encoder-2 template from its thumbnails (TEMPLATE_UPGRADED) and drops the old vectors", async () => {
+    // A server on encoder 2 makes the template; the same data under encoder 3 upgrades it.
+    let s = await startTestServer({ config: { face: { workers: 1, encoderVersion: 2 } } });
     try {
       let api = clientFor(s);
-      const v1 = await api.enroll({
+      const made = await api.enroll({
         classId: 20n,
         images: images("people/person-06/01.jpg", "people/person-06/02.jpg"),
       });
-      expect(v1.templateStatus).toMatchObject({
-        encoderVersion: 1,
+      expect(made.templateStatus).toMatchObject({
+        encoderVersion: 2,
         featureVectors: 2,
         thumbnailsStored: 2,
       });
-      const enhanced1 = (await opened(s, 20n)).enhanced;
-      expect(enhanced1.features.every((f) => f.vector.length === 1024)).toBe(true);
+      const before = (await opened(s, 20n)).enhanced;
+      expect(before.features.every((f) => f.vector.length === 128)).toBe(true);
       // Verify still works against an old template, with the old encoder.
-      s = await s.restart({ face: { workers: 1, encoderVersion: 2 } });
+      s = await s.restart({ face: { workers: 1, encoderVersion: 3 } });
       api = clientFor(s);
       const early = await api.verify({
         classId: 20n,
@@ -151,15 +195,15 @@ describe("encoder upgrade", () => {
       expect(upgraded.performedAction).toBe(Action.TEMPLATE_UPGRADED);
       expect(upgraded.enrolledImages).toBe(0);
       expect(upgraded.templateStatus).toMatchObject({
-        encoderVersion: 2,
+        encoderVersion: 3,
         featureVectors: 2,
         thumbnailsStored: 2,
       });
       const { stored: stored2, enhanced: enhanced2 } = await opened(s, 20n);
-      expect(enhanced2.encoderVersion).toBe(2);
-      expect(enhanced2.features.map((f) => f.vector.length)).toEqual([128, 128]);
+      expect(enhanced2.encoderVersion).toBe(3);
+      expect(enhanced2.features.map((f) => f.vector.length)).toEqual([512, 512]);
       const compact = s.app.vault.openCompact(bcid(s.clients.alice, 20n), stored2.compact);
-      expect(compact.vector.length).toBe(128);
+      expect(compact.vector.length).toBe(512);
 
       const verified = await api.verify({
         classId: 20n,
@@ -170,17 +214,16 @@ describe("encoder upgrade", () => {
       expect(found.result[0]?.matches[0]?.classId).toBe(20n);
 
       // An upgrade that also adds images.
-      const v1b = await s.restart({ face: { workers: 1, encoderVersion: 1 } });
-      s = v1b;
-      await clientFor(s).enroll({ classId: 21n, images: images("people/person-07/01.jpg") });
       s = await s.restart({ face: { workers: 1, encoderVersion: 2 } });
+      await clientFor(s).enroll({ classId: 21n, images: images("people/person-07/01.jpg") });
+      s = await s.restart({ face: { workers: 1, encoderVersion: 3 } });
       const mixed = await clientFor(s).enroll({
         classId: 21n,
         images: images("people/person-07/02.jpg"),
       });
       expect(mixed.performedAction).toBe(Action.TEMPLATE_UPGRADED);
       expect(mixed.enrolledImages).toBe(1);
-      expect(mixed.templateStatus).toMatchObject({ encoderVersion: 2, featureVectors: 2 });
+      expect(mixed.templateStatus).toMatchObject({ encoderVersion: 3, featureVectors: 2 });
     } finally {
       await s.close();
     }

@@ -20,6 +20,7 @@ import {
   type FaceEnrollmentResponse,
   type FaceRecognition,
 } from "../gen/bioid/services/v1/face_recognition_pb.js";
+import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
 import { createTemplateStore } from "../src/store/create-template-store.js";
 import type { Bcid } from "../src/store/template-store.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
@@ -254,7 +255,7 @@ describe("two server processes sharing one PostgreSQL schema", () => {
           available: true,
           featureVectors: 20,
           thumbnailsStored: 20,
-          encoderVersion: 2,
+          encoderVersion: DEFAULT_ENCODER_VERSION,
         });
       }
       // The 20 thumbnails decrypt on the other server and are 20 different faces.
@@ -461,7 +462,7 @@ async function expectIntactTemplate(
 ) {
   const status = await api.getTemplateStatus({ classId, downloadThumbnails: true });
   expect(status.available).toBe(true);
-  expect(status.encoderVersion).toBe(2);
+  expect(status.encoderVersion).toBe(DEFAULT_ENCODER_VERSION);
   expect(status.featureVectors).toBeGreaterThanOrEqual(acknowledged);
   expect(status.thumbnailsStored).toBe(status.featureVectors);
   expect(status.thumbnails).toHaveLength(status.featureVectors);

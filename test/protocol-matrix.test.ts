@@ -322,7 +322,7 @@ const cases: Case[] = [
       templateStatus: {
         classId: "2001",
         available: true,
-        encoderVersion: 2,
+        encoderVersion: 3,
         featureVectors: 2,
         thumbnailsStored: 2,
         thumbnails: [],

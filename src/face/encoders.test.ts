@@ -3,6 +3,7 @@ import { isFacevaultError } from "../errors.js";
 import {
   compareFeatures,
   cosineDistance,
+  DEFAULT_ENCODER_VERSION,
   encoderVersions,
   euclideanDistance,
   getEncoder,
@@ -15,14 +16,16 @@ function vector(dimension: number, seed: number): Float32Array {
 }
 
 describe("encoders", () => {
-  it("knows versions 1 and 2 with their dimensions", () => {
-    expect(encoderVersions()).toEqual([1, 2]);
+  it("knows versions 1, 2 and 3 with their dimensions; 3 is the default", () => {
+    expect(encoderVersions()).toEqual([1, 2, 3]);
     expect(getEncoder(1).dimension).toBe(1024);
     expect(getEncoder(2).dimension).toBe(128);
+    expect(getEncoder(3)).toMatchObject({ dimension: 512, metric: "cosine" });
+    expect(DEFAULT_ENCODER_VERSION).toBe(3);
   });
 
   it("throws invalid_argument for an unknown version", () => {
-    expect(() => getEncoder(3)).toThrow(/unknown encoder version 3/);
+    expect(() => getEncoder(4)).toThrow(/unknown encoder version 4/);
     try {
       getEncoder(0);
     } catch (err) {

@@ -3,6 +3,8 @@ import { pathToFileURL } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import type { Config, FaceResult, Human } from "@vladmandic/human";
 import { FacevaultError } from "../errors.js";
+import { ARCFACE_CROP_SIZE } from "./arcface-align.js";
+import { createMobileFaceNet } from "./mobilefacenet.js";
 import { registerFileModelLoader, resolveModelPaths } from "./model-files.js";
 import type { RgbImage } from "./types.js";
 
@@ -43,9 +45,10 @@ export type Turn = 0 | 90 | 180 | 270;
 export const DLIB_CROP_SIZE = 150;
 
 /**
- * One tfjs-wasm engine: human (blazeface detector, face mesh, iris, antispoof, liveness, faceres)
- * and face-api's recognition net sharing one tfjs instance. One engine per worker thread; calls
- * must not overlap (the caller queues them), as concurrent calls gain nothing on one thread.
+ * The models of one worker: human (blazeface detector, face mesh, iris, antispoof, liveness,
+ * faceres) and face-api's recognition net sharing one tfjs-wasm instance, and the MobileFaceNet
+ * on onnxruntime-node. One engine per worker thread; calls must not overlap (the caller queues
+ * them), as concurrent calls gain nothing on one thread.
  */
 export interface FaceEngine {
   /**
@@ -66,6 +69,11 @@ export interface FaceEngine {
   detectorScore(image: RgbImage, turn: Turn): Promise<number>;
   /** face-api's 128-D descriptor of a {@link DLIB_CROP_SIZE}-square RGB crop. */
   describeDlib(crop: RgbImage): Promise<Float32Array>;
+  /**
+   * MobileFaceNet's raw 512-D output for an {@link ARCFACE_CROP_SIZE}-square RGB crop aligned
+   * onto the ArcFace template (not normalised).
+   */
+  describeArcFace(crop: RgbImage): Promise<Float32Array>;
   /**
    * Runs every model once on a real face: the first inference of each model costs 0.3 to 0.9 s.
    * Throws when the sample yields no face, so a broken engine never reports ready.
@@ -134,6 +142,10 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
   });
   await human.load();
   await faceApi.nets.faceRecognitionNet.loadFromDisk(paths.faceApiModels);
+  const mobileFaceNet = await createMobileFaceNet({
+    modelPath: paths.mobileFaceNet.path,
+    sha256: paths.mobileFaceNet.sha256,
+  });
   const missing = ["blazeface", "facemesh", "iris", "antispoof", "liveness", "faceres"].filter(
     (name) => !human.models.models[name],
   );
@@ -214,6 +226,11 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
       width: DLIB_CROP_SIZE,
       height: DLIB_CROP_SIZE,
     });
+    await mobileFaceNet.describe({
+      data: new Uint8Array(ARCFACE_CROP_SIZE * ARCFACE_CROP_SIZE * 3),
+      width: ARCFACE_CROP_SIZE,
+      height: ARCFACE_CROP_SIZE,
+    });
   };
 
   return {
@@ -221,6 +238,7 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
     detect,
     detectorScore,
     describeDlib,
+    describeArcFace: (crop) => mobileFaceNet.describe(crop),
     warmUp,
   };
 }

@@ -2,10 +2,10 @@ import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { FacevaultError } from "../errors.js";
 import { type DecodeOptions, decodeDefaults } from "./decode.js";
-import { getEmbedder } from "./embed.js";
-import { getEncoder } from "./encoders.js";
+import { DEFAULT_ENCODER_VERSION, getEncoder } from "./encoders.js";
 import type { FaceWorkerData } from "./face-worker.js";
 import type { AnalyzeRequest, PipelineResult, StageTimings } from "./pipeline.js";
+import { PRIMARY_FACE_DEFAULTS, type PrimaryFaceOptions } from "./primary-face.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
 import { startWorker } from "./start-worker.js";
@@ -22,7 +22,7 @@ export interface FacePoolOptions extends DecodeOptions {
    * 5 s of work.
    */
   maxQueue?: number;
-  /** Encoder version of the features unless a call asks for another. Default 2. */
+  /** Encoder version of the features unless a call asks for another. Default 3. */
   encoderVersion?: number;
   /** Detector score below which a face is not a face, in [0,1]. Default 0.5. */
   minConfidence?: number;
@@ -32,6 +32,8 @@ export interface FacePoolOptions extends DecodeOptions {
   minFaceEyeDistance?: number;
   /** Rotation stage settings (defaults in rotation.ts / README). */
   rotation?: Partial<RotationOptions>;
+  /** Which of several faces is used, and when none is (defaults in primary-face.ts / README). */
+  primaryFace?: Partial<PrimaryFaceOptions>;
   /** Quality thresholds (defaults in quality.ts / README). */
   quality?: Partial<QualityOptions>;
   /** Called with every worker started (first ones and replacements), e.g. for metrics. */
@@ -96,15 +98,15 @@ const WORKER_ENTRY = new URL(
 export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const workerCount = options.workers ?? availableParallelism();
   const maxQueue = options.maxQueue ?? 64;
-  const defaultVersion = options.encoderVersion ?? 2;
+  const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
   getEncoder(defaultVersion);
-  getEmbedder(defaultVersion);
   const workerData: FaceWorkerData = {
     engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
     pipeline: {
       decode: decodeDefaults(options),
       detect: { minEyeDistance: options.minFaceEyeDistance ?? 12 },
       rotation: { ...ROTATION_DEFAULTS, ...options.rotation },
+      primaryFace: { ...PRIMARY_FACE_DEFAULTS, ...options.primaryFace },
       quality: { ...QUALITY_DEFAULTS, ...options.quality },
     },
   };
@@ -227,7 +229,6 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       const version = call.encoderVersion ?? defaultVersion;
       // An unknown version throws here, inside the executor: the call rejects with it.
       getEncoder(version);
-      getEmbedder(version);
       if (images.length === 0) return resolve([]);
       if (images.length > maxQueue) {
         return reject(

@@ -6,7 +6,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 
 const require = createRequire(import.meta.url);
 
-/** Absolute folders of the engine packages and their shipped models (no network, no CDN). */
+/** Absolute paths of the engine packages and their shipped models (no network, no CDN). */
 export interface ModelPaths {
   /** `@vladmandic/human`'s package folder. */
   humanPackage: string;
@@ -20,7 +20,21 @@ export interface ModelPaths {
   faceApiModels: string;
   /** `@tensorflow/tfjs-backend-wasm/dist/`, where the `.wasm` binaries live; ends with `/`. */
   wasmDir: string;
+  /** Encoder 3's ONNX model, kept in the repository (`models/`), and its sha256. */
+  mobileFaceNet: { path: string; sha256: string };
 }
+
+/**
+ * sha256 of `models/fr_feature.onnx` as published in faceplugin-face-recognition-js@0.0.1
+ * (models/README.md): checked every time the model is loaded.
+ */
+export const MOBILEFACENET_SHA256 =
+  "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581";
+
+/** The repository's `models/` folder, from src/face/ under tsx or dist/src/face/ compiled. */
+const MODELS_DIR = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "../../models/" : "../../../models/", import.meta.url),
+);
 
 /**
  * Finds the engine files inside node_modules. Both @vladmandic packages point their main entry at
@@ -38,6 +52,7 @@ export function resolveModelPaths(): ModelPaths {
     faceApiWasmBuild: join(faceApiDist, "face-api.node-wasm.js"),
     faceApiModels: join(faceApiDist, "..", "model"),
     wasmDir: `${wasmDist}/`,
+    mobileFaceNet: { path: join(MODELS_DIR, "fr_feature.onnx"), sha256: MOBILEFACENET_SHA256 },
   };
 }
 

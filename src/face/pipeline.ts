@@ -1,10 +1,11 @@
 import { dlibFrame, frameToAffine, insideMask, moveFrame, warpAffine } from "./align.js";
 import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "./decode.js";
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
-import { getEmbedder } from "./embed.js";
+import { getEncoder } from "./encoders.js";
 import { DLIB_CROP_SIZE, type FaceEngine, turnedSize } from "./engine.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
+import { choosePrimaryFace, type PrimaryFaceOptions } from "./primary-face.js";
 import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
 import { findUprightFaces, type RotationOptions, unturnPoint } from "./rotation.js";
 import { encodePng, renderThumbnail } from "./thumbnail.js";
@@ -15,6 +16,7 @@ export interface PipelineOptions {
   decode: Required<DecodeOptions>;
   detect: DetectOptions;
   rotation: RotationOptions;
+  primaryFace: PrimaryFaceOptions;
   quality: QualityOptions;
 }
 
@@ -54,9 +56,9 @@ export interface PipelineResult {
 
 /**
  * Bytes to analysis, stage by stage:
- * decode → detect → rotation → eyes → align → quality → liveness → embed → thumbnail.
- * Align precedes quality because sharpness and exposure are measured on the crop the encoder
- * sees. Per-image problems (undecodable, too large) come back as `analysis.error`; anything
+ * decode → detect → rotation → primary face → eyes → align → quality → liveness → embed →
+ * thumbnail. Align precedes quality because sharpness and exposure are measured on the crop the
+ * encoder sees. Per-image problems (undecodable, too large) come back as `analysis.error`; anything
  * thrown is a fault of the engine, not of the image.
  */
 export async function analyzeImage(
@@ -79,7 +81,7 @@ export async function analyzeImage(
     timings[stage] += now - mark;
     mark = now;
   };
-  const embedder = getEmbedder(request.encoderVersion);
+  const encoder = getEncoder(request.encoderVersion);
 
   // 1. decode: bytes → RGB at analysis size, EXIF orientation applied
   let decoded: DecodedImage;
@@ -92,22 +94,32 @@ export async function analyzeImage(
   lap("decode");
 
   // 2. detect and 3. rotation: faces of the upright image
-  const { rotated, faces } = await findUprightFaces(
+  const upright = await findUprightFaces(
     engine,
     decoded.image,
-    (image) => detectFaces(engine, image, embedder.needsDetectorDescriptor, options.detect),
+    (image) => detectFaces(engine, image, encoder.needsDetectorDescriptor, options.detect),
     options.rotation,
   );
+  const { rotated } = upright;
   lap("detect");
 
-  // 4. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
+  // 4. primary face: the one the photo is about, first; used only if it clearly dominates
   const { width, height } = decoded.image;
   const uprightSize = turnedSize(decoded.image, rotated);
-  const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
-  const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
+  const choice = choosePrimaryFace(
+    upright.faces,
+    uprightSize.width,
+    uprightSize.height,
+    options.primaryFace,
+  );
+  const { faces } = choice;
   const primary = faces[0];
 
-  // 5. align: the primary face's dlib-style crop, upright, read from the decoded pixels
+  // 5. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
+  const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
+  const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
+
+  // 6. align: the primary face's dlib-style crop, upright, read from the decoded pixels
   const frame = primary
     ? moveFrame(dlibFrame(primary.landmarks.alignment, false), toSource, (-rotated * Math.PI) / 180)
     : undefined;
@@ -117,7 +129,7 @@ export async function analyzeImage(
     : undefined;
   lap("align");
 
-  // 6. quality: sharpness and exposure over the crop's pixels that come from the image
+  // 7. quality: sharpness and exposure over the crop's pixels that come from the image
   const pixels =
     crop && cropMap
       ? measurePixels(crop, insideMask(cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE, width, height))
@@ -126,6 +138,11 @@ export async function analyzeImage(
   const verdict = assessQuality(
     {
       faces,
+      primary: {
+        runnerUpShare: choice.runnerUpShare,
+        dominant: choice.dominant,
+        maxRunnerUpShare: options.primaryFace.maxRunnerUpShare,
+      },
       visible,
       pixels,
       inputWidth: decoded.inputWidth,
@@ -138,7 +155,7 @@ export async function analyzeImage(
   );
   lap("quality");
 
-  // 7. liveness, reported per face with its eyes
+  // 8. liveness, reported per face with its eyes
   const results: FaceResult[] = faces.map((f) => ({
     leftEye: toInput(f.landmarks.leftEye),
     rightEye: toInput(f.landmarks.rightEye),
@@ -147,25 +164,30 @@ export async function analyzeImage(
     confidence: f.confidence,
   }));
 
-  // 8. embed: only a single suitable face gives features
+  // 9. embed: only a suitable face that dominates the image gives features
   const analysis: ImageAnalysis = {
     properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
   };
   if (verdict.suitable && primary && crop) {
-    const vector = await embedder.embed(engine, primary, crop);
-    analysis.features = { encoderVersion: embedder.version, vector };
+    const vector = await encoder.embed(engine, {
+      face: primary,
+      source: decoded.image,
+      toSource,
+      dlibCrop: crop,
+    });
+    analysis.features = { encoderVersion: encoder.version, vector };
   }
   verdict.checks.push({
     check: "FaceFeaturesAvailable",
     score: analysis.features ? 1 : 0,
     message: analysis.features
-      ? `encoder ${embedder.version} features extracted`
-      : "no features: the image needs exactly one suitable face",
+      ? `encoder ${encoder.version} features extracted`
+      : "no features: the image needs one suitable face that clearly dominates it",
   });
   analysis.properties.qualityScore = qualityScore(verdict.checks);
   lap("embed");
 
-  // 9. thumbnail of the face the features came from
+  // 10. thumbnail of the face the features came from
   if (analysis.features && request.thumbnails && frame) {
     analysis.thumbnail = await encodePng(renderThumbnail(decoded.image, frame));
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DetectedFace } from "./detect.js";
+import { choosePrimaryFace, PRIMARY_FACE_DEFAULTS } from "./primary-face.js";
 import {
   assessQuality,
   grade,
@@ -24,9 +25,19 @@ function face(overrides: Partial<DetectedFace> = {}): DetectedFace {
   };
 }
 
+/** A face of eye distance `eyes` whose eyes and mouth centre on (x, y). */
+function faceAt(x: number, y: number, eyes: number): DetectedFace {
+  const leftEye = { x: x + eyes / 2, y: y - eyes / 3 };
+  const rightEye = { x: x - eyes / 2, y: y - eyes / 3 };
+  const mouth = { x, y: y + (2 * eyes) / 3 };
+  return face({ landmarks: { leftEye, rightEye, alignment: { leftEye, rightEye, mouth } } });
+}
+
 function input(faces: DetectedFace[], overrides: Partial<QualityInput> = {}): QualityInput {
+  const choice = choosePrimaryFace(faces, 640, 480, PRIMARY_FACE_DEFAULTS);
   return {
-    faces,
+    faces: choice.faces,
+    primary: { ...choice, maxRunnerUpShare: PRIMARY_FACE_DEFAULTS.maxRunnerUpShare },
     visible: 1,
     pixels: { sharpness: 100, brightness: 120, dark: 0, bright: 0 },
     inputWidth: 640,
@@ -69,10 +80,26 @@ describe("assessQuality", () => {
     expect(qualityScore(v.checks)).toBe(0);
   });
 
-  it("fails SingleFaceOnImage with two faces", () => {
-    const v = assessQuality(input([face(), face()]), QUALITY_DEFAULTS);
-    expect(byName(v.checks, "SingleFaceOnImage")?.message).toMatch(/2 faces/);
+  it("refuses two equally prominent faces and says so", () => {
+    const v = assessQuality(input([faceAt(200, 240, 80), faceAt(440, 240, 80)]), QUALITY_DEFAULTS);
+    const single = byName(v.checks, "SingleFaceOnImage");
+    expect(single?.score).toBe(0);
+    expect(single?.message).toMatch(/^2 faces found and none clearly dominates: .* 100% /);
     expect(v.suitable).toBe(false);
+    expect(qualityScore(v.checks)).toBe(0);
+  });
+
+  it("uses a face that clearly dominates a smaller one off-centre, and says which", () => {
+    const subject = faceAt(330, 250, 80);
+    const passerBy = faceAt(580, 80, 30);
+    const v = assessQuality(input([passerBy, subject]), QUALITY_DEFAULTS);
+    const single = byName(v.checks, "SingleFaceOnImage");
+    expect(single?.message).toMatch(
+      /^2 faces found; the first one listed \(eyes at \(370, 223\) and \(290, 223\)\) clearly dominates and was used/,
+    );
+    expect(single?.score).toBeGreaterThan(0.5);
+    expect(single?.score).toBeLessThan(1);
+    expect(v.suitable).toBe(true);
   });
 
   it("names the reason of an unsuitable face", () => {

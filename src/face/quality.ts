@@ -93,8 +93,17 @@ const round = (v: number, digits = 0): string => v.toFixed(digits);
 
 /** What the quality stage knows about the image and its primary face. */
 export interface QualityInput {
-  /** All faces found, largest first. */
+  /** All faces found, the primary (most prominent) first. */
   faces: readonly DetectedFace[];
+  /** How the primary face compares with the others (primary-face.ts). */
+  primary: {
+    /** The second face's prominence as a share of the first's; 0 with fewer than two faces. */
+    runnerUpShare: number;
+    /** Whether the first face may be used. */
+    dominant: boolean;
+    /** The largest share at which the first face still dominates. */
+    maxRunnerUpShare: number;
+  };
   /** Share of the primary face's mesh inside the image. */
   visible: number;
   /** Pixel measures of the primary face's aligned crop. */
@@ -111,14 +120,44 @@ export interface QualityInput {
 /** The graded checks and the verdict on the primary face. */
 export interface QualityVerdict {
   checks: QualityCheck[];
-  /** Whether the image has exactly one face suitable for features. */
+  /** Whether the primary face dominates the image and is suitable for features. */
   suitable: boolean;
 }
 
 /**
+ * `SingleFaceOnImage`: 1 for exactly one face; for several, 1 - the runner-up's share of the
+ * primary's prominence when the primary dominates (it is used), 0 when none does (the photo is
+ * refused as ambiguous), and 0 without a face. The message says what was found and which face
+ * was used (the first of `faces`, by its eyes in input pixels).
+ */
+function singleFaceCheck(input: QualityInput): QualityCheck {
+  const { faces, primary } = input;
+  const n = faces.length;
+  if (n === 0) return { check: "SingleFaceOnImage", score: 0, message: "no face found" };
+  if (n === 1) return { check: "SingleFaceOnImage", score: 1, message: "exactly one face" };
+  const share = `${round(100 * primary.runnerUpShare)}%`;
+  const limit = `${round(100 * primary.maxRunnerUpShare)}%`;
+  if (!primary.dominant) {
+    return {
+      check: "SingleFaceOnImage",
+      score: 0,
+      message: `${n} faces found and none clearly dominates: the second has ${share} of the first's prominence (size and nearness to the centre; at most ${limit} to use the first), so no face was used; send a photo of the one person`,
+    };
+  }
+  const face = faces[0] as DetectedFace;
+  const eye = (p: { x: number; y: number }) =>
+    `(${round(p.x / input.scale)}, ${round(p.y / input.scale)})`;
+  return {
+    check: "SingleFaceOnImage",
+    score: 1 - primary.runnerUpShare,
+    message: `${n} faces found; the first one listed (eyes at ${eye(face.landmarks.leftEye)} and ${eye(face.landmarks.rightEye)}) clearly dominates and was used: the next has ${share} of its prominence (size and nearness to the centre; at most ${limit})`,
+  };
+}
+
+/**
  * Grades an image. Always: `FaceFound`, `SingleFaceOnImage`, `ImageSize`; with a face, for the
- * primary (largest) one: `SuitableFace`, `FullyVisibleFace`, `FaceSize`, `HeadPose`, `Sharpness`,
- * `Exposure`. `FaceFeaturesAvailable` is added by the pipeline once it knows.
+ * primary (most prominent) one: `SuitableFace`, `FullyVisibleFace`, `FaceSize`, `HeadPose`,
+ * `Sharpness`, `Exposure`. `FaceFeaturesAvailable` is added by the pipeline once it knows.
  */
 export function assessQuality(input: QualityInput, options: QualityOptions): QualityVerdict {
   const { faces } = input;
@@ -128,14 +167,7 @@ export function assessQuality(input: QualityInput, options: QualityOptions): Qua
     score: faces.length > 0 ? 1 : 0,
     message: faces.length > 0 ? `${faces.length} face(s) found` : "no face found",
   });
-  checks.push({
-    check: "SingleFaceOnImage",
-    score: faces.length === 1 ? 1 : 0,
-    message:
-      faces.length === 1
-        ? "exactly one face"
-        : `${faces.length} faces found, exactly one is required`,
-  });
+  checks.push(singleFaceCheck(input));
   const scaled = input.scale < 1;
   checks.push({
     check: "ImageSize",
@@ -211,7 +243,7 @@ export function assessQuality(input: QualityInput, options: QualityOptions): Qua
       message: `face brightness ${round(p.brightness)} of 255, ${round(100 * p.dark, 1)}% crushed, ${round(100 * p.bright, 1)}% blown`,
     });
   }
-  return { checks, suitable: faces.length === 1 && reasons.length === 0 };
+  return { checks, suitable: input.primary.dominant && reasons.length === 0 };
 }
 
 /**

@@ -62,7 +62,10 @@ export interface ImageAnalysis {
   properties: ImageProperties;
   /** Set when the image could not be used at all; the message names no bytes. */
   error?: { code: ImageErrorCode; message: string };
-  /** Present only when exactly one suitable face was found and its features were extracted. */
+  /**
+   * Features of the primary face (the first of `properties.faces`), present only when it is the
+   * only face or clearly dominates the others, and is suitable.
+   */
   features?: { encoderVersion: number; vector: Float32Array };
   /** PNG thumbnail of that face; present when features are and thumbnails were requested. */
   thumbnail?: Uint8Array;

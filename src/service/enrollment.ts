@@ -31,6 +31,11 @@ export interface EnrollmentOptions {
   maxFeatureVectors: number;
   /** Images accepted per call. */
   maxImagesPerRequest: number;
+  /**
+   * Score in ]0,1] a face chosen among several on its photo must reach against the person's
+   * other faces (the template's, and the call's single-face photos) to be added; see `screen`.
+   */
+  minScore: number;
   /** Read-merge-write attempts when concurrent enrollments of one class collide. Default 50. */
   maxWriteAttempts?: number;
   now?: () => Date;
@@ -41,6 +46,16 @@ interface Plan {
   action: Action;
   template: EnhancedTemplate;
   errors: JobError[];
+  /** Images whose face was added. */
+  enrolled: number;
+}
+
+/** A face with features from one image of the call. */
+interface Candidate extends NewFace {
+  /** Index of its image in the call. */
+  image: number;
+  /** Faces on that image: above 1, this one was chosen as the one that dominates the photo. */
+  facesOnImage: number;
 }
 
 /**
@@ -53,6 +68,42 @@ export function createEnrollment(options: EnrollmentOptions) {
   const maxAttempts = options.maxWriteAttempts ?? 50;
   const now = options.now ?? (() => new Date());
   const current = getEncoder(options.encoderVersion);
+
+  /**
+   * The candidates that may be added to a template holding `existing` vectors of the current
+   * encoder. A face chosen among several on its photo is added only when it matches the person's
+   * other faces (the template's vectors and the call's single-face photos) at `minScore`: the
+   * dominance rule is measured, not infallible, and a stranger's face must never slip into a
+   * template unnoticed. With nothing to compare it with, it is added; the image's
+   * `SingleFaceOnImage` check says which face was used.
+   */
+  function screen(candidates: readonly Candidate[], existing: readonly Float32Array[]) {
+    const references = [
+      ...existing,
+      ...candidates.filter((c) => c.facesOnImage === 1).map((c) => c.vector),
+    ];
+    const faces: NewFace[] = [];
+    const errors: JobError[] = [];
+    for (const c of candidates) {
+      const best =
+        c.facesOnImage === 1 || references.length === 0
+          ? 1
+          : Math.max(...references.map((r) => current.score(current.distance(c.vector, r))));
+      if (best >= options.minScore) {
+        faces.push(
+          c.thumbnail ? { vector: c.vector, thumbnail: c.thumbnail } : { vector: c.vector },
+        );
+      } else {
+        errors.push(
+          jobError(
+            "FaceDoesNotMatch",
+            `images[${c.image}]: of the ${c.facesOnImage} faces on this photo, the one that dominates does not match the other faces of this class (best score ${best.toFixed(3)}, at least ${options.minScore} needed); it was not enrolled`,
+          ),
+        );
+      }
+    }
+    return { faces, errors };
+  }
 
   /** Re-encodes stored thumbnails with the current encoder (for upgrades). */
   async function reencode(template: EnhancedTemplate, signal: AbortSignal) {
@@ -72,34 +123,45 @@ export function createEnrollment(options: EnrollmentOptions) {
   async function plan(
     bcid: Bcid,
     stored: StoredTemplate | undefined,
-    newFaces: NewFace[],
+    candidates: Candidate[],
     analyses: ImageAnalysis[],
     enrolledAt: Date,
     signal: AbortSignal,
   ): Promise<Plan | { failed: JobError[] } | undefined> {
     // No usable face in a call that had images is a failure; a call without images is no-op.
-    const nothingNew = () =>
-      analyses.length > 0 ? { failed: [noFeaturesError(analyses)] } : undefined;
+    const nothingNew = (refused: JobError[] = []) =>
+      refused.length > 0
+        ? { failed: refused }
+        : analyses.length > 0
+          ? { failed: [noFeaturesError(analyses)] }
+          : undefined;
     const merge = {
       encoderVersion: current.version,
       maxFeatureVectors: options.maxFeatureVectors,
       enrolledAt,
     };
     if (!stored) {
-      if (newFaces.length === 0) return nothingNew();
+      const { faces: newFaces, errors } = screen(candidates, []);
+      if (newFaces.length === 0) return nothingNew(errors);
       return {
         action: Action.NEW_TEMPLATE_CREATED,
         template: addFaces(undefined, newFaces, merge),
-        errors: [],
+        errors,
+        enrolled: newFaces.length,
       };
     }
     const existing = vault.openEnhanced(bcid, stored.enhanced);
     if (existing.encoderVersion === current.version) {
-      if (newFaces.length === 0) return nothingNew();
+      const { faces: newFaces, errors } = screen(
+        candidates,
+        existing.features.map((f) => f.vector),
+      );
+      if (newFaces.length === 0) return nothingNew(errors);
       return {
         action: Action.TEMPLATE_UPDATED,
         template: addFaces(existing, newFaces, merge),
-        errors: [],
+        errors,
+        enrolled: newFaces.length,
       };
     }
     // An older encoder made this template: vectors of two versions never mix, so the stored
@@ -110,19 +172,22 @@ export function createEnrollment(options: EnrollmentOptions) {
         `the template of class ${bcid.classId} was made by encoder ${existing.encoderVersion} and keeps no thumbnails to re-encode with encoder ${current.version}; it was left unchanged (delete it and enroll again)`,
       );
       return {
-        failed: newFaces.length === 0 ? [error, ...(nothingNew()?.failed ?? [])] : [error],
+        failed: candidates.length === 0 ? [error, ...(nothingNew()?.failed ?? [])] : [error],
       };
     }
     const { features, failed } = await reencode(existing, signal);
-    const errors =
-      failed > 0
-        ? [
-            jobError(
-              "ThumbnailNotReencoded",
-              `${failed} stored thumbnail(s) gave no features with encoder ${current.version} and were dropped`,
-            ),
-          ]
-        : [];
+    const { faces: newFaces, errors } = screen(
+      candidates,
+      features.map((f) => f.vector),
+    );
+    if (failed > 0) {
+      errors.unshift(
+        jobError(
+          "ThumbnailNotReencoded",
+          `${failed} stored thumbnail(s) gave no features with encoder ${current.version} and were dropped`,
+        ),
+      );
+    }
     if (features.length + newFaces.length === 0) {
       return {
         failed: [
@@ -142,6 +207,7 @@ export function createEnrollment(options: EnrollmentOptions) {
       action: Action.TEMPLATE_UPGRADED,
       template: addFaces(upgraded, newFaces, merge),
       errors,
+      enrolled: newFaces.length,
     };
   }
 
@@ -164,9 +230,16 @@ export function createEnrollment(options: EnrollmentOptions) {
               thumbnails: call.client.storeThumbnails,
             },
           );
-    const newFaces: NewFace[] = analyses.flatMap((a) =>
+    const candidates: Candidate[] = analyses.flatMap((a, image) =>
       a.features
-        ? [{ vector: a.features.vector, ...(a.thumbnail ? { thumbnail: a.thumbnail } : {}) }]
+        ? [
+            {
+              vector: a.features.vector,
+              ...(a.thumbnail ? { thumbnail: a.thumbnail } : {}),
+              image,
+              facesOnImage: a.properties.faces.length,
+            },
+          ]
         : [],
     );
     const response = create(FaceEnrollmentResponseSchema, {
@@ -179,7 +252,7 @@ export function createEnrollment(options: EnrollmentOptions) {
       if (attempt > 1) stored = await store.get(bcid);
       // One time for the template and the vectors and thumbnails this attempt adds.
       const enrolledAt = now();
-      const outcome = await plan(bcid, stored, newFaces, analyses, enrolledAt, call.signal);
+      const outcome = await plan(bcid, stored, candidates, analyses, enrolledAt, call.signal);
       if (!outcome || "failed" in outcome) {
         // Nothing to do (empty call, current template) or nothing usable: nothing is written.
         response.performedAction = outcome ? Action.ENROLLMENT_FAILED : Action.NONE;
@@ -207,7 +280,7 @@ export function createEnrollment(options: EnrollmentOptions) {
       try {
         const version = await store.put(write, stored?.version ?? 0);
         response.performedAction = outcome.action;
-        response.enrolledImages = newFaces.length;
+        response.enrolledImages = outcome.enrolled;
         response.errors.push(...outcome.errors);
         response.templateStatus = templateStatus({ ...write, version });
         return response;

@@ -51,6 +51,7 @@ export function createFaceRecognitionService(
     encoderVersion: options.encoderVersion,
     maxFeatureVectors: options.maxFeatureVectors,
     maxImagesPerRequest: limits.maxImagesPerRequest,
+    minScore: options.minScore,
   });
   const matching = createMatching(options);
 

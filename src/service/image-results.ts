@@ -45,31 +45,43 @@ export function jobError(errorCode: string, message: string): JobError {
   return create(JobErrorSchema, { errorCode, message });
 }
 
+/**
+ * Whether the image shows one face the service can use: the only face, or one that clearly
+ * dominates the others (its `SingleFaceOnImage` check scores above 0).
+ */
+function hasPrimaryFace(analysis: ImageAnalysis): boolean {
+  return (
+    !analysis.error &&
+    analysis.properties.qualityAssessments.some(
+      (q) => q.check === "SingleFaceOnImage" && q.score > 0,
+    )
+  );
+}
+
 /** Why none of the images gave features, as the Enroll specification names it. */
 export function noFeaturesError(analyses: readonly ImageAnalysis[]): JobError {
-  const singleFace = analyses.some((a) => !a.error && a.properties.faces.length === 1);
-  return singleFace
+  return analyses.some(hasPrimaryFace)
     ? jobError(
         "NoFeatureVectors",
         "no feature vector could be extracted from any image; see the quality assessments (FaceFeaturesAvailable, SuitableFace) of each image",
       )
     : jobError(
         "NoSuitableFaceImage",
-        "no image shows exactly one face; see the quality assessments (FaceFound, SingleFaceOnImage) of each image",
+        "no image shows one face clearly: none, or several without one that dominates; see the quality assessments (FaceFound, SingleFaceOnImage) of each image",
       );
 }
 
 /** Why one image cannot serve as a probe, or undefined when it can. */
 export function probeProblem(analysis: ImageAnalysis): string | undefined {
   if (analysis.error) return analysis.error.message;
+  if (analysis.features) return undefined;
   const faces = analysis.properties.faces.length;
-  if (faces !== 1)
-    return `shows ${faces === 0 ? "no face" : `${faces} faces`}; exactly one is needed`;
-  if (!analysis.features) {
-    const failed = analysis.properties.qualityAssessments.find(
-      (q) => q.check === "SuitableFace" && q.score < 0.5,
-    );
-    return `no features could be extracted${failed ? ` (${failed.message})` : ""}`;
+  if (faces === 0) return "shows no face";
+  if (!hasPrimaryFace(analysis)) {
+    return `shows ${faces} faces; exactly one is needed, or one that clearly dominates the others, and none does`;
   }
-  return undefined;
+  const failed = analysis.properties.qualityAssessments.find(
+    (q) => q.check === "SuitableFace" && q.score < 0.5,
+  );
+  return `no features could be extracted${failed ? ` (${failed.message})` : ""}`;
 }

@@ -94,7 +94,7 @@ export function createMatching(options: MatchingOptions) {
     if (problems.length > 0) {
       throw new FacevaultError(
         "invalid_argument",
-        `every search image must show exactly one usable face: ${problems.join("; ")}`,
+        `every search image must show one usable face (the only one, or one that clearly dominates): ${problems.join("; ")}`,
         { field: "images" },
       );
     }

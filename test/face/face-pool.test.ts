@@ -82,7 +82,7 @@ describe("face pool", () => {
     expect((failure as Error).message).toMatch(/worker stopped/);
     await until(() => workers.length === 2);
     const [result] = await pool.analyze(images(1));
-    expect(result?.features?.vector.length).toBe(128);
+    expect(result?.features?.vector.length).toBe(512);
     expect(pool.stats().workers).toBe(1);
   });
 

@@ -1,12 +1,14 @@
 /**
- * The face pipeline on real photos with the real models (no mocks): detection, eyes, rotation,
- * per-image errors, recognition accuracy of both encoders, thumbnails. One pool for the file.
+ * The face pipeline on real photos with the real models (no mocks): detection, the primary face
+ * of photos with several, eyes, rotation, per-image errors, recognition accuracy of every
+ * encoder, thumbnails. One pool for the file.
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Encoder, getEncoder } from "../../src/face/encoders.js";
+import { DEFAULT_ENCODER_VERSION, type Encoder, getEncoder } from "../../src/face/encoders.js";
 import { createFacePool } from "../../src/face/face-pool.js";
 import type { ImageAnalysis, Point } from "../../src/face/types.js";
+import { withPasserBy } from "../support/photos.js";
 import { equalErrorRate, fixtureBytes, fixturePhotos, pairDistances } from "./fixtures.js";
 
 const pool = createFacePool({ workers: 2, maxQueue: 256 });
@@ -15,14 +17,14 @@ const single = photos.filter((p) => p.faces === "1");
 const people = single.filter((p) => p.file.startsWith("people/"));
 const groups = photos.filter((p) => p.faces !== "1");
 
-/** Analyses of every single-face photo with the default encoder (2), shared by the tests. */
+/** Analyses of every single-face photo with the default encoder (3), shared by the tests. */
 let singleResults: ImageAnalysis[] = [];
 /** Those of the photos in people/, in the order of `people`. */
-let peopleV2: ImageAnalysis[] = [];
+let peopleResults: ImageAnalysis[] = [];
 beforeAll(async () => {
   await pool.ready();
   singleResults = await pool.analyze(single.map((p) => fixtureBytes(p.file)));
-  peopleV2 = singleResults.filter((_, i) => single[i]?.file.startsWith("people/"));
+  peopleResults = singleResults.filter((_, i) => single[i]?.file.startsWith("people/"));
 });
 afterAll(() => pool.close());
 
@@ -53,15 +55,42 @@ describe("detection", () => {
     }
   });
 
-  it("finds two or more faces in group photos and fails SingleFaceOnImage", async () => {
+  it("refuses group photos where no face dominates, and says so", async () => {
+    // two or more people side by side, about equally large: none of them is "the" subject
     const results = await pool.analyze(groups.map((p) => fixtureBytes(p.file)));
     for (const r of results) {
       expect(r.properties.faces.length).toBeGreaterThanOrEqual(2);
       expect(check(r, "SingleFaceOnImage")?.score).toBe(0);
+      expect(check(r, "SingleFaceOnImage")?.message).toMatch(/none clearly dominates/);
       expect(check(r, "FaceFeaturesAvailable")?.score).toBe(0);
       expect(r.features).toBeUndefined();
       expect(r.properties.qualityScore).toBe(0);
     }
+  });
+
+  it("uses the person a photo is about when someone smaller passes behind, and reports both", async () => {
+    const [withBiden, obama, biden] = await pool.analyze([
+      await withPasserBy("people/obama/01.jpg", "people/biden/02.jpg"),
+      fixtureBytes("people/obama/02.jpg"),
+      fixtureBytes("people/biden/01.jpg"),
+    ]);
+    const r = withBiden as ImageAnalysis;
+    expect(r.properties.faces).toHaveLength(2);
+    // the primary first: Obama's face is the larger one, left of the passer-by in the corner
+    const [first, second] = r.properties.faces;
+    expect(first?.box.width).toBeGreaterThan(2 * (second?.box.width ?? 0));
+    const single = check(r, "SingleFaceOnImage");
+    expect(single?.message).toMatch(/^2 faces found; the first one listed .* was used/);
+    expect(single?.score).toBeGreaterThan(0);
+    expect(single?.score).toBeLessThan(1);
+    const encoder = getEncoder(DEFAULT_ENCODER_VERSION);
+    const vector = r.features?.vector as Float32Array;
+    expect(encoder.distance(vector, obama?.features?.vector as Float32Array)).toBeLessThan(
+      encoder.threshold,
+    );
+    expect(encoder.distance(vector, biden?.features?.vector as Float32Array)).toBeGreaterThan(
+      encoder.threshold,
+    );
   });
 
   it("fails FaceFound on an image without a face", async () => {
@@ -118,8 +147,8 @@ describe("detection", () => {
     ]);
     expect(results[1]?.error?.message).toMatch(/corrupt or truncated/);
     expect(results[2]?.error?.message).toMatch(/not an image/);
-    expect(results[0]?.features?.vector.length).toBe(128);
-    expect(results[3]?.features?.vector.length).toBe(128);
+    expect(results[0]?.features?.vector.length).toBe(512);
+    expect(results[3]?.features?.vector.length).toBe(512);
     for (const bad of [results[1], results[2]]) {
       expect(check(bad as ImageAnalysis, "FaceFound")?.score).toBe(0);
       expect(bad?.properties.faces).toEqual([]);
@@ -135,8 +164,8 @@ describe("detection", () => {
 
 describe("eyes", () => {
   it("places the eyes inside the face box, the subject's left eye on the image's right", () => {
-    expect(peopleV2).toHaveLength(people.length);
-    for (const r of peopleV2) {
+    expect(peopleResults).toHaveLength(people.length);
+    for (const r of peopleResults) {
       const [face] = r.properties.faces;
       if (!face) throw new Error("no face");
       for (const eye of [face.leftEye, face.rightEye]) {
@@ -210,9 +239,29 @@ describe("rotation", () => {
 describe("recognition", () => {
   const identities = () => people.map((p) => p.identity);
 
-  it("encoder 2: equal-error rate at most 1%, at least 98% of genuine pairs accepted", () => {
+  it("encoder 3 (default): no equal-error rate to speak of, every genuine pair accepted", () => {
+    const encoder = getEncoder(3);
+    const items = peopleResults.map((r, i) => {
+      if (!r.features) throw new Error(`${people[i]?.file}: no features`);
+      expect(r.features.encoderVersion).toBe(3);
+      expect(r.features.vector.length).toBe(512);
+      return { identity: identities()[i] as string, value: r.features.vector };
+    });
+    const { eer, accepted, falseAccepts, impostor } = measureEncoder(encoder, items);
+    expect(eer).toBeLessThanOrEqual(0.005);
+    expect(accepted).toBeGreaterThanOrEqual(0.99);
+    // The threshold holds 0.1% false accepts over LFW's 7.2M cross-identity pairs; among these
+    // 27 people a few look-alike pairs weigh more (12 of 2,696 measured at 0.66).
+    expect(falseAccepts / impostor.length).toBeLessThanOrEqual(0.005);
+  });
+
+  it("encoder 2: equal-error rate at most 1%, at least 98% of genuine pairs accepted", async () => {
     const encoder = getEncoder(2);
-    const items = peopleV2.map((r, i) => {
+    const results = await pool.analyze(
+      people.map((p) => fixtureBytes(p.file)),
+      { encoderVersion: 2 },
+    );
+    const items = results.map((r, i) => {
       if (!r.features) throw new Error(`${people[i]?.file}: no features`);
       expect(r.features.encoderVersion).toBe(2);
       return { identity: identities()[i] as string, value: r.features.vector };
@@ -259,18 +308,27 @@ describe("thumbnails", () => {
       expect([meta.format, meta.width, meta.height]).toEqual(["png", 256, 256]);
     }
     const again = await pool.analyze(thumbnails);
-    const encoder = getEncoder(2);
+    const encoder = getEncoder(DEFAULT_ENCODER_VERSION);
     const distances = again.map((r, i) => {
       const a = originals[i]?.features?.vector;
       const b = r.features?.vector;
       if (!a || !b) throw new Error(`${files[i]}: thumbnail gave no features`);
       return encoder.distance(a, b);
     });
-    console.info(`thumbnail re-encode distances: ${distances.map((d) => d.toFixed(3)).join(" ")}`);
-    // small against the distance between two photos of one person (median ~0.4), and always
-    // still the same person at the default threshold
-    const sorted = [...distances].sort((a, b) => a - b);
-    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(0.15);
+    // small against the distance between two photos of one person, and always still the same
+    // person at the default threshold
+    const { genuine } = pairDistances(
+      peopleResults.map((r, i) => ({
+        identity: people[i]?.identity as string,
+        value: r.features?.vector as Float32Array,
+      })),
+      encoder.distance,
+    );
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    console.info(
+      `thumbnail re-encode distances: ${distances.map((d) => d.toFixed(3)).join(" ")}; two photos of one person: median ${median(genuine).toFixed(3)}`,
+    );
+    expect(median(distances)).toBeLessThan(0.5 * median(genuine));
     for (const d of distances) expect(d).toBeLessThan(encoder.threshold);
   });
 

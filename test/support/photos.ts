@@ -57,3 +57,25 @@ export async function noFacePhoto(): Promise<Uint8Array> {
     .toBuffer();
   return new Uint8Array(jpeg);
 }
+
+/**
+ * A fixture photo with a second, smaller person in it: `passerBy` scaled to `share` of the
+ * subject photo's width and set into its top right corner, as someone walking past behind.
+ * JPEG bytes.
+ */
+export async function withPasserBy(
+  subject: string,
+  passerBy: string,
+  share = 0.3,
+): Promise<Uint8Array> {
+  const base = sharp(photo(subject));
+  const { width = 0 } = await base.metadata();
+  const small = await sharp(photo(passerBy))
+    .resize({ width: Math.round(width * share) })
+    .toBuffer();
+  const out = await base
+    .composite([{ input: small, top: 0, left: width - Math.round(width * share) }])
+    .jpeg({ quality: 92 })
+    .toBuffer();
+  return new Uint8Array(out);
+}
