@@ -166,7 +166,9 @@ describe("lifecycle", () => {
       grpc: Code.DeadlineExceeded,
       "grpc-web": Code.DeadlineExceeded,
     });
-    await expect.poll(() => s.app.faces.stats().queued + s.app.faces.stats().running).toBe(0);
+    // Nothing waits; an image already in a worker runs to its end (slow on a busy box).
+    expect(s.app.faces.stats().queued).toBe(0);
+    await expect.poll(() => s.app.faces.stats().running, { timeout: 30_000 }).toBe(0);
     expect(await s.app.store.get({ storage: "bws", partition: 1, classId: 22n })).toBeUndefined();
   });
 
