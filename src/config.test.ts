@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "./config.js";
+import { effectiveConfig, loadConfig } from "./config.js";
 import { isFacevaultError } from "./errors.js";
 
 const key = () => randomBytes(64).toString("base64");
@@ -119,8 +119,78 @@ describe("loadConfig", () => {
       "config: matching.minScore must be a number in ]0,1]",
     );
     expect(failure(valid(), { PORT: "eighty" })).toBe(
-      "config: PORT must be a port number (0 to 65535)",
+      "config: port (from PORT) must be an integer from 0 to 65535",
     );
+  });
+
+  it("refuses unknown settings, typos included, with their path", () => {
+    expect(failure({ ...valid(), face: { maxQeue: 5 } })).toBe(
+      "config: face.maxQeue is not a setting (misspelt?)",
+    );
+    expect(failure({ ...valid(), prot: 80 })).toBe("config: prot is not a setting (misspelt?)");
+    expect(failure({ ...valid(), clients: [{ clientId: "a", keys: [key()], partiton: 1 }] })).toBe(
+      "config: clients[0].partiton is not a setting (misspelt?)",
+    );
+  });
+
+  it("takes every setting from the environment under one naming rule", () => {
+    const { configPath } = withConfig(valid());
+    const config = loadConfig({
+      configPath,
+      env: {
+        FACEVAULT_FACE__MAX_QUEUE: "40",
+        FACEVAULT_LIMITS__MAX_REQUEST_BYTES: "2048",
+        FACEVAULT_METRICS__ENABLED: "false",
+        FACEVAULT_HTTP__HTTP2_IDLE_TIMEOUT_MS: "1500",
+        FACEVAULT_BWS_VERSION: "3.1.0",
+        FACEVAULT_LOG_LEVEL: "warn",
+        LOG_LEVEL: "debug", // the rule's own name wins over the alias
+      },
+    });
+    expect(config).toMatchObject({
+      face: { maxQueue: 40 },
+      limits: { maxRequestBytes: 2048 },
+      metrics: { enabled: false },
+      http: { http2IdleTimeoutMs: 1500 },
+      bwsVersion: "3.1.0",
+      logLevel: "warn",
+    });
+  });
+
+  it("runs without a file from the environment alone, clients as JSON", () => {
+    const dir = mkdtempSync(join(tmpdir(), "facevault-env-"));
+    const config = loadConfig({
+      cwd: dir,
+      env: {
+        FACEVAULT_MASTER_KEY: master(),
+        FACEVAULT_CLIENTS: JSON.stringify([{ clientId: "from-env", keys: [key()], partition: 3 }]),
+        FACEVAULT_DATA_DIR: "d",
+      },
+    });
+    expect(config.devMode).toBe(false);
+    expect(config.dataDir).toBe(join(dir, "d"));
+    expect(config.clients[0]).toMatchObject({ clientId: "from-env", partition: 3 });
+    expect(failure(valid(), { FACEVAULT_FACE__MAX_QEUE: "5" })).toMatch(
+      /^config: environment variable FACEVAULT_FACE__MAX_QEUE is not a setting/,
+    );
+    expect(failure(valid(), { FACEVAULT_CLIENTS: "[{" })).toBe(
+      "config: clients (from FACEVAULT_CLIENTS) must be JSON",
+    );
+    expect(failure(valid(), { FACEVAULT_FACE__WORKERS: "two" })).toBe(
+      "config: face.workers (from FACEVAULT_FACE__WORKERS) must be an integer from 1 to 64",
+    );
+  });
+
+  it("shows the effective configuration with secrets redacted", () => {
+    const { configPath } = withConfig(valid());
+    const shown = effectiveConfig({ configPath, env: { FACEVAULT_FACE__MAX_QUEUE: "40" } });
+    expect(shown).toMatchObject({
+      port: 8080,
+      masterKey: "<redacted>",
+      face: { maxQueue: 40, encoderVersion: 3 },
+      clients: [{ clientId: "c1", keys: ["<redacted>"] }],
+    });
+    expect(JSON.stringify(shown)).not.toContain((valid().masterKey as string).slice(0, 8));
   });
 
   it("creates the development setup once, with private files, and reuses it", () => {

@@ -1,75 +1,44 @@
 /**
- * The only reader of the environment and of configuration files. `loadConfig` validates once at
- * start; every problem names the field, so a bad config fails fast with a useful message.
+ * The only reader of the environment and of configuration files. `loadConfig` reads the file and
+ * the environment through one schema (src/config-schema.ts: every setting, bound and default),
+ * validates once at start and names the setting of every problem, so a bad config (a typo
+ * included: unknown keys are refused) fails fast with a useful message.
+ *
+ * Every setting can also come from the environment, which wins over the file. The rule:
+ * `FACEVAULT_` and the setting's path in upper snake case, `__` between levels, e.g.
+ * `FACEVAULT_PORT`, `FACEVAULT_FACE__MAX_QUEUE`, `FACEVAULT_LIMITS__MAX_REQUEST_BYTES`;
+ * lists and objects as JSON (`FACEVAULT_CLIENTS='[...]'`). `PORT`, `DATABASE_URL` and
+ * `LOG_LEVEL` are accepted too, as platforms set them.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { z } from "zod";
 import type { ClientConfig } from "./auth/client-registry.js";
+import {
+  type ConfigFile,
+  clientSchema,
+  configFileSchema,
+  type FaceSettings,
+  type HttpSettings,
+  type Limits,
+  type MatchingSettings,
+  type MetricsSettings,
+  secretSettings,
+  type TemplateSettings,
+  type TlsSettings,
+} from "./config-schema.js";
 import { FacevaultError } from "./errors.js";
-import { DEFAULT_ENCODER_VERSION, encoderVersions } from "./face/encoders.js";
 
-/** Every limit the service enforces; each is a documented setting (README, "Configuration"). */
-export interface Limits {
-  /** Largest request body or gRPC message accepted, in bytes. Default 50 MiB (the BWS limit). */
-  maxRequestBytes: number;
-  /** Server-side deadline of one call, in milliseconds. Default 60 000. */
-  requestTimeoutMs: number;
-  /** Time in-flight calls get to finish on SIGTERM before connections are cut, ms. Default 10 000. */
-  shutdownGraceMs: number;
-  /** Reference-Number headers are cut to this many characters. Default 128. */
-  maxReferenceNumberLength: number;
-  /** Images accepted in one Enroll or Search call. Default 32. */
-  maxImagesPerRequest: number;
-  /** Tags per template or search. Default 64. */
-  maxTags: number;
-  /** Characters per tag. Default 128. */
-  maxTagLength: number;
-  /** Matches returned per search image without `topMatches`. Default 100. */
-  maxSearchResults: number;
-  /** Longest JWT lifetime accepted (`exp - iat`, or `exp - now` without `iat`), s. Default 3600. */
-  maxTokenLifetimeSeconds: number;
-  /** Deepest nesting of arrays and objects in a REST JSON body. Default 32. */
-  maxJsonDepth: number;
-}
-
-/** How connections are handled; the limits hold against slow, silent and greedy clients. */
-export interface HttpSettings {
-  /**
-   * Responses (and gRPC/Connect messages) at least this large are compressed when the client
-   * accepts gzip or br, in bytes. Default 1024: below it compression costs more than it saves.
-   */
-  compressMinBytes: number;
-  /**
-   * Time a connection gets to complete a request's headers (HTTP/1.1), its first bytes (before
-   * the protocol is known) or its TLS handshake, ms. Default 10 000. A request's body must then
-   * arrive within `limits.requestTimeoutMs` of its arrival, the call's deadline.
-   */
-  headersTimeoutMs: number;
-  /** An idle HTTP/1.1 keep-alive connection is closed after this long, ms. Default 5 000. */
-  keepAliveTimeoutMs: number;
-  /** An HTTP/2 connection without any frame for this long is closed (GOAWAY), ms. Default 60 000. */
-  http2IdleTimeoutMs: number;
-  /**
-   * A PING goes to every HTTP/2 connection this often; one not answered by the next is closed
-   * (a peer that vanished without closing), ms. Default 30 000.
-   */
-  http2PingIntervalMs: number;
-  /** Streams (calls) one HTTP/2 connection may have open at once. Default 100. */
-  maxConcurrentStreams: number;
-  /** Open connections at most; further ones are closed at once. Default 1000. */
-  maxConnections: number;
-}
-
-export interface MetricsSettings {
-  /** Serve Prometheus metrics at GET /metrics. Default true. */
-  enabled: boolean;
-  /**
-   * Serve them on this port of their own (plain HTTP, `host` as the API) instead of the API's
-   * port; undefined (default) means the API's port.
-   */
-  port?: number;
-}
+export type {
+  FaceSettings,
+  HttpSettings,
+  Limits,
+  MatchingSettings,
+  MetricsSettings,
+  TemplateSettings,
+  TlsSettings,
+};
 
 export interface TracingSettings {
   /**
@@ -81,48 +50,15 @@ export interface TracingSettings {
   endpoint?: string;
 }
 
-export interface TlsSettings {
-  /** PEM certificate chain; re-read on SIGHUP. */
-  certFile: string;
-  /** PEM private key; re-read on SIGHUP. */
-  keyFile: string;
-}
-
-export interface FaceSettings {
-  /** Engine worker threads. Default: one per core. */
-  workers?: number;
-  /** Images waiting for a worker before new calls are refused with UNAVAILABLE. Default 64. */
-  maxQueue: number;
-  /**
-   * Encoder version of new templates (src/face/encoders.ts: 1 = faceres 1024-D, 2 = dlib 128-D,
-   * 3 = MobileFaceNet 512-D). Default 3.
-   */
-  encoderVersion: number;
-  /** Images with more pixels are refused before decoding (decompression bombs). Default 50 MP. */
-  maxInputPixels: number;
-}
-
-export interface MatchingSettings {
-  /**
-   * Score in ]0,1] at or above which Verify and Search call two faces the same person. Default
-   * 0.5: each encoder's score is 0.5 at its distance threshold calibrated on LFW for 0.1% false
-   * accepts (src/face/README.md).
-   */
-  minScore: number;
-}
-
-export interface TemplateSettings {
-  /** Feature vectors kept per template; the oldest are dropped beyond it. Default 32. */
-  maxFeatureVectors: number;
-}
-
+/** The validated configuration the composition root builds from. */
 export interface FacevaultConfig {
   port: number;
   host: string;
+  /** Absolute. */
   dataDir: string;
-  /** SQLite file path, or a postgres:// URL. */
+  /** Absolute SQLite file path, or a postgres:// URL. */
   database: string;
-  /** PostgreSQL schema holding facevault's tables. Default "facevault". */
+  /** PostgreSQL schema holding facevault's tables. */
   databaseSchema: string;
   /** Master keys for template encryption, 32 bytes each; the first one seals new data. */
   masterKeys: Uint8Array[];
@@ -143,39 +79,6 @@ export interface FacevaultConfig {
   devMode: boolean;
 }
 
-export const defaultLimits: Limits = {
-  maxRequestBytes: 50 * 1024 * 1024,
-  requestTimeoutMs: 60_000,
-  shutdownGraceMs: 10_000,
-  maxReferenceNumberLength: 128,
-  maxImagesPerRequest: 32,
-  maxTags: 64,
-  maxTagLength: 128,
-  maxSearchResults: 100,
-  maxJsonDepth: 32,
-  maxTokenLifetimeSeconds: 3600,
-};
-
-export const defaultHttpSettings: HttpSettings = {
-  compressMinBytes: 1024,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-  http2IdleTimeoutMs: 60_000,
-  http2PingIntervalMs: 30_000,
-  maxConcurrentStreams: 100,
-  maxConnections: 1000,
-};
-
-export const defaultFaceSettings: FaceSettings = {
-  maxQueue: 64,
-  encoderVersion: DEFAULT_ENCODER_VERSION,
-  maxInputPixels: 50_000_000,
-};
-
-export const defaultMatchingSettings: MatchingSettings = { minScore: 0.5 };
-
-export const defaultTemplateSettings: TemplateSettings = { maxFeatureVectors: 32 };
-
 /** File names of the development setup inside the data dir. */
 export const devFiles = { client: "dev-client.json", masterKey: "master.key" } as const;
 
@@ -194,17 +97,130 @@ function invalid(field: string, problem: string): FacevaultError {
   return new FacevaultError("invalid_argument", `config: ${field} ${problem}`, { field });
 }
 
+/** What `loadConfig` read, before it is turned into a FacevaultConfig. */
+interface ReadConfig {
+  file: ConfigFile;
+  /** Folder of the config file (or the working directory): relative paths in it resolve here. */
+  base: string;
+  cwd: string;
+  /** Settings (dotted paths) the environment gave, with the variable: their relative paths
+   * resolve against cwd. */
+  fromEnv: Map<string, string>;
+  configPath: string | undefined;
+  env: Record<string, string | undefined>;
+}
+
 /**
- * Reads the configuration: the JSON file from `--config` or FACEVAULT_CONFIG, with PORT,
- * FACEVAULT_DATA_DIR and DATABASE_URL overriding it. Without a file it prepares development
- * mode in the data dir (default ./data): a dev client with a random key and a master key,
- * written once with mode 0600 and reused afterwards.
+ * Reads and validates the configuration: the JSON file from `--config` or FACEVAULT_CONFIG, the
+ * environment over it. Without a file (and without clients from the environment) it prepares
+ * development mode in the data dir (default ./data): a dev client with a random key and a master
+ * key, written once with mode 0600 and reused afterwards.
+ * @throws FacevaultError `invalid_argument` naming the setting (or the file) at fault.
  */
 export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
+  const read = readConfig(options);
+  const { file, base, cwd, fromEnv } = read;
+  const at = (path: string) => (fromEnv.has(path) ? cwd : base);
+
+  const dataDir = resolve(at("dataDir"), file.dataDir);
+  const database = file.database
+    ? isUrl(file.database) || isAbsolute(file.database)
+      ? file.database
+      : resolve(at("database"), file.database)
+    : join(dataDir, "facevault.db");
+
+  const devMode =
+    !read.configPath &&
+    file.clients === undefined &&
+    file.masterKey === undefined &&
+    file.masterKeyFile === undefined;
+  let masterKeys: Uint8Array[];
+  let clients: ClientConfig[];
+  if (devMode) {
+    const dev = prepareDevSetup(dataDir);
+    masterKeys = [dev.masterKey];
+    clients = [dev.client];
+  } else {
+    masterKeys = readMasterKeys(file, at("masterKeyFile"));
+    if (!file.clients) throw invalid("clients", "must be a non-empty array");
+    clients = readClients(file.clients);
+  }
+
+  // One call's images (or a template's thumbnails, re-encoded on upgrade) must fit the queue.
+  if (file.limits.maxImagesPerRequest > file.face.maxQueue) {
+    throw invalid(
+      "limits.maxImagesPerRequest",
+      `must not exceed face.maxQueue (${file.face.maxQueue})`,
+    );
+  }
+  if (file.templates.maxFeatureVectors > file.face.maxQueue) {
+    throw invalid(
+      "templates.maxFeatureVectors",
+      `must not exceed face.maxQueue (${file.face.maxQueue})`,
+    );
+  }
+  const env = read.env;
+  return {
+    port: file.port,
+    host: file.host ?? (devMode ? "127.0.0.1" : "0.0.0.0"),
+    dataDir,
+    database,
+    databaseSchema: file.databaseSchema,
+    masterKeys,
+    bwsVersion: file.bwsVersion,
+    logLevel: file.logLevel,
+    limits: file.limits,
+    http: file.http,
+    metrics: file.metrics,
+    tracing: {
+      enabled: Boolean(
+        file.tracing.endpoint ||
+          env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+          env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+      ),
+      ...(file.tracing.endpoint ? { endpoint: file.tracing.endpoint } : {}),
+    },
+    ...(file.tls
+      ? {
+          tls: {
+            certFile: resolve(at("tls.certFile"), file.tls.certFile),
+            keyFile: resolve(at("tls.keyFile"), file.tls.keyFile),
+          },
+        }
+      : {}),
+    face: file.face,
+    templates: file.templates,
+    matching: file.matching,
+    clients,
+    devMode,
+  };
+}
+
+/**
+ * The configuration as it takes effect (file, environment over it, defaults filled in), secrets
+ * redacted: what `facevault config check` prints.
+ * @throws FacevaultError `invalid_argument` as `loadConfig` does.
+ */
+export function effectiveConfig(options: LoadConfigOptions = {}): Json {
+  loadConfig(options);
+  return redact(readConfig(options).file) as Json;
+}
+
+function redact(value: unknown, key = ""): unknown {
+  if ((secretSettings as readonly string[]).includes(key)) {
+    return Array.isArray(value) ? value.map(() => "<redacted>") : "<redacted>";
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
+  }
+  return value;
+}
+
+function readConfig(options: LoadConfigOptions): ReadConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const configPath = options.configPath ?? env.FACEVAULT_CONFIG;
-
   let raw: Json = {};
   let base = cwd;
   if (configPath) {
@@ -215,125 +231,150 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     } catch (err) {
       throw new FacevaultError("invalid_argument", `config: cannot read ${path}`, { cause: err });
     }
+    let parsed: unknown;
     try {
-      raw = expectObject(JSON.parse(text), "(root)");
+      parsed = JSON.parse(text);
     } catch (err) {
-      if (err instanceof FacevaultError) throw err;
       throw new FacevaultError("invalid_argument", `config: ${path} is not valid JSON`, {
         cause: err,
       });
     }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw invalid("(root)", "must be a JSON object");
+    }
+    raw = parsed as Json;
     base = dirname(path);
   }
-
-  const dataDir = env.FACEVAULT_DATA_DIR
-    ? resolve(cwd, env.FACEVAULT_DATA_DIR)
-    : resolve(base, optionalString(raw, "dataDir") ?? "data");
-  const port = env.PORT
-    ? parsePort(env.PORT, "PORT")
-    : (optionalInt(raw, "port", 0, 65535) ?? 8080);
-  const databaseSetting = env.DATABASE_URL ?? optionalString(raw, "database");
-  const database = databaseSetting
-    ? isUrl(databaseSetting) || isAbsolute(databaseSetting)
-      ? databaseSetting
-      : resolve(env.DATABASE_URL ? cwd : base, databaseSetting)
-    : join(dataDir, "facevault.db");
-
-  const devMode = !configPath;
-  let masterKeys: Uint8Array[];
-  let clients: ClientConfig[];
-  if (devMode) {
-    const dev = prepareDevSetup(dataDir);
-    masterKeys = [dev.masterKey];
-    clients = [dev.client];
-  } else {
-    masterKeys = readMasterKeys(raw, base);
-    clients = readClients(raw.clients);
-  }
-
-  const limits = readLimits(raw.limits);
-  const face = readFace(raw.face);
-  const templates = readTemplates(raw.templates);
-  // One call's images (or a template's thumbnails, re-encoded on upgrade) must fit the queue.
-  if (limits.maxImagesPerRequest > face.maxQueue) {
-    throw invalid("limits.maxImagesPerRequest", `must not exceed face.maxQueue (${face.maxQueue})`);
-  }
-  if (templates.maxFeatureVectors > face.maxQueue) {
-    throw invalid(
-      "templates.maxFeatureVectors",
-      `must not exceed face.maxQueue (${face.maxQueue})`,
-    );
-  }
-
-  return {
-    port,
-    host: optionalString(raw, "host") ?? (devMode ? "127.0.0.1" : "0.0.0.0"),
-    dataDir,
-    database,
-    databaseSchema:
-      env.FACEVAULT_DATABASE_SCHEMA ?? optionalString(raw, "databaseSchema") ?? "facevault",
-    masterKeys,
-    bwsVersion: optionalString(raw, "bwsVersion") ?? "3.0.0",
-    logLevel: env.LOG_LEVEL ?? optionalString(raw, "logLevel") ?? "info",
-    limits,
-    http: readHttp(raw.http),
-    metrics: readMetrics(raw.metrics),
-    tracing: readTracing(raw.tracing, env),
-    ...readTls(raw.tls, base),
-    face,
-    templates,
-    matching: readMatching(raw.matching),
-    clients,
-    devMode,
-  };
+  const fromEnv = applyEnvironment(raw, env);
+  const result = configFileSchema.safeParse(raw);
+  if (!result.success) throw configError(result.error, fromEnv);
+  return { file: result.data, base, cwd, fromEnv, configPath, env };
 }
+
+/** The first problem of a failed parse, as "config: <setting> <problem>". */
+function configError(error: z.ZodError, fromEnv: Map<string, string>): FacevaultError {
+  const issue = error.issues[0] as z.core.$ZodIssue;
+  const path = issue.path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join("");
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0] ?? "";
+    return invalid(path ? `${path}.${key}` : key, "is not a setting (misspelt?)");
+  }
+  const field = path || "(root)";
+  const variable = fromEnv.get(field);
+  const source = variable ? ` (from ${variable})` : "";
+  return invalid(`${field}${source}`, issue.message);
+}
+
+/** Environment names of the settings, and how to read each value. */
+type EnvKind = "number" | "boolean" | "string" | "json";
+const aliases: Record<string, string> = {
+  PORT: "port",
+  DATABASE_URL: "database",
+  LOG_LEVEL: "logLevel",
+};
+
+function envName(path: readonly string[]): string {
+  return `FACEVAULT_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()).join("__")}`;
+}
+
+/** Every setting's environment name, from the schema itself: the rule cannot drift from it. */
+function environmentSettings(): Map<string, { path: string[]; kind: EnvKind }> {
+  const settings = new Map<string, { path: string[]; kind: EnvKind }>();
+  const walk = (schema: z.core.$ZodType, path: string[]) => {
+    let inner = schema;
+    // Unwrap defaults and optionals down to the type itself.
+    while (["default", "prefault", "optional"].includes(inner._zod.def.type)) {
+      inner = (inner._zod.def as unknown as { innerType: z.core.$ZodType }).innerType;
+    }
+    const type = inner._zod.def.type;
+    if (type === "object" && path.length < 2) {
+      const shape = (inner._zod.def as unknown as { shape: Record<string, z.core.$ZodType> }).shape;
+      for (const [key, child] of Object.entries(shape)) walk(child, [...path, key]);
+      if (path.length === 0) return;
+    }
+    const kind: EnvKind =
+      type === "number"
+        ? "number"
+        : type === "boolean"
+          ? "boolean"
+          : type === "string" || type === "enum"
+            ? "string"
+            : "json";
+    if (path.length > 0) settings.set(envName(path), { path, kind });
+  };
+  walk(configFileSchema, []);
+  return settings;
+}
+
+/**
+ * Lays the settings the environment gives over the file's, in place; returns their dotted paths.
+ * @throws FacevaultError for a FACEVAULT_ variable that is no setting, or an unreadable value.
+ */
+function applyEnvironment(raw: Json, env: Record<string, string | undefined>): Map<string, string> {
+  const settings = environmentSettings();
+  const fromEnv = new Map<string, string>();
+  const entries: [string, string, { path: string[]; kind: EnvKind }][] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === "") continue;
+    if (name in aliases) {
+      entries.push([name, value, settings.get(envName([aliases[name] as string])) as never]);
+      continue;
+    }
+    if (
+      !name.startsWith("FACEVAULT_") ||
+      notSettings.has(name) ||
+      name.startsWith("FACEVAULT_TEST_")
+    ) {
+      continue;
+    }
+    const setting = settings.get(name);
+    if (!setting) {
+      throw new FacevaultError(
+        "invalid_argument",
+        `config: environment variable ${name} is not a setting (the rule: FACEVAULT_ and the setting's path in upper snake case, __ between levels)`,
+        { field: name },
+      );
+    }
+    entries.push([name, value, setting]);
+  }
+  // The rule's own names win over the platform aliases (PORT, DATABASE_URL, LOG_LEVEL).
+  entries.sort(
+    ([a], [b]) => Number(a.startsWith("FACEVAULT_")) - Number(b.startsWith("FACEVAULT_")),
+  );
+  for (const [name, value, { path, kind }] of entries) {
+    let parsed: unknown = value;
+    if (kind === "number") parsed = value.trim() === "" ? value : Number(value);
+    else if (kind === "boolean")
+      parsed = value === "true" ? true : value === "false" ? false : value;
+    else if (kind === "json") {
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw invalid(`${path.join(".")} (from ${name})`, "must be JSON");
+      }
+    }
+    let target = raw;
+    for (const key of path.slice(0, -1)) {
+      const next = target[key];
+      target[key] = next !== null && typeof next === "object" && !Array.isArray(next) ? next : {};
+      target = target[key] as Json;
+    }
+    target[path[path.length - 1] as string] = parsed;
+    fromEnv.set(path.join("."), name);
+  }
+  return fromEnv;
+}
+
+/** FACEVAULT_ variables that are not settings. */
+const notSettings = new Set(["FACEVAULT_CONFIG"]);
 
 function isUrl(value: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
 }
 
-function parsePort(value: string, field: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalid(field, "must be a port number (0 to 65535)");
-  }
-  return port;
-}
-
-function expectObject(value: unknown, field: string): Json {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid(field, "must be a JSON object");
-  }
-  return value as Json;
-}
-
-function optionalString(obj: Json, key: string, field = key): string | undefined {
-  const value = obj[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "") throw invalid(field, "must be a non-empty string");
-  return value;
-}
-
-function optionalInt(obj: Json, key: string, min: number, max: number, field = key) {
-  const value = obj[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(field, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function optionalBool(obj: Json, key: string, field = key): boolean | undefined {
-  const value = obj[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "boolean") throw invalid(field, "must be true or false");
-  return value;
-}
-
-function decodeKey(value: unknown, field: string, minBytes: number, maxBytes = 1024): Uint8Array {
-  if (typeof value !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) {
-    throw invalid(field, "must be a base64 string");
-  }
+function decodeKey(value: string, field: string, minBytes: number, maxBytes = 1024): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(value.trim(), "base64"));
   if (bytes.length < minBytes || bytes.length > maxBytes) {
     throw invalid(
@@ -346,19 +387,23 @@ function decodeKey(value: unknown, field: string, minBytes: number, maxBytes = 1
   return bytes;
 }
 
-function readMasterKeys(raw: Json, base: string): Uint8Array[] {
-  const inline = raw.masterKey;
-  const file = optionalString(raw, "masterKeyFile");
-  if ((inline === undefined) === (file === undefined)) {
+function readMasterKeys(file: ConfigFile, base: string): Uint8Array[] {
+  if ((file.masterKey === undefined) === (file.masterKeyFile === undefined)) {
     throw invalid("masterKey", "or masterKeyFile must be given (exactly one of them)");
   }
   const current =
-    file !== undefined
-      ? decodeKey(readKeyFile(resolve(base, file), "masterKeyFile"), "masterKeyFile", 32, 32)
-      : decodeKey(inline, "masterKey", 32, 32);
-  const previous = raw.previousMasterKeys ?? [];
-  if (!Array.isArray(previous)) throw invalid("previousMasterKeys", "must be an array");
-  return [current, ...previous.map((k, i) => decodeKey(k, `previousMasterKeys[${i}]`, 32, 32))];
+    file.masterKeyFile !== undefined
+      ? decodeKey(
+          readKeyFile(resolve(base, file.masterKeyFile), "masterKeyFile"),
+          "masterKeyFile",
+          32,
+          32,
+        )
+      : decodeKey(file.masterKey as string, "masterKey", 32, 32);
+  return [
+    current,
+    ...file.previousMasterKeys.map((k, i) => decodeKey(k, `previousMasterKeys[${i}]`, 32, 32)),
+  ];
 }
 
 function readKeyFile(path: string, field: string): string {
@@ -372,136 +417,20 @@ function readKeyFile(path: string, field: string): string {
   }
 }
 
-function readClients(value: unknown): ClientConfig[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw invalid("clients", "must be a non-empty array");
-  }
+function readClients(entries: z.output<typeof clientSchema>[]): ClientConfig[] {
   const seen = new Set<string>();
-  return value.map((entry, i) => {
+  return entries.map((entry, i) => {
     const field = `clients[${i}]`;
-    const obj = expectObject(entry, field);
-    const clientId = optionalString(obj, "clientId", `${field}.clientId`);
-    if (!clientId) throw invalid(`${field}.clientId`, "is required");
-    if (seen.has(clientId)) throw invalid(`${field}.clientId`, `'${clientId}' is listed twice`);
-    seen.add(clientId);
-    const keys = obj.keys;
-    if (!Array.isArray(keys) || keys.length === 0) {
-      throw invalid(`${field}.keys`, "must be a non-empty array of base64 keys");
+    if (seen.has(entry.clientId)) {
+      throw invalid(`${field}.clientId`, `'${entry.clientId}' is listed twice`);
     }
-    const storage = optionalString(obj, "storage", `${field}.storage`) ?? "bws";
+    seen.add(entry.clientId);
     return {
-      clientId,
+      ...entry,
       // 32 bytes at least: shorter HMAC keys are guessable; vendor keys are 64.
-      keys: keys.map((k, j) => decodeKey(k, `${field}.keys[${j}]`, 32)),
-      storage,
-      partition: optionalInt(obj, "partition", 0, 2 ** 31 - 1, `${field}.partition`) ?? 0,
-      storeThumbnails: optionalBool(obj, "storeThumbnails", `${field}.storeThumbnails`) ?? true,
-      encryptCompactTemplate:
-        optionalBool(obj, "encryptCompactTemplate", `${field}.encryptCompactTemplate`) ?? false,
+      keys: entry.keys.map((k, j) => decodeKey(k, `${field}.keys[${j}]`, 32)),
     };
   });
-}
-
-function readLimits(value: unknown): Limits {
-  if (value === undefined) return { ...defaultLimits };
-  const obj = expectObject(value, "limits");
-  const int = (key: keyof Limits, min: number, max: number) =>
-    optionalInt(obj, key, min, max, `limits.${key}`) ?? defaultLimits[key];
-  return {
-    maxRequestBytes: int("maxRequestBytes", 1024, 1024 ** 3),
-    requestTimeoutMs: int("requestTimeoutMs", 100, 3_600_000),
-    shutdownGraceMs: int("shutdownGraceMs", 0, 600_000),
-    maxReferenceNumberLength: int("maxReferenceNumberLength", 1, 4096),
-    maxImagesPerRequest: int("maxImagesPerRequest", 1, 1000),
-    maxTags: int("maxTags", 0, 10_000),
-    maxTagLength: int("maxTagLength", 1, 10_000),
-    maxSearchResults: int("maxSearchResults", 1, 10_000),
-    maxJsonDepth: int("maxJsonDepth", 2, 1000),
-    maxTokenLifetimeSeconds: int("maxTokenLifetimeSeconds", 60, 86_400),
-  };
-}
-
-function readHttp(value: unknown): HttpSettings {
-  const obj = value === undefined ? {} : expectObject(value, "http");
-  const int = (key: keyof HttpSettings, min: number, max: number) =>
-    optionalInt(obj, key, min, max, `http.${key}`) ?? defaultHttpSettings[key];
-  return {
-    compressMinBytes: int("compressMinBytes", 0, 1024 ** 3),
-    headersTimeoutMs: int("headersTimeoutMs", 100, 600_000),
-    keepAliveTimeoutMs: int("keepAliveTimeoutMs", 100, 600_000),
-    http2IdleTimeoutMs: int("http2IdleTimeoutMs", 100, 3_600_000),
-    http2PingIntervalMs: int("http2PingIntervalMs", 100, 3_600_000),
-    maxConcurrentStreams: int("maxConcurrentStreams", 1, 10_000),
-    maxConnections: int("maxConnections", 1, 1_000_000),
-  };
-}
-
-function readTracing(value: unknown, env: Record<string, string | undefined>): TracingSettings {
-  const obj = value === undefined ? {} : expectObject(value, "tracing");
-  const endpoint = optionalString(obj, "endpoint", "tracing.endpoint");
-  if (endpoint !== undefined && !isUrl(endpoint))
-    throw invalid("tracing.endpoint", "must be a URL");
-  const fromEnv = Boolean(
-    env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-  );
-  return { enabled: endpoint !== undefined || fromEnv, ...(endpoint ? { endpoint } : {}) };
-}
-
-function readMetrics(value: unknown): MetricsSettings {
-  const obj = value === undefined ? {} : expectObject(value, "metrics");
-  const port = optionalInt(obj, "port", 0, 65535, "metrics.port");
-  return {
-    enabled: optionalBool(obj, "enabled", "metrics.enabled") ?? true,
-    ...(port === undefined ? {} : { port }),
-  };
-}
-
-function readTls(value: unknown, base: string): { tls?: TlsSettings } {
-  if (value === undefined) return {};
-  const obj = expectObject(value, "tls");
-  const certFile = optionalString(obj, "certFile", "tls.certFile");
-  const keyFile = optionalString(obj, "keyFile", "tls.keyFile");
-  if (!certFile || !keyFile) throw invalid("tls", "needs both certFile and keyFile");
-  return { tls: { certFile: resolve(base, certFile), keyFile: resolve(base, keyFile) } };
-}
-
-function readFace(value: unknown): FaceSettings {
-  const obj = value === undefined ? {} : expectObject(value, "face");
-  const workers = optionalInt(obj, "workers", 1, 64, "face.workers");
-  return {
-    ...(workers === undefined ? {} : { workers }),
-    maxQueue:
-      optionalInt(obj, "maxQueue", 0, 100_000, "face.maxQueue") ?? defaultFaceSettings.maxQueue,
-    encoderVersion:
-      optionalInt(
-        obj,
-        "encoderVersion",
-        Math.min(...encoderVersions()),
-        Math.max(...encoderVersions()),
-        "face.encoderVersion",
-      ) ?? defaultFaceSettings.encoderVersion,
-    maxInputPixels:
-      optionalInt(obj, "maxInputPixels", 1, 1_000_000_000, "face.maxInputPixels") ??
-      defaultFaceSettings.maxInputPixels,
-  };
-}
-
-function readTemplates(value: unknown): TemplateSettings {
-  const obj = value === undefined ? {} : expectObject(value, "templates");
-  return {
-    maxFeatureVectors:
-      optionalInt(obj, "maxFeatureVectors", 1, 10_000, "templates.maxFeatureVectors") ??
-      defaultTemplateSettings.maxFeatureVectors,
-  };
-}
-
-function readMatching(value: unknown): MatchingSettings {
-  const obj = value === undefined ? {} : expectObject(value, "matching");
-  const minScore = obj.minScore ?? defaultMatchingSettings.minScore;
-  if (typeof minScore !== "number" || !(minScore > 0 && minScore <= 1)) {
-    throw invalid("matching.minScore", "must be a number in ]0,1]");
-  }
-  return { minScore };
 }
 
 interface DevSetup {
@@ -538,7 +467,10 @@ function prepareDevSetup(dataDir: string): DevSetup {
       cause: err,
     });
   }
-  const [client] = readClients([clientJson]);
+  const parsed = clientSchema.safeParse(clientJson);
+  if (!parsed.success)
+    throw invalid(devFiles.client, parsed.error.issues[0]?.message ?? "is not a client");
+  const [client] = readClients([parsed.data]);
   if (!client) throw invalid(devFiles.client, "holds no client");
   return { client, masterKey };
 }

@@ -10,7 +10,8 @@ export const usage = `Usage:
   facevault [serve] [--config FILE]      run the service (no config: development mode in ./data)
   facevault token [--config FILE] [--client ID] [--minutes N]
                                          print a bearer token (JWT) for a configured client
-Environment: FACEVAULT_CONFIG (config file), PORT, FACEVAULT_DATA_DIR, DATABASE_URL, LOG_LEVEL.
+Environment: FACEVAULT_CONFIG (config file); every setting as FACEVAULT_ and its path in upper
+snake case, __ between levels (FACEVAULT_FACE__MAX_QUEUE=32); PORT, DATABASE_URL, LOG_LEVEL.
 `;
 
 /** Parses the command line (without node and script). @throws FacevaultError on bad usage. */

@@ -1,0 +1,180 @@
+/**
+ * The configuration file's schema: every setting, its type, bounds and default, in one place.
+ * `src/config.ts` reads the file and the environment through it; the README's configuration
+ * table documents the same settings. Unknown keys are refused with their path.
+ */
+import { z } from "zod";
+import { DEFAULT_ENCODER_VERSION, encoderVersions } from "./face/encoders.js";
+
+// Each type carries the message the error will show, after the setting's path.
+const int = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const text = () =>
+  z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string");
+const flag = () => z.boolean({ error: "must be true or false" });
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item, { error: "must be an array" }).min(1, "must be a non-empty array");
+/** An object of settings whose every field has a default: absent means all defaults. */
+const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
+  z.strictObject(shape, { error: "must be a JSON object" }).prefault({} as never); // every field has a default
+
+/** A base64 key as written in the file; decoded and length-checked by config.ts. */
+const base64 = () =>
+  z
+    .string({ error: "must be a base64 string" })
+    .regex(/^\s*[A-Za-z0-9+/]+={0,2}\s*$/, "must be a base64 string");
+
+export const limitsSchema = section({
+  /** Largest request body or gRPC message accepted, in bytes (50 MiB: the BWS limit). */
+  maxRequestBytes: int(1024, 1024 ** 3).default(50 * 1024 * 1024),
+  /** Server-side deadline of one call from its arrival, ms; longer client deadlines are cut. */
+  requestTimeoutMs: int(100, 3_600_000).default(60_000),
+  /** Time in-flight calls get to finish on SIGTERM before connections are cut, ms. */
+  shutdownGraceMs: int(0, 600_000).default(10_000),
+  /** Reference-Number headers are cut to this many characters. */
+  maxReferenceNumberLength: int(1, 4096).default(128),
+  /** Images accepted in one Enroll or Search call. */
+  maxImagesPerRequest: int(1, 1000).default(32),
+  /** Tags per template or search. */
+  maxTags: int(0, 10_000).default(64),
+  /** Characters per tag. */
+  maxTagLength: int(1, 10_000).default(128),
+  /** Matches returned per search image without `topMatches`. */
+  maxSearchResults: int(1, 10_000).default(100),
+  /** Deepest nesting of arrays and objects in a REST JSON body. */
+  maxJsonDepth: int(2, 1000).default(32),
+  /** Longest JWT lifetime accepted (`exp - iat`, or `exp - now` without `iat`), s. */
+  maxTokenLifetimeSeconds: int(60, 86_400).default(3600),
+});
+
+export const httpSchema = section({
+  /** Answers (and gRPC/Connect messages) at least this large are compressed when accepted, bytes. */
+  compressMinBytes: int(0, 1024 ** 3).default(1024),
+  /** A connection's first bytes, HTTP/1.1 headers and TLS handshake must arrive within it, ms. */
+  headersTimeoutMs: int(100, 600_000).default(10_000),
+  /** An idle HTTP/1.1 keep-alive connection is closed after this long, ms. */
+  keepAliveTimeoutMs: int(100, 600_000).default(5_000),
+  /** An HTTP/2 connection without any frame for this long is closed (GOAWAY), ms. */
+  http2IdleTimeoutMs: int(100, 3_600_000).default(60_000),
+  /** Every HTTP/2 connection is PINGed this often; one silent until the next is closed, ms. */
+  http2PingIntervalMs: int(100, 3_600_000).default(30_000),
+  /** Streams (calls) one HTTP/2 connection may have open at once. */
+  maxConcurrentStreams: int(1, 10_000).default(100),
+  /** Open connections at most; further ones are closed at once. */
+  maxConnections: int(1, 1_000_000).default(1000),
+});
+
+export const metricsSchema = section({
+  /** Serve Prometheus metrics at GET /metrics. */
+  enabled: flag().default(true),
+  /** Serve them on a port of their own instead of the API's. */
+  port: int(0, 65535).optional(),
+});
+
+export const tracingSchema = section({
+  /** OTLP/HTTP collector URL; OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on as well. */
+  endpoint: z.url({ error: "must be a URL" }).optional(),
+});
+
+export const tlsSchema = z.strictObject(
+  {
+    /** PEM certificate chain; re-read on SIGHUP. Relative to the config file. */
+    certFile: text(),
+    /** PEM private key; re-read on SIGHUP. Relative to the config file. */
+    keyFile: text(),
+  },
+  { error: "must be a JSON object with certFile and keyFile" },
+);
+
+export const faceSchema = section({
+  /** Engine worker threads (200 to 300 MB each). Default: one per core. */
+  workers: int(1, 64).optional(),
+  /** Images waiting for a worker; beyond it calls get UNAVAILABLE. */
+  maxQueue: int(0, 100_000).default(64),
+  /** Encoder of new templates (src/face/encoders.ts). */
+  encoderVersion: int(Math.min(...encoderVersions()), Math.max(...encoderVersions())).default(
+    DEFAULT_ENCODER_VERSION,
+  ),
+  /** Larger images (per their header) are refused before decoding. */
+  maxInputPixels: int(1, 1_000_000_000).default(50_000_000),
+});
+
+export const templatesSchema = section({
+  /** Feature vectors (and thumbnails) kept per template; the oldest are dropped beyond it. */
+  maxFeatureVectors: int(1, 10_000).default(32),
+});
+
+export const matchingSchema = section({
+  /** Verify/Search decision: each encoder's score is 0.5 at 0.1% false accepts on LFW. */
+  minScore: z
+    .number({ error: "must be a number in ]0,1]" })
+    .gt(0, "must be a number in ]0,1]")
+    .max(1, "must be a number in ]0,1]")
+    .default(0.5),
+});
+
+export const clientSchema = z.strictObject(
+  {
+    /** JWT `iss`/`sub`. */
+    clientId: text(),
+    /** HMAC keys, base64 of at least 32 bytes; several = rotation. */
+    keys: list(base64()),
+    storage: text().default("bws"),
+    partition: int(0, 2 ** 31 - 1).default(0),
+    /** Keep face thumbnails (needed to upgrade to a new encoder). */
+    storeThumbnails: flag().default(true),
+    /** Seal compact templates per template instead of under the partition key. */
+    encryptCompactTemplate: flag().default(false),
+  },
+  { error: "must be a JSON object" },
+);
+
+/** The configuration file. Absent keys take their defaults; unknown keys are refused. */
+export const configFileSchema = z.strictObject(
+  {
+    port: int(0, 65535).default(8080),
+    /** Default 0.0.0.0; development mode 127.0.0.1. */
+    host: text().optional(),
+    /** Development files and the default SQLite database; relative to the config file. */
+    dataDir: text().default("data"),
+    /** SQLite file (relative to the config file) or a postgres:// URL. Default <dataDir>/facevault.db. */
+    database: text().optional(),
+    databaseSchema: text().default("facevault"),
+    /** Base64 of 32 bytes; exactly one of masterKey and masterKeyFile (outside development mode). */
+    masterKey: base64().optional(),
+    masterKeyFile: text().optional(),
+    /** Older master keys still accepted for reading (rotation). */
+    previousMasterKeys: z.array(base64(), { error: "must be an array" }).default([]),
+    bwsVersion: text().default("3.0.0"),
+    logLevel: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+        error: "must be one of fatal, error, warn, info, debug, trace, silent",
+      })
+      .default("info"),
+    limits: limitsSchema,
+    http: httpSchema,
+    metrics: metricsSchema,
+    tracing: tracingSchema,
+    tls: tlsSchema.optional(),
+    face: faceSchema,
+    templates: templatesSchema,
+    matching: matchingSchema,
+    /** Required outside development mode. */
+    clients: list(clientSchema).optional(),
+  },
+  { error: "must be a JSON object" },
+);
+
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type Limits = ConfigFile["limits"];
+export type HttpSettings = ConfigFile["http"];
+export type MetricsSettings = ConfigFile["metrics"];
+export type FaceSettings = ConfigFile["face"];
+export type MatchingSettings = ConfigFile["matching"];
+export type TemplateSettings = ConfigFile["templates"];
+export type TlsSettings = z.output<typeof tlsSchema>;
+
+/** Settings whose values are secrets: redacted wherever the configuration is shown. */
+export const secretSettings = ["masterKey", "previousMasterKeys", "keys"] as const;
