@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: timing, fixture photos at a given size, a running server. */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,4 +107,20 @@ export async function startBenchServer(
 
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** One line of the `npm run bench` summary table. */
+export interface SummaryRow {
+  what: string;
+  result: string;
+}
+
+/**
+ * Adds rows to the summary `npm run bench` prints at the end (bench/run-all.ts), when this
+ * benchmark runs under it (BENCH_SUMMARY names the file); a no-op when run on its own.
+ */
+export function reportSummary(bench: string, rows: readonly SummaryRow[]): void {
+  const file = process.env.BENCH_SUMMARY;
+  if (!file) return;
+  appendFileSync(file, rows.map((r) => `${JSON.stringify({ bench, ...r })}\n`).join(""));
 }

@@ -6,7 +6,14 @@
 import { availableParallelism } from "node:os";
 import { createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
-import { median, peakRssMb, photosAt, startBenchServer, throughput } from "./bench-support.js";
+import {
+  median,
+  peakRssMb,
+  photosAt,
+  reportSummary,
+  startBenchServer,
+  throughput,
+} from "./bench-support.js";
 
 const imagesPerRun = Number(process.env.BENCH_IMAGES ?? 80);
 
@@ -76,6 +83,16 @@ async function enrollThroughput(): Promise<void> {
       );
     }
   }
+  reportSummary(
+    "enroll",
+    (["grpc", "rest"] as const).map((protocol) => {
+      const m = median(runs[`${protocol} ${DEFAULT_ENCODER_VERSION}`] ?? []);
+      return {
+        what: `Enroll over ${protocol === "grpc" ? "gRPC" : "REST"}, 1 image 640x480, encoder ${DEFAULT_ENCODER_VERSION} / the bare pipeline`,
+        result: `${(m / base).toFixed(2)} (${m.toFixed(1)} images/s)`,
+      };
+    }),
+  );
   for (const protocol of ["grpc", "rest"]) {
     const ratio =
       median(runs[`${protocol} ${DEFAULT_ENCODER_VERSION}`] ?? []) /

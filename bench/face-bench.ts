@@ -15,9 +15,10 @@ import { createFacePool, type FacePool } from "../src/face/face-pool.js";
 import type { StageTimings } from "../src/face/pipeline.js";
 import { startWorker } from "../src/face/start-worker.js";
 import type { RgbImage } from "../src/face/types.js";
+import { reportSummary } from "./bench-support.js";
 
-const IMAGES_PER_RUN = Number(process.argv[2] ?? 32);
-const REPEATS = Number(process.argv[3] ?? 3);
+const IMAGES_PER_RUN = Number(process.argv[2] ?? process.env.BENCH_FACE_IMAGES ?? 32);
+const REPEATS = Number(process.argv[3] ?? process.env.BENCH_ROUNDS ?? 3);
 const N = availableParallelism();
 const FIXTURES = new URL("../test/fixtures/faces/", import.meta.url);
 const PHOTOS = [
@@ -152,6 +153,14 @@ for (const size of SIZES) {
     };
     const stage = (key: keyof StageTimings): string =>
       median(timings.map((t) => t[key])).toFixed(1);
+    if (workers === N) {
+      reportSummary("face", [
+        {
+          what: `Face pipeline / the same model calls, ${size.name}, ${workers} workers`,
+          result: `${(m.enroll / m.schedule).toFixed(2)} with thumbnails, ${(m.plain / m.schedule).toFixed(2)} without`,
+        },
+      ]);
+    }
     console.log(
       [
         `\n${size.name} (analysed ${rgb[0]?.width}x${rgb[0]?.height}), ${workers} worker(s):`,

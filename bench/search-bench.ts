@@ -31,7 +31,7 @@ import type { TemplateStore } from "../src/store/template-store.js";
 import { createSearchIndexes, type VectorMetric } from "../src/templates/search-index.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
 import { createTemplateVault } from "../src/templates/template-vault.js";
-import { median } from "./bench-support.js";
+import { median, reportSummary } from "./bench-support.js";
 
 interface CaseResult {
   dim: number;
@@ -396,6 +396,20 @@ function main(): void {
       const base = r.baseline
         ? `${f(r.baseline.p50)} (${f(r.baseline.p50 / r.top10.p50)}x)`
         : "n/a (does not fit)";
+      reportSummary("search", [
+        {
+          what: `Search ${dim}-D x ${size}: top 10 p50 / p99; with the threshold p50`,
+          result: `${f(r.top10.p50)} / ${f(r.top10.p99)} ms; ${f(r.threshold.p50)} ms`,
+        },
+        {
+          what: `Load ${dim}-D x ${size}: from the templates / from the snapshot`,
+          result: `${f(r.coldLoadS)} s / ${r.snapshotStored ? `${f(r.loadS)} s` : "none"}`,
+        },
+        {
+          what: `Memory ${dim}-D x ${size}: index per template; process RSS`,
+          result: `${f(r.residentBytesPerTemplate, 0)} B; ${r.rssMb} MB`,
+        },
+      ]);
       console.log(
         `${String(dim).padEnd(5)} ${metric.padEnd(10)} ${String(size).padStart(9)}  ${`${f(r.coldLoadS)} / ${r.snapshotStored ? f(r.loadS) : "none"}`.padStart(27)}  ${`${f(r.coldMaxLoopDelayMs, 0)} / ${f(r.maxLoopDelayMs, 0)}`.padStart(17)}  ${`${r.rssMb} (${r.rssBeforeLoadMb})${r.faceWorkers ? ` +${r.faceWorkers} face workers` : ""}`.padStart(20)}  ${f(r.residentBytesPerTemplate, 0).padStart(16)}  ${`${f(r.top10.p50)}/${f(r.top10.p99)} (${f(r.scan.p50)}/${f(r.scan.p99)})`.padStart(30)}  ${`${f(r.threshold.p50)}/${f(r.threshold.p99)}`.padStart(20)}  ${String(r.candidatesMedian).padStart(10)}  ${base}`,
       );

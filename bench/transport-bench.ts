@@ -15,7 +15,7 @@ import {
 } from "@connectrpc/connect-node";
 import { createGrpcJsClient, createTokenSource } from "@facevault/client";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
-import { median, photosAt, startBenchServer, throughput } from "./bench-support.js";
+import { median, photosAt, reportSummary, startBenchServer, throughput } from "./bench-support.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const statusCalls = Number(process.env.BENCH_STATUS_CALLS ?? 1500);
@@ -171,5 +171,12 @@ for (const v of variants) {
     `| ${v.name} | ${med(v.name, "p50").toFixed(2)} | ${med(v.name, "p99").toFixed(2)} | ${cps.toFixed(0)} | ${(cps / med(base, "statusPerSecond")).toFixed(2)} | ${eps.toFixed(1)} | ${(eps / med(base, "enrollPerSecond")).toFixed(2)} |`,
   );
 }
+reportSummary(
+  "transport",
+  variants.slice(1).map((v) => ({
+    what: `${v.name} / ${base}: GetTemplateStatus calls/s; 1-image Enroll images/s`,
+    result: `${(med(v.name, "statusPerSecond") / med(base, "statusPerSecond")).toFixed(2)}; ${(med(v.name, "enrollPerSecond") / med(base, "enrollPerSecond")).toFixed(2)}`,
+  })),
+);
 for (const v of variants) v.close();
 await server.close();
