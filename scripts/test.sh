@@ -21,11 +21,9 @@ check() {
 
 generated_is_current() {
   buf generate || return 1
-  # gen/ holds the protobuf-es code and gen/openapi/ the OpenAPI document (tools/protoc-gen-openapi);
-  # packages/client/gen the client package's copy of the code. A diff or an untracked file under
-  # either means the committed output is stale.
-  git diff --exit-code --stat -- gen packages/client/gen &&
-    [ -z "$(git status --porcelain -- gen packages/client/gen)" ]
+  # gen/ holds the protobuf-es code and gen/openapi/ the OpenAPI document (tools/protoc-gen-openapi).
+  # A diff or an untracked file under gen/ means the committed output is stale.
+  git diff --exit-code --stat -- gen && [ -z "$(git status --porcelain -- gen)" ]
 }
 
 wasm_is_current() {
@@ -35,7 +33,7 @@ wasm_is_current() {
 
 check "buf lint" buf lint
 check "buf format" buf format --diff --exit-code
-check "gen/ and packages/client/gen match buf generate" generated_is_current
+check "gen/ (code and OpenAPI) matches buf generate" generated_is_current
 if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
   check "buf breaking against the previous commit" buf breaking --against '.git#ref=HEAD~1'
 fi

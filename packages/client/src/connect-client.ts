@@ -6,7 +6,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
+import { FaceRecognition } from "../../../gen/bioid/services/v1/face_recognition_pb.js";
 import { resolveToken, type TokenSource } from "./token-source.js";
 
 export type ConnectProtocol = "connect" | "grpc" | "grpc-web";

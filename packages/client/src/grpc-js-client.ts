@@ -16,7 +16,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
+import { FaceRecognition } from "../../../gen/bioid/services/v1/face_recognition_pb.js";
 import { resolveToken, type TokenSource } from "./token-source.js";
 
 export interface GrpcJsCallOptions {

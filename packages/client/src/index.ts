@@ -5,8 +5,8 @@
  */
 
 // The contract's messages, enums and service descriptor, for typed requests and answers.
-export * from "../gen/bioid/services/v1/bws_common_pb.js";
-export * from "../gen/bioid/services/v1/face_recognition_pb.js";
+export * from "../../../gen/bioid/services/v1/bws_common_pb.js";
+export * from "../../../gen/bioid/services/v1/face_recognition_pb.js";
 export {
   type ConnectClientOptions,
   type ConnectProtocol,
