@@ -22,8 +22,7 @@ module.exports = {
     },
     {
       name: "client-package-stands-alone",
-      comment:
-        "@facevault/client ships on its own: it imports only its own files and gen/",
+      comment: "@facevault/client ships on its own: it imports only its own files and gen/",
       severity: "error",
       from: { path: "^packages/client/" },
       to: { path: ["^src/", "^test/", "^tools/"] },
