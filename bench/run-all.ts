@@ -16,6 +16,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: "face", args: ["face-bench.ts"] },
   { name: "enroll", args: ["enroll-bench.ts"] },
   { name: "transport", args: ["transport-bench.ts"] },
+  { name: "replicas", args: ["replicas-bench.ts"] },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "facevault-bench-"));
