@@ -6,9 +6,11 @@ import { migratePostgres, postgresMigrationVersions } from "./postgres-migration
 import { bytesOf } from "./row-mapping.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
+  validateMacUpdate,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -20,6 +22,7 @@ import {
 import type {
   Bcid,
   CompactEntry,
+  MetadataMacUpdate,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -61,6 +64,7 @@ interface TemplateRow {
   compact: Buffer;
   enhanced: Buffer;
   version: number;
+  metadata_mac: Buffer | null;
 }
 
 interface CompactRow {
@@ -132,21 +136,28 @@ export async function createPostgresTemplateStore(
   const s = pg.escapeIdentifier(schema);
   const key = "storage = $1 AND partition = $2 AND class_id = $3";
   const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
-    feature_count, thumbnail_count, compact, enhanced, version`;
+    feature_count, thumbnail_count, compact, enhanced, version, metadata_mac`;
   const sql = {
     get: `SELECT ${columns} FROM ${s}.templates WHERE ${key}`,
     bumpRevision: `INSERT INTO ${s}.partitions AS p (storage, partition, revision) VALUES ($1, $2, 1)
       ON CONFLICT (storage, partition) DO UPDATE SET revision = p.revision + 1
       RETURNING revision`,
     insert: `INSERT INTO ${s}.templates (${columns}, revision)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13)
       ON CONFLICT DO NOTHING`,
     update: `UPDATE ${s}.templates SET encoder_version = $4, tags = $5, created_at = $6,
         enrolled_at = $7, feature_count = $8, thumbnail_count = $9, compact = $10, enhanced = $11,
-        version = version + 1, revision = $12
-      WHERE ${key} AND version = $13`,
+        metadata_mac = $12, version = version + 1, revision = $13
+      WHERE ${key} AND version = $14`,
     setTags: `UPDATE ${s}.templates SET tags = $4, version = version + 1, revision = $5
       WHERE ${key}`,
+    setTagsAndMac: `UPDATE ${s}.templates SET tags = $4, version = version + 1, revision = $5,
+        metadata_mac = $6
+      WHERE ${key} AND version = $7`,
+    exists: `SELECT 1 FROM ${s}.templates WHERE ${key}`,
+    withoutMac: `SELECT ${columns} FROM ${s}.templates WHERE metadata_mac IS NULL LIMIT $1`,
+    setMac: `UPDATE ${s}.templates SET metadata_mac = $4
+      WHERE ${key} AND version = $5 AND metadata_mac IS NULL`,
     delete: `DELETE FROM ${s}.templates WHERE ${key}`,
     clearTombstone: `DELETE FROM ${s}.tombstones WHERE ${key}`,
     putTombstone: `INSERT INTO ${s}.tombstones (storage, partition, class_id, revision)
@@ -242,7 +253,12 @@ export async function createPostgresTemplateStore(
       const { bcid } = template;
       return transaction("BEGIN", async (tx) => {
         const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-        const values = [...keyParams(bcid), ...templateParams(template), revision];
+        const values = [
+          ...keyParams(bcid),
+          ...templateParams(template),
+          template.metadataMac ?? null,
+          revision,
+        ];
         if (expectedVersion === 0) {
           const inserted = await tx.client.query(sql.insert, values);
           if (inserted.rowCount === 0) throw versionConflict(bcid, expectedVersion);
@@ -257,18 +273,31 @@ export async function createPostgresTemplateStore(
 
     setTags: operation(
       "setTags",
-      (bcid: Bcid, tags: string[]) => {
+      (bcid: Bcid, tags: string[], metadata?: MetadataMacUpdate) => {
         validateBcid(bcid);
         validateTags(tags);
+        if (metadata !== undefined) validateMacUpdate(metadata);
       },
-      async (bcid, tags) => {
+      async (bcid, tags, metadata) => {
         // Revision first even when the template may be missing: every writer takes the
         // partition lock before any template row lock, so writers cannot deadlock.
         return transaction("BEGIN", async (tx) => {
           const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-          const updated = await tx.client.query(sql.setTags, [...keyParams(bcid), tags, revision]);
-          if (updated.rowCount === 0) tx.rollback();
-          return updated.rowCount === 1;
+          const params = [...keyParams(bcid), tags, revision];
+          const updated =
+            metadata === undefined
+              ? await tx.client.query(sql.setTags, params)
+              : await tx.client.query(sql.setTagsAndMac, [
+                  ...params,
+                  metadata.metadataMac,
+                  metadata.expectedVersion,
+                ]);
+          if (updated.rowCount === 1) return true;
+          tx.rollback();
+          if (metadata === undefined) return false;
+          const exists = await tx.client.query(sql.exists, keyParams(bcid));
+          if (exists.rowCount === 0) return false;
+          throw versionConflict(bcid, metadata.expectedVersion);
         });
       },
     ),
@@ -471,6 +500,27 @@ export async function createPostgresTemplateStore(
       postgresMigrationVersions(pool, schema),
     ),
 
+    templatesWithoutMetadataMac: operation(
+      "templatesWithoutMetadataMac",
+      validateBatch,
+      async (limit) => {
+        const result = await pool.query<TemplateRow>(sql.withoutMac, [limit]);
+        return result.rows.map(templateOf);
+      },
+    ),
+
+    setMetadataMac: operation(
+      "setMetadataMac",
+      (bcid: Bcid, update: MetadataMacUpdate) => {
+        validateBcid(bcid);
+        validateMacUpdate(update);
+      },
+      async (bcid, update) => {
+        const params = [...keyParams(bcid), update.metadataMac, update.expectedVersion];
+        return (await pool.query(sql.setMac, params)).rowCount === 1;
+      },
+    ),
+
     ping: operation("ping", noArguments, async () => {
       await pool.query("SELECT 1");
     }),
@@ -512,6 +562,7 @@ function templateOf(row: TemplateRow): StoredTemplate {
     compact: bytesOf(row.compact),
     enhanced: bytesOf(row.enhanced),
     version: row.version,
+    ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
 }
 

@@ -8,9 +8,11 @@ import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
+  validateMacUpdate,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -22,6 +24,7 @@ import {
 import type {
   Bcid,
   CompactEntry,
+  MetadataMacUpdate,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -60,6 +63,7 @@ interface TemplateRow {
   compact: Buffer;
   enhanced: Buffer;
   version: bigint;
+  metadata_mac: Buffer | null;
 }
 
 interface CompactRow {
@@ -108,7 +112,7 @@ export async function createSqliteTemplateStore(
   }
 
   const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
-    feature_count, thumbnail_count, compact, enhanced, version`;
+    feature_count, thumbnail_count, compact, enhanced, version, metadata_mac`;
   const where = "storage = ? AND partition = ? AND class_id = ?";
   const statements = {
     get: db.prepare<Key, TemplateRow>(`SELECT ${columns} FROM templates WHERE ${where}`),
@@ -120,19 +124,30 @@ export async function createSqliteTemplateStore(
          RETURNING revision`,
       )
       .pluck(),
-    insert: db.prepare<[...Key, ...TemplateValues, number]>(
+    insert: db.prepare<[...Key, ...TemplateValues, Uint8Array | null, number]>(
       `INSERT INTO templates (${columns}, revision)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
        ON CONFLICT DO NOTHING`,
     ),
-    update: db.prepare<[...TemplateValues, number, ...Key, number]>(
+    update: db.prepare<[...TemplateValues, Uint8Array | null, number, ...Key, number]>(
       `UPDATE templates SET encoder_version = ?, tags = ?, created_at = ?, enrolled_at = ?,
-         feature_count = ?, thumbnail_count = ?, compact = ?, enhanced = ?,
+         feature_count = ?, thumbnail_count = ?, compact = ?, enhanced = ?, metadata_mac = ?,
          version = version + 1, revision = ?
        WHERE ${where} AND version = ?`,
     ),
     setTags: db.prepare<[string, number, ...Key]>(
       `UPDATE templates SET tags = ?, version = version + 1, revision = ? WHERE ${where}`,
+    ),
+    setTagsAndMac: db.prepare<[string, Uint8Array, number, ...Key, number]>(
+      `UPDATE templates SET tags = ?, metadata_mac = ?, version = version + 1, revision = ?
+       WHERE ${where} AND version = ?`,
+    ),
+    withoutMac: db.prepare<[number], TemplateRow>(
+      `SELECT ${columns} FROM templates WHERE metadata_mac IS NULL LIMIT ?`,
+    ),
+    setMac: db.prepare<[Uint8Array, ...Key, number]>(
+      `UPDATE templates SET metadata_mac = ?
+       WHERE ${where} AND version = ? AND metadata_mac IS NULL`,
     ),
     delete: db.prepare<Key>(`DELETE FROM templates WHERE ${where}`),
     clearTombstone: db.prepare<Key>(`DELETE FROM tombstones WHERE ${where}`),
@@ -199,14 +214,15 @@ export async function createSqliteTemplateStore(
     const key = keyOf(template.bcid);
     const revision = Number(statements.bumpRevision.get(key[0], key[1]));
     const values = templateValues(template);
+    const mac = template.metadataMac ?? null;
     if (expectedVersion === 0) {
-      if (statements.insert.run(...key, ...values, revision).changes === 0) {
+      if (statements.insert.run(...key, ...values, mac, revision).changes === 0) {
         throw versionConflict(template.bcid, expectedVersion);
       }
       statements.clearTombstone.run(...key);
       return 1;
     }
-    if (statements.update.run(...values, revision, ...key, expectedVersion).changes === 0) {
+    if (statements.update.run(...values, mac, revision, ...key, expectedVersion).changes === 0) {
       throw versionConflict(template.bcid, expectedVersion);
     }
     return expectedVersion + 1;
@@ -214,12 +230,24 @@ export async function createSqliteTemplateStore(
 
   // The existence check runs under the write lock (BEGIN IMMEDIATE), so it cannot go stale; a
   // missing template therefore costs no revision.
-  const setTags = db.transaction((key: Key, tags: string[]): boolean => {
-    if (statements.exists.get(...key) === undefined) return false;
-    const revision = Number(statements.bumpRevision.get(key[0], key[1]));
-    statements.setTags.run(JSON.stringify(tags), revision, ...key);
-    return true;
-  });
+  const setTags = db.transaction(
+    (bcid: Bcid, tags: string[], metadata: MetadataMacUpdate | undefined): boolean => {
+      const key = keyOf(bcid);
+      if (statements.exists.get(...key) === undefined) return false;
+      const revision = Number(statements.bumpRevision.get(key[0], key[1]));
+      if (metadata === undefined) {
+        statements.setTags.run(JSON.stringify(tags), revision, ...key);
+        return true;
+      }
+      const { metadataMac, expectedVersion } = metadata;
+      const args = [JSON.stringify(tags), metadataMac, revision, ...key, expectedVersion] as const;
+      if (statements.setTagsAndMac.run(...args).changes === 0) {
+        // Thrown inside the transaction: the revision bump above is rolled back with it.
+        throw versionConflict(bcid, expectedVersion);
+      }
+      return true;
+    },
+  );
 
   const remove = db.transaction((key: Key): boolean => {
     if (statements.exists.get(...key) === undefined) return false;
@@ -316,11 +344,12 @@ export async function createSqliteTemplateStore(
 
     setTags: operation(
       "setTags",
-      (bcid: Bcid, tags: string[]) => {
+      (bcid: Bcid, tags: string[], metadata?: MetadataMacUpdate) => {
         validateBcid(bcid);
         validateTags(tags);
+        if (metadata !== undefined) validateMacUpdate(metadata);
       },
-      (bcid, tags) => setTags.immediate(keyOf(bcid), tags),
+      (bcid, tags, metadata) => setTags.immediate(bcid, tags, metadata),
     ),
 
     delete: operation("delete", validateBcid, (bcid) => {
@@ -409,6 +438,21 @@ export async function createSqliteTemplateStore(
       sqliteMigrationVersions(db),
     ),
 
+    templatesWithoutMetadataMac: operation("templatesWithoutMetadataMac", validateBatch, (limit) =>
+      statements.withoutMac.all(limit).map(templateOf),
+    ),
+
+    setMetadataMac: operation(
+      "setMetadataMac",
+      (bcid: Bcid, update: MetadataMacUpdate) => {
+        validateBcid(bcid);
+        validateMacUpdate(update);
+      },
+      (bcid, update) =>
+        statements.setMac.run(update.metadataMac, ...keyOf(bcid), update.expectedVersion)
+          .changes === 1,
+    ),
+
     ping: operation("ping", noArguments, () => {
       db.prepare("SELECT 1").get();
     }),
@@ -463,6 +507,7 @@ function templateOf(row: TemplateRow): StoredTemplate {
     compact: bytesOf(row.compact),
     enhanced: bytesOf(row.enhanced),
     version: Number(row.version),
+    ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
 }
 

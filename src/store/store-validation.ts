@@ -157,6 +157,22 @@ export function resolveListJobsOptions(options: ListJobsOptions = {}): {
   return { clientId: options.clientId, limit };
 }
 
+/** A metadata MAC update: bytes (1 to 64) and a version >= 1. */
+export function validateMacUpdate(update: { metadataMac: Uint8Array; expectedVersion: number }) {
+  const { metadataMac, expectedVersion } = update;
+  if (!(metadataMac instanceof Uint8Array) || metadataMac.length < 1 || metadataMac.length > 64) {
+    throw invalid("metadataMac", "metadataMac must be 1 to 64 bytes");
+  }
+  checkInt32("expectedVersion", expectedVersion, 1);
+}
+
+/** A batch size in [1, 10,000]. */
+export function validateBatch(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_LIMIT) {
+    throw invalid("limit", `limit must be an integer in [1, ${MAX_JOB_LIMIT}]`);
+  }
+}
+
 /** A prune bound: a valid date. */
 export function validatePruneDate(olderThan: Date): void {
   checkDate("olderThan", olderThan);
