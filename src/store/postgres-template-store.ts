@@ -1,5 +1,6 @@
 import pg from "pg";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { createPostgresJobLog } from "./postgres-job-log.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
@@ -16,9 +17,11 @@ import {
   validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
+  validateTemplateListing,
   validateTemplateWrite,
   versionConflict,
 } from "./store-validation.js";
+import type { TemplateCatalog, TemplateSummary } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
@@ -47,6 +50,7 @@ export interface PostgresTemplateStoreOptions {
 
 export type PostgresTemplateStore = TemplateStore &
   JobLog &
+  TemplateCatalog &
   TemplateStoreMaintenance & { kind: "postgres" };
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -155,6 +159,19 @@ export async function createPostgresTemplateStore(
         metadata_mac = $6
       WHERE ${key} AND version = $7`,
     exists: `SELECT 1 FROM ${s}.templates WHERE ${key}`,
+    partitions: `SELECT p.storage, p.partition, p.revision, count(t.class_id) AS templates,
+        coalesce(sum(t.feature_count), 0) AS features,
+        coalesce(sum(t.thumbnail_count), 0) AS thumbnails
+      FROM ${s}.partitions p LEFT JOIN ${s}.templates t USING (storage, partition)
+      GROUP BY p.storage, p.partition ORDER BY p.storage, p.partition`,
+    listTemplates: `SELECT storage, partition, class_id, encoder_version, tags, created_at,
+        enrolled_at, feature_count, thumbnail_count, version, metadata_mac,
+        substring(enhanced from 1 for ${ENVELOPE_HEADER_BYTES}) AS enhanced
+      FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id > $3 AND ($4::text IS NULL OR $4 = ANY(tags))
+      ORDER BY class_id LIMIT $5`,
+    countTemplates: `SELECT count(*) AS total FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND ($3::text IS NULL OR $3 = ANY(tags))`,
     withoutMac: `SELECT ${columns} FROM ${s}.templates WHERE metadata_mac IS NULL LIMIT $1`,
     setMac: `UPDATE ${s}.templates SET metadata_mac = $4
       WHERE ${key} AND version = $5 AND metadata_mac IS NULL`,
@@ -500,6 +517,49 @@ export async function createPostgresTemplateStore(
       postgresMigrationVersions(pool, schema),
     ),
 
+    listPartitions: operation("listPartitions", noArguments, async () => {
+      const result = await pool.query<{
+        storage: string;
+        partition: number;
+        revision: string;
+        templates: string;
+        features: string;
+        thumbnails: string;
+      }>(sql.partitions);
+      return result.rows.map((row) => ({
+        storage: row.storage,
+        partition: row.partition,
+        revision: Number(row.revision),
+        templates: Number(row.templates),
+        featureVectors: Number(row.features),
+        thumbnails: Number(row.thumbnails),
+      }));
+    }),
+
+    listTemplates: operation(
+      "listTemplates",
+      validateTemplateListing,
+      async (storage, partition, { afterClassId, limit, tag }) =>
+        transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async ({ client }) => {
+          const rows = await client.query<Omit<TemplateRow, "compact">>(sql.listTemplates, [
+            storage,
+            partition,
+            afterClassId.toString(),
+            tag ?? null,
+            limit,
+          ]);
+          const count = await client.query<{ total: string }>(sql.countTemplates, [
+            storage,
+            partition,
+            tag ?? null,
+          ]);
+          return {
+            templates: rows.rows.map(summaryOf),
+            total: Number(count.rows[0]?.total ?? 0),
+          };
+        }),
+    ),
+
     templatesWithoutMetadataMac: operation(
       "templatesWithoutMetadataMac",
       validateBatch,
@@ -564,6 +624,11 @@ function templateOf(row: TemplateRow): StoredTemplate {
     version: row.version,
     ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
+}
+
+function summaryOf(row: Omit<TemplateRow, "compact">): TemplateSummary {
+  const { compact: _, enhanced, ...summary } = templateOf({ ...row, compact: row.enhanced });
+  return { ...summary, enhancedHeader: enhanced };
 }
 
 function compactEntryOf(row: CompactRow): CompactEntry {

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { bytesOf } from "./row-mapping.js";
 import { createSqliteJobLog } from "./sqlite-job-log.js";
@@ -18,9 +19,11 @@ import {
   validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
+  validateTemplateListing,
   validateTemplateWrite,
   versionConflict,
 } from "./store-validation.js";
+import type { PartitionSummary, TemplateCatalog, TemplateSummary } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
@@ -44,6 +47,7 @@ export interface SqliteTemplateStoreOptions {
 
 export type SqliteTemplateStore = TemplateStore &
   JobLog &
+  TemplateCatalog &
   TemplateStoreMaintenance & { kind: "sqlite" };
 
 // After a delete the WAL still holds the deleted pages; the checkpoint that truncates it waits for
@@ -141,6 +145,23 @@ export async function createSqliteTemplateStore(
     setTagsAndMac: db.prepare<[string, Uint8Array, number, ...Key, number]>(
       `UPDATE templates SET tags = ?, metadata_mac = ?, version = version + 1, revision = ?
        WHERE ${where} AND version = ?`,
+    ),
+    partitions: db.prepare<
+      [],
+      {
+        storage: string;
+        partition: bigint;
+        revision: bigint;
+        templates: bigint;
+        features: bigint;
+        thumbnails: bigint;
+      }
+    >(
+      `SELECT p.storage, p.partition, p.revision, count(t.class_id) AS templates,
+         coalesce(sum(t.feature_count), 0) AS features,
+         coalesce(sum(t.thumbnail_count), 0) AS thumbnails
+       FROM partitions p LEFT JOIN templates t USING (storage, partition)
+       GROUP BY p.storage, p.partition ORDER BY p.storage, p.partition`,
     ),
     withoutMac: db.prepare<[number], TemplateRow>(
       `SELECT ${columns} FROM templates WHERE metadata_mac IS NULL LIMIT ?`,
@@ -306,6 +327,50 @@ export async function createSqliteTemplateStore(
     },
   );
 
+  const summaryColumns = `storage, partition, class_id, encoder_version, tags, created_at,
+    enrolled_at, feature_count, thumbnail_count, version, metadata_mac,
+    substr(enhanced, 1, ${ENVELOPE_HEADER_BYTES}) AS enhanced`;
+  const hasTag = "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)";
+  const listing = {
+    all: db.prepare<[...PartitionKey, bigint, number], SummaryRow>(
+      `SELECT ${summaryColumns} FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? ORDER BY class_id LIMIT ?`,
+    ),
+    tagged: db.prepare<[...PartitionKey, bigint, string, number], SummaryRow>(
+      `SELECT ${summaryColumns} FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? AND ${hasTag}
+       ORDER BY class_id LIMIT ?`,
+    ),
+    countAll: db
+      .prepare<PartitionKey, bigint>(
+        "SELECT count(*) FROM templates WHERE storage = ? AND partition = ?",
+      )
+      .pluck(),
+    countTagged: db
+      .prepare<[...PartitionKey, string], bigint>(
+        `SELECT count(*) FROM templates WHERE storage = ? AND partition = ? AND ${hasTag}`,
+      )
+      .pluck(),
+  };
+  const listTemplates = db.transaction(
+    (
+      storage: string,
+      partition: number,
+      options: { afterClassId: bigint; limit: number; tag?: string },
+    ) => {
+      const { afterClassId, limit, tag } = options;
+      const rows =
+        tag === undefined
+          ? listing.all.all(storage, partition, afterClassId, limit)
+          : listing.tagged.all(storage, partition, afterClassId, tag, limit);
+      const total =
+        tag === undefined
+          ? listing.countAll.get(storage, partition)
+          : listing.countTagged.get(storage, partition, tag);
+      return { templates: rows.map(summaryOf), total: Number(total ?? 0) };
+    },
+  );
+
   const prune = db.transaction((storage: string, partition: number, through: number): number => {
     statements.markPruned.run(through, storage, partition);
     return statements.prune.run(storage, partition, through).changes;
@@ -438,6 +503,23 @@ export async function createSqliteTemplateStore(
       sqliteMigrationVersions(db),
     ),
 
+    listPartitions: operation("listPartitions", noArguments, (): PartitionSummary[] =>
+      statements.partitions.all().map((row) => ({
+        storage: row.storage,
+        partition: Number(row.partition),
+        revision: Number(row.revision),
+        templates: Number(row.templates),
+        featureVectors: Number(row.features),
+        thumbnails: Number(row.thumbnails),
+      })),
+    ),
+
+    listTemplates: operation(
+      "listTemplates",
+      validateTemplateListing,
+      (storage, partition, options) => listTemplates.deferred(storage, partition, options),
+    ),
+
     templatesWithoutMetadataMac: operation("templatesWithoutMetadataMac", validateBatch, (limit) =>
       statements.withoutMac.all(limit).map(templateOf),
     ),
@@ -509,6 +591,13 @@ function templateOf(row: TemplateRow): StoredTemplate {
     version: Number(row.version),
     ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
+}
+
+type SummaryRow = Omit<TemplateRow, "compact">;
+
+function summaryOf(row: SummaryRow): TemplateSummary {
+  const { compact: _, enhanced, ...summary } = templateOf({ ...row, compact: row.enhanced });
+  return { ...summary, enhancedHeader: enhanced };
 }
 
 function compactEntryOf(row: CompactRow): CompactEntry {
