@@ -26,6 +26,10 @@ import type { TemplateStore } from "./store/template-store.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { metricsEndpoint } from "./telemetry/metrics-endpoint.js";
 import { tracedFacePool } from "./telemetry/tracing.js";
+import {
+  backfillMetadataMacs,
+  withAuthenticatedMetadata,
+} from "./templates/metadata-authentication.js";
 import { createSearchIndexes, type SearchStats } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
@@ -81,6 +85,14 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     database: config.database,
     schema: config.databaseSchema,
   });
+  const vault = createTemplateVault({
+    sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
+  });
+  // Rows from before metadata MACs get theirs before anything reads them.
+  await backfillMetadataMacs(opened, vault, logger).catch(async (err: unknown) => {
+    await opened.close();
+    throw err;
+  });
   // Everything uses the watched store: an outage turns readiness off and back on by itself.
   const faceWorkers = config.face.workers ?? availableParallelism();
   const poolStats = { stats: () => faces.stats() };
@@ -94,11 +106,8 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     ...(metrics ? { onOperation: metrics.storeOperation } : {}),
     tracer,
   });
-  const store: TemplateStore = availability.store;
+  const store: TemplateStore = withAuthenticatedMetadata(availability.store, vault);
   const jobLog: JobLog = availability.store;
-  const vault = createTemplateVault({
-    sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
-  });
   const pool = createFacePool({
     workers: faceWorkers,
     ...(metrics

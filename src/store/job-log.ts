@@ -28,7 +28,36 @@ export interface ListJobsOptions {
   limit?: number;
 }
 
+/** A filtered, paged read of the log, newest first. */
+export interface JobQuery {
+  /** Only jobs of these clients. Default: all (an empty list matches none). */
+  clientIds?: readonly string[];
+  /** Received at or after. */
+  from?: Date;
+  /** Received before. */
+  to?: Date;
+  referenceNumber?: string;
+  method?: string;
+  /** gRPC status code. */
+  outcome?: number;
+  /** Most jobs, 1 to 10,000. */
+  limit: number;
+  /** `next` of the previous page. */
+  after?: string;
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Pass as `after` for the next page; absent on the last one. */
+  next?: string;
+}
+
 export interface JobLog {
+  /**
+   * Jobs matching every given filter, newest first, one page at a time.
+   * @throws FacevaultError `invalid_argument` for a bad limit, date or `after`.
+   */
+  queryJobs(query: JobQuery): Promise<JobPage>;
   /** @throws FacevaultError `already_exists` when the job id was recorded before. */
   recordJob(job: JobRecord): Promise<void>;
   /** Newest first (by `receivedAt`, then by recording order). */

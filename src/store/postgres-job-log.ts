@@ -1,9 +1,15 @@
 import type pg from "pg";
 import { FacevaultError } from "../errors.js";
-import type { JobLog, JobRecord } from "./job-log.js";
+import type { JobLog, JobQuery, JobRecord } from "./job-log.js";
 import { type JobColumns, jobOf } from "./row-mapping.js";
 import type { StoreOperation } from "./store-operation.js";
-import { resolveListJobsOptions, validateJob, validatePruneDate } from "./store-validation.js";
+import {
+  jobCursor,
+  resolveListJobsOptions,
+  validateJob,
+  validateJobQuery,
+  validatePruneDate,
+} from "./store-validation.js";
 
 /** Rows one prune statement deletes at most: a writer waits for one batch, not for all. */
 const PRUNE_BATCH = 5000;
@@ -52,6 +58,41 @@ export function createPostgresJobLog(
           ? await pool.query<JobColumns>(sql.listJobs, [limit])
           : await pool.query<JobColumns>(sql.listClientJobs, [clientId, limit]);
       return result.rows.map(jobOf);
+    }),
+
+    queryJobs: operation("queryJobs", validateJobQuery, async (query: JobQuery) => {
+      const cursor = validateJobQuery(query);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (condition: (n: number) => string, value: unknown) => {
+        params.push(value);
+        where.push(condition(params.length));
+      };
+      if (query.clientIds) add((n) => `client_id = ANY($${n}::text[])`, query.clientIds);
+      if (query.from) add((n) => `received_at >= $${n}`, query.from);
+      if (query.to) add((n) => `received_at < $${n}`, query.to);
+      if (query.referenceNumber !== undefined) {
+        add((n) => `reference_number = $${n}`, query.referenceNumber);
+      }
+      if (query.method !== undefined) add((n) => `method = $${n}`, query.method);
+      if (query.outcome !== undefined) add((n) => `outcome = $${n}`, query.outcome);
+      if (cursor) {
+        params.push(new Date(cursor.receivedAt), String(cursor.seq));
+        const [t, q] = [params.length - 1, params.length];
+        where.push(`(received_at < $${t} OR (received_at = $${t} AND seq < $${q}::bigint))`);
+      }
+      params.push(query.limit + 1);
+      const result = await pool.query<JobColumns & { seq: string }>(
+        `SELECT * FROM ${s}.jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY received_at DESC, seq DESC LIMIT $${params.length}`,
+        params,
+      );
+      const page = result.rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const jobs = page.map(jobOf);
+      return result.rows.length > query.limit && last !== undefined
+        ? { jobs, next: jobCursor(last.received_at, last.seq) }
+        : { jobs };
     }),
 
     pruneJobs: operation("pruneJobs", validatePruneDate, async (olderThan: Date) => {

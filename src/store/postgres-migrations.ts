@@ -88,6 +88,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE {schema}.search_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL;
     `,
   },
+  {
+    version: 3,
+    name: "template metadata MAC",
+    sql: `
+      -- HMAC of a template's metadata columns under a key derived from its enhanced blob's data
+      -- key (see TemplateVault): tags and counts changed in the database fail like a tampered
+      -- blob. NULL only until the server's start-up backfill has given old rows one.
+      ALTER TABLE {schema}.templates ADD COLUMN metadata_mac bytea;
+    `,
+  },
 ];
 
 // First half of the two-integer advisory lock key ("FVmg"); the second half hashes the schema

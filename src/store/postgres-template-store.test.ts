@@ -47,8 +47,8 @@ describe("postgres template store", () => {
       const recorded = await admin.query(
         `SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`,
       );
-      expect(recorded.rows).toEqual([{ version: 1 }, { version: 2 }]);
-      for (const store of stores) expect(await store.migrationVersions()).toEqual([1, 2]);
+      expect(recorded.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      for (const store of stores) expect(await store.migrationVersions()).toEqual([1, 2, 3]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }

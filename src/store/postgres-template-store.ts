@@ -1,25 +1,31 @@
 import pg from "pg";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { createPostgresJobLog } from "./postgres-job-log.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
 import { bytesOf } from "./row-mapping.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
+  validateMacUpdate,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
+  validateTemplateListing,
   validateTemplateWrite,
   versionConflict,
 } from "./store-validation.js";
+import type { TemplateCatalog, TemplateSummary } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
+  MetadataMacUpdate,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -44,6 +50,7 @@ export interface PostgresTemplateStoreOptions {
 
 export type PostgresTemplateStore = TemplateStore &
   JobLog &
+  TemplateCatalog &
   TemplateStoreMaintenance & { kind: "postgres" };
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -61,6 +68,7 @@ interface TemplateRow {
   compact: Buffer;
   enhanced: Buffer;
   version: number;
+  metadata_mac: Buffer | null;
 }
 
 interface CompactRow {
@@ -132,21 +140,41 @@ export async function createPostgresTemplateStore(
   const s = pg.escapeIdentifier(schema);
   const key = "storage = $1 AND partition = $2 AND class_id = $3";
   const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
-    feature_count, thumbnail_count, compact, enhanced, version`;
+    feature_count, thumbnail_count, compact, enhanced, version, metadata_mac`;
   const sql = {
     get: `SELECT ${columns} FROM ${s}.templates WHERE ${key}`,
     bumpRevision: `INSERT INTO ${s}.partitions AS p (storage, partition, revision) VALUES ($1, $2, 1)
       ON CONFLICT (storage, partition) DO UPDATE SET revision = p.revision + 1
       RETURNING revision`,
     insert: `INSERT INTO ${s}.templates (${columns}, revision)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13)
       ON CONFLICT DO NOTHING`,
     update: `UPDATE ${s}.templates SET encoder_version = $4, tags = $5, created_at = $6,
         enrolled_at = $7, feature_count = $8, thumbnail_count = $9, compact = $10, enhanced = $11,
-        version = version + 1, revision = $12
-      WHERE ${key} AND version = $13`,
+        metadata_mac = $12, version = version + 1, revision = $13
+      WHERE ${key} AND version = $14`,
     setTags: `UPDATE ${s}.templates SET tags = $4, version = version + 1, revision = $5
       WHERE ${key}`,
+    setTagsAndMac: `UPDATE ${s}.templates SET tags = $4, version = version + 1, revision = $5,
+        metadata_mac = $6
+      WHERE ${key} AND version = $7`,
+    exists: `SELECT 1 FROM ${s}.templates WHERE ${key}`,
+    partitions: `SELECT p.storage, p.partition, p.revision, count(t.class_id) AS templates,
+        coalesce(sum(t.feature_count), 0) AS features,
+        coalesce(sum(t.thumbnail_count), 0) AS thumbnails
+      FROM ${s}.partitions p LEFT JOIN ${s}.templates t USING (storage, partition)
+      GROUP BY p.storage, p.partition ORDER BY p.storage, p.partition`,
+    listTemplates: `SELECT storage, partition, class_id, encoder_version, tags, created_at,
+        enrolled_at, feature_count, thumbnail_count, version, metadata_mac,
+        substring(enhanced from 1 for ${ENVELOPE_HEADER_BYTES}) AS enhanced
+      FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND class_id > $3 AND ($4::text IS NULL OR $4 = ANY(tags))
+      ORDER BY class_id LIMIT $5`,
+    countTemplates: `SELECT count(*) AS total FROM ${s}.templates
+      WHERE storage = $1 AND partition = $2 AND ($3::text IS NULL OR $3 = ANY(tags))`,
+    withoutMac: `SELECT ${columns} FROM ${s}.templates WHERE metadata_mac IS NULL LIMIT $1`,
+    setMac: `UPDATE ${s}.templates SET metadata_mac = $4
+      WHERE ${key} AND version = $5 AND metadata_mac IS NULL`,
     delete: `DELETE FROM ${s}.templates WHERE ${key}`,
     clearTombstone: `DELETE FROM ${s}.tombstones WHERE ${key}`,
     putTombstone: `INSERT INTO ${s}.tombstones (storage, partition, class_id, revision)
@@ -242,7 +270,12 @@ export async function createPostgresTemplateStore(
       const { bcid } = template;
       return transaction("BEGIN", async (tx) => {
         const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-        const values = [...keyParams(bcid), ...templateParams(template), revision];
+        const values = [
+          ...keyParams(bcid),
+          ...templateParams(template),
+          template.metadataMac ?? null,
+          revision,
+        ];
         if (expectedVersion === 0) {
           const inserted = await tx.client.query(sql.insert, values);
           if (inserted.rowCount === 0) throw versionConflict(bcid, expectedVersion);
@@ -257,18 +290,31 @@ export async function createPostgresTemplateStore(
 
     setTags: operation(
       "setTags",
-      (bcid: Bcid, tags: string[]) => {
+      (bcid: Bcid, tags: string[], metadata?: MetadataMacUpdate) => {
         validateBcid(bcid);
         validateTags(tags);
+        if (metadata !== undefined) validateMacUpdate(metadata);
       },
-      async (bcid, tags) => {
+      async (bcid, tags, metadata) => {
         // Revision first even when the template may be missing: every writer takes the
         // partition lock before any template row lock, so writers cannot deadlock.
         return transaction("BEGIN", async (tx) => {
           const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-          const updated = await tx.client.query(sql.setTags, [...keyParams(bcid), tags, revision]);
-          if (updated.rowCount === 0) tx.rollback();
-          return updated.rowCount === 1;
+          const params = [...keyParams(bcid), tags, revision];
+          const updated =
+            metadata === undefined
+              ? await tx.client.query(sql.setTags, params)
+              : await tx.client.query(sql.setTagsAndMac, [
+                  ...params,
+                  metadata.metadataMac,
+                  metadata.expectedVersion,
+                ]);
+          if (updated.rowCount === 1) return true;
+          tx.rollback();
+          if (metadata === undefined) return false;
+          const exists = await tx.client.query(sql.exists, keyParams(bcid));
+          if (exists.rowCount === 0) return false;
+          throw versionConflict(bcid, metadata.expectedVersion);
         });
       },
     ),
@@ -471,6 +517,70 @@ export async function createPostgresTemplateStore(
       postgresMigrationVersions(pool, schema),
     ),
 
+    listPartitions: operation("listPartitions", noArguments, async () => {
+      const result = await pool.query<{
+        storage: string;
+        partition: number;
+        revision: string;
+        templates: string;
+        features: string;
+        thumbnails: string;
+      }>(sql.partitions);
+      return result.rows.map((row) => ({
+        storage: row.storage,
+        partition: row.partition,
+        revision: Number(row.revision),
+        templates: Number(row.templates),
+        featureVectors: Number(row.features),
+        thumbnails: Number(row.thumbnails),
+      }));
+    }),
+
+    listTemplates: operation(
+      "listTemplates",
+      validateTemplateListing,
+      async (storage, partition, { afterClassId, limit, tag }) =>
+        transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", async ({ client }) => {
+          const rows = await client.query<Omit<TemplateRow, "compact">>(sql.listTemplates, [
+            storage,
+            partition,
+            afterClassId.toString(),
+            tag ?? null,
+            limit,
+          ]);
+          const count = await client.query<{ total: string }>(sql.countTemplates, [
+            storage,
+            partition,
+            tag ?? null,
+          ]);
+          return {
+            templates: rows.rows.map(summaryOf),
+            total: Number(count.rows[0]?.total ?? 0),
+          };
+        }),
+    ),
+
+    templatesWithoutMetadataMac: operation(
+      "templatesWithoutMetadataMac",
+      validateBatch,
+      async (limit) => {
+        const result = await pool.query<TemplateRow>(sql.withoutMac, [limit]);
+        return result.rows.map(templateOf);
+      },
+    ),
+
+    setMetadataMac: operation(
+      "setMetadataMac",
+      (bcid: Bcid, update: MetadataMacUpdate) => {
+        validateBcid(bcid);
+        validateMacUpdate(update);
+      },
+      async (bcid, update) => {
+        const params = [...keyParams(bcid), update.metadataMac, update.expectedVersion];
+        return (await pool.query(sql.setMac, params)).rowCount === 1;
+      },
+    ),
+
     ping: operation("ping", noArguments, async () => {
       await pool.query("SELECT 1");
     }),
@@ -512,7 +622,13 @@ function templateOf(row: TemplateRow): StoredTemplate {
     compact: bytesOf(row.compact),
     enhanced: bytesOf(row.enhanced),
     version: row.version,
+    ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
+}
+
+function summaryOf(row: Omit<TemplateRow, "compact">): TemplateSummary {
+  const { compact: _, enhanced, ...summary } = templateOf({ ...row, compact: row.enhanced });
+  return { ...summary, enhancedHeader: enhanced };
 }
 
 function compactEntryOf(row: CompactRow): CompactEntry {

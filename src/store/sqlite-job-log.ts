@@ -1,9 +1,15 @@
 import type Database from "better-sqlite3";
 import { FacevaultError } from "../errors.js";
-import type { JobLog, JobRecord } from "./job-log.js";
+import type { JobLog, JobQuery, JobRecord } from "./job-log.js";
 import { type JobColumns, jobOf } from "./row-mapping.js";
 import type { StoreOperation } from "./store-operation.js";
-import { resolveListJobsOptions, validateJob, validatePruneDate } from "./store-validation.js";
+import {
+  jobCursor,
+  resolveListJobsOptions,
+  validateJob,
+  validateJobQuery,
+  validatePruneDate,
+} from "./store-validation.js";
 
 /** What SQLite returns for a job: integers as bigint, times as milliseconds. */
 type JobRow = Omit<JobColumns, "received_at" | "outcome" | "image_count"> & {
@@ -76,6 +82,44 @@ export function createSqliteJobLog(
           ? statements.listJobs.all(limit)
           : statements.listClientJobs.all(clientId, limit);
       return rows.map(jobOfRow);
+    }),
+
+    queryJobs: operation("queryJobs", validateJobQuery, (query: JobQuery) => {
+      const cursor = validateJobQuery(query);
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      const add = (condition: string, ...values: (string | number)[]) => {
+        where.push(condition);
+        params.push(...values);
+      };
+      // The ids travel as one JSON array, however many there are.
+      if (query.clientIds)
+        add("client_id IN (SELECT value FROM json_each(?))", JSON.stringify(query.clientIds));
+      if (query.from) add("received_at >= ?", query.from.getTime());
+      if (query.to) add("received_at < ?", query.to.getTime());
+      if (query.referenceNumber !== undefined) add("reference_number = ?", query.referenceNumber);
+      if (query.method !== undefined) add("method = ?", query.method);
+      if (query.outcome !== undefined) add("outcome = ?", query.outcome);
+      if (cursor) {
+        add(
+          "(received_at < ? OR (received_at = ? AND seq < ?))",
+          cursor.receivedAt,
+          cursor.receivedAt,
+          cursor.seq,
+        );
+      }
+      const rows = db
+        .prepare<(string | number)[], JobRow & { seq: bigint }>(
+          `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+           ORDER BY received_at DESC, seq DESC LIMIT ?`,
+        )
+        .all(...params, query.limit + 1);
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const jobs = page.map(jobOfRow);
+      return rows.length > query.limit && last !== undefined
+        ? { jobs, next: jobCursor(new Date(Number(last.received_at)), last.seq) }
+        : { jobs };
     }),
 
     pruneJobs: operation("pruneJobs", validatePruneDate, (olderThan: Date) => {

@@ -84,6 +84,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: "template metadata MAC",
+    sql: `
+      -- HMAC of a template's metadata columns under a key derived from its enhanced blob's data
+      -- key (see TemplateVault): tags and counts changed in the database fail like a tampered
+      -- blob. NULL only until the server's start-up backfill has given old rows one.
+      ALTER TABLE templates ADD COLUMN metadata_mac BLOB;
+    `,
+  },
 ];
 
 /**

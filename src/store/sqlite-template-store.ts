@@ -2,26 +2,32 @@ import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { bytesOf } from "./row-mapping.js";
 import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
+  validateMacUpdate,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
   validateStoragePartition,
   validateTags,
+  validateTemplateListing,
   validateTemplateWrite,
   versionConflict,
 } from "./store-validation.js";
+import type { PartitionSummary, TemplateCatalog, TemplateSummary } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
+  MetadataMacUpdate,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -41,6 +47,7 @@ export interface SqliteTemplateStoreOptions {
 
 export type SqliteTemplateStore = TemplateStore &
   JobLog &
+  TemplateCatalog &
   TemplateStoreMaintenance & { kind: "sqlite" };
 
 // After a delete the WAL still holds the deleted pages; the checkpoint that truncates it waits for
@@ -60,6 +67,7 @@ interface TemplateRow {
   compact: Buffer;
   enhanced: Buffer;
   version: bigint;
+  metadata_mac: Buffer | null;
 }
 
 interface CompactRow {
@@ -108,7 +116,7 @@ export async function createSqliteTemplateStore(
   }
 
   const columns = `storage, partition, class_id, encoder_version, tags, created_at, enrolled_at,
-    feature_count, thumbnail_count, compact, enhanced, version`;
+    feature_count, thumbnail_count, compact, enhanced, version, metadata_mac`;
   const where = "storage = ? AND partition = ? AND class_id = ?";
   const statements = {
     get: db.prepare<Key, TemplateRow>(`SELECT ${columns} FROM templates WHERE ${where}`),
@@ -120,19 +128,47 @@ export async function createSqliteTemplateStore(
          RETURNING revision`,
       )
       .pluck(),
-    insert: db.prepare<[...Key, ...TemplateValues, number]>(
+    insert: db.prepare<[...Key, ...TemplateValues, Uint8Array | null, number]>(
       `INSERT INTO templates (${columns}, revision)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
        ON CONFLICT DO NOTHING`,
     ),
-    update: db.prepare<[...TemplateValues, number, ...Key, number]>(
+    update: db.prepare<[...TemplateValues, Uint8Array | null, number, ...Key, number]>(
       `UPDATE templates SET encoder_version = ?, tags = ?, created_at = ?, enrolled_at = ?,
-         feature_count = ?, thumbnail_count = ?, compact = ?, enhanced = ?,
+         feature_count = ?, thumbnail_count = ?, compact = ?, enhanced = ?, metadata_mac = ?,
          version = version + 1, revision = ?
        WHERE ${where} AND version = ?`,
     ),
     setTags: db.prepare<[string, number, ...Key]>(
       `UPDATE templates SET tags = ?, version = version + 1, revision = ? WHERE ${where}`,
+    ),
+    setTagsAndMac: db.prepare<[string, Uint8Array, number, ...Key, number]>(
+      `UPDATE templates SET tags = ?, metadata_mac = ?, version = version + 1, revision = ?
+       WHERE ${where} AND version = ?`,
+    ),
+    partitions: db.prepare<
+      [],
+      {
+        storage: string;
+        partition: bigint;
+        revision: bigint;
+        templates: bigint;
+        features: bigint;
+        thumbnails: bigint;
+      }
+    >(
+      `SELECT p.storage, p.partition, p.revision, count(t.class_id) AS templates,
+         coalesce(sum(t.feature_count), 0) AS features,
+         coalesce(sum(t.thumbnail_count), 0) AS thumbnails
+       FROM partitions p LEFT JOIN templates t USING (storage, partition)
+       GROUP BY p.storage, p.partition ORDER BY p.storage, p.partition`,
+    ),
+    withoutMac: db.prepare<[number], TemplateRow>(
+      `SELECT ${columns} FROM templates WHERE metadata_mac IS NULL LIMIT ?`,
+    ),
+    setMac: db.prepare<[Uint8Array, ...Key, number]>(
+      `UPDATE templates SET metadata_mac = ?
+       WHERE ${where} AND version = ? AND metadata_mac IS NULL`,
     ),
     delete: db.prepare<Key>(`DELETE FROM templates WHERE ${where}`),
     clearTombstone: db.prepare<Key>(`DELETE FROM tombstones WHERE ${where}`),
@@ -199,14 +235,15 @@ export async function createSqliteTemplateStore(
     const key = keyOf(template.bcid);
     const revision = Number(statements.bumpRevision.get(key[0], key[1]));
     const values = templateValues(template);
+    const mac = template.metadataMac ?? null;
     if (expectedVersion === 0) {
-      if (statements.insert.run(...key, ...values, revision).changes === 0) {
+      if (statements.insert.run(...key, ...values, mac, revision).changes === 0) {
         throw versionConflict(template.bcid, expectedVersion);
       }
       statements.clearTombstone.run(...key);
       return 1;
     }
-    if (statements.update.run(...values, revision, ...key, expectedVersion).changes === 0) {
+    if (statements.update.run(...values, mac, revision, ...key, expectedVersion).changes === 0) {
       throw versionConflict(template.bcid, expectedVersion);
     }
     return expectedVersion + 1;
@@ -214,12 +251,24 @@ export async function createSqliteTemplateStore(
 
   // The existence check runs under the write lock (BEGIN IMMEDIATE), so it cannot go stale; a
   // missing template therefore costs no revision.
-  const setTags = db.transaction((key: Key, tags: string[]): boolean => {
-    if (statements.exists.get(...key) === undefined) return false;
-    const revision = Number(statements.bumpRevision.get(key[0], key[1]));
-    statements.setTags.run(JSON.stringify(tags), revision, ...key);
-    return true;
-  });
+  const setTags = db.transaction(
+    (bcid: Bcid, tags: string[], metadata: MetadataMacUpdate | undefined): boolean => {
+      const key = keyOf(bcid);
+      if (statements.exists.get(...key) === undefined) return false;
+      const revision = Number(statements.bumpRevision.get(key[0], key[1]));
+      if (metadata === undefined) {
+        statements.setTags.run(JSON.stringify(tags), revision, ...key);
+        return true;
+      }
+      const { metadataMac, expectedVersion } = metadata;
+      const args = [JSON.stringify(tags), metadataMac, revision, ...key, expectedVersion] as const;
+      if (statements.setTagsAndMac.run(...args).changes === 0) {
+        // Thrown inside the transaction: the revision bump above is rolled back with it.
+        throw versionConflict(bcid, expectedVersion);
+      }
+      return true;
+    },
+  );
 
   const remove = db.transaction((key: Key): boolean => {
     if (statements.exists.get(...key) === undefined) return false;
@@ -278,6 +327,50 @@ export async function createSqliteTemplateStore(
     },
   );
 
+  const summaryColumns = `storage, partition, class_id, encoder_version, tags, created_at,
+    enrolled_at, feature_count, thumbnail_count, version, metadata_mac,
+    substr(enhanced, 1, ${ENVELOPE_HEADER_BYTES}) AS enhanced`;
+  const hasTag = "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)";
+  const listing = {
+    all: db.prepare<[...PartitionKey, bigint, number], SummaryRow>(
+      `SELECT ${summaryColumns} FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? ORDER BY class_id LIMIT ?`,
+    ),
+    tagged: db.prepare<[...PartitionKey, bigint, string, number], SummaryRow>(
+      `SELECT ${summaryColumns} FROM templates
+       WHERE storage = ? AND partition = ? AND class_id > ? AND ${hasTag}
+       ORDER BY class_id LIMIT ?`,
+    ),
+    countAll: db
+      .prepare<PartitionKey, bigint>(
+        "SELECT count(*) FROM templates WHERE storage = ? AND partition = ?",
+      )
+      .pluck(),
+    countTagged: db
+      .prepare<[...PartitionKey, string], bigint>(
+        `SELECT count(*) FROM templates WHERE storage = ? AND partition = ? AND ${hasTag}`,
+      )
+      .pluck(),
+  };
+  const listTemplates = db.transaction(
+    (
+      storage: string,
+      partition: number,
+      options: { afterClassId: bigint; limit: number; tag?: string },
+    ) => {
+      const { afterClassId, limit, tag } = options;
+      const rows =
+        tag === undefined
+          ? listing.all.all(storage, partition, afterClassId, limit)
+          : listing.tagged.all(storage, partition, afterClassId, tag, limit);
+      const total =
+        tag === undefined
+          ? listing.countAll.get(storage, partition)
+          : listing.countTagged.get(storage, partition, tag);
+      return { templates: rows.map(summaryOf), total: Number(total ?? 0) };
+    },
+  );
+
   const prune = db.transaction((storage: string, partition: number, through: number): number => {
     statements.markPruned.run(through, storage, partition);
     return statements.prune.run(storage, partition, through).changes;
@@ -316,11 +409,12 @@ export async function createSqliteTemplateStore(
 
     setTags: operation(
       "setTags",
-      (bcid: Bcid, tags: string[]) => {
+      (bcid: Bcid, tags: string[], metadata?: MetadataMacUpdate) => {
         validateBcid(bcid);
         validateTags(tags);
+        if (metadata !== undefined) validateMacUpdate(metadata);
       },
-      (bcid, tags) => setTags.immediate(keyOf(bcid), tags),
+      (bcid, tags, metadata) => setTags.immediate(bcid, tags, metadata),
     ),
 
     delete: operation("delete", validateBcid, (bcid) => {
@@ -409,6 +503,38 @@ export async function createSqliteTemplateStore(
       sqliteMigrationVersions(db),
     ),
 
+    listPartitions: operation("listPartitions", noArguments, (): PartitionSummary[] =>
+      statements.partitions.all().map((row) => ({
+        storage: row.storage,
+        partition: Number(row.partition),
+        revision: Number(row.revision),
+        templates: Number(row.templates),
+        featureVectors: Number(row.features),
+        thumbnails: Number(row.thumbnails),
+      })),
+    ),
+
+    listTemplates: operation(
+      "listTemplates",
+      validateTemplateListing,
+      (storage, partition, options) => listTemplates.deferred(storage, partition, options),
+    ),
+
+    templatesWithoutMetadataMac: operation("templatesWithoutMetadataMac", validateBatch, (limit) =>
+      statements.withoutMac.all(limit).map(templateOf),
+    ),
+
+    setMetadataMac: operation(
+      "setMetadataMac",
+      (bcid: Bcid, update: MetadataMacUpdate) => {
+        validateBcid(bcid);
+        validateMacUpdate(update);
+      },
+      (bcid, update) =>
+        statements.setMac.run(update.metadataMac, ...keyOf(bcid), update.expectedVersion)
+          .changes === 1,
+    ),
+
     ping: operation("ping", noArguments, () => {
       db.prepare("SELECT 1").get();
     }),
@@ -463,7 +589,15 @@ function templateOf(row: TemplateRow): StoredTemplate {
     compact: bytesOf(row.compact),
     enhanced: bytesOf(row.enhanced),
     version: Number(row.version),
+    ...(row.metadata_mac === null ? {} : { metadataMac: bytesOf(row.metadata_mac) }),
   };
+}
+
+type SummaryRow = Omit<TemplateRow, "compact">;
+
+function summaryOf(row: SummaryRow): TemplateSummary {
+  const { compact: _, enhanced, ...summary } = templateOf({ ...row, compact: row.enhanced });
+  return { ...summary, enhancedHeader: enhanced };
 }
 
 function compactEntryOf(row: CompactRow): CompactEntry {

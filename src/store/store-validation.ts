@@ -1,5 +1,6 @@
 import { FacevaultError } from "../errors.js";
-import type { JobRecord, ListJobsOptions } from "./job-log.js";
+import type { JobQuery, JobRecord, ListJobsOptions } from "./job-log.js";
+import { MAX_TEMPLATE_PAGE } from "./template-catalog.js";
 import { type Bcid, MAX_COMPACT_BATCH, type TemplateWrite } from "./template-store.js";
 
 /**
@@ -155,6 +156,60 @@ export function resolveListJobsOptions(options: ListJobsOptions = {}): {
     throw invalid("limit", `limit must be an integer in [1, ${MAX_JOB_LIMIT}]`);
   }
   return { clientId: options.clientId, limit };
+}
+
+/** A metadata MAC update: bytes (1 to 64) and a version >= 1. */
+export function validateMacUpdate(update: { metadataMac: Uint8Array; expectedVersion: number }) {
+  const { metadataMac, expectedVersion } = update;
+  if (!(metadataMac instanceof Uint8Array) || metadataMac.length < 1 || metadataMac.length > 64) {
+    throw invalid("metadataMac", "metadataMac must be 1 to 64 bytes");
+  }
+  checkInt32("expectedVersion", expectedVersion, 1);
+}
+
+/** A batch size in [1, 10,000]. */
+export function validateBatch(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_LIMIT) {
+    throw invalid("limit", `limit must be an integer in [1, ${MAX_JOB_LIMIT}]`);
+  }
+}
+
+/** A job query: dates valid, limit in [1, 10,000], `after` a cursor this module made. */
+export function validateJobQuery(query: JobQuery): { receivedAt: number; seq: number } | undefined {
+  if (query.from !== undefined) checkDate("from", query.from);
+  if (query.to !== undefined) checkDate("to", query.to);
+  if (query.outcome !== undefined) checkInt32("outcome", query.outcome, 0);
+  validateBatch(query.limit);
+  if (query.clientIds !== undefined && !Array.isArray(query.clientIds)) {
+    throw invalid("clientIds", "clientIds must be an array");
+  }
+  for (const field of ["referenceNumber", "method"] as const) {
+    const value = query[field];
+    if (value !== undefined) checkText(field, value);
+  }
+  if (query.after === undefined) return undefined;
+  const match = /^(\d{1,15})\.(\d{1,18})$/.exec(query.after);
+  if (!match) throw invalid("after", "after is not a page token of this log");
+  return { receivedAt: Number(match[1]), seq: Number(match[2]) };
+}
+
+/** The cursor after a job: its time and its recording sequence number. */
+export function jobCursor(receivedAt: Date, seq: number | bigint | string): string {
+  return `${receivedAt.getTime()}.${seq}`;
+}
+
+/** A template page request: class id cursor, limit in [1, MAX_TEMPLATE_PAGE], a tag. */
+export function validateTemplateListing(
+  storage: string,
+  partition: number,
+  options: { afterClassId: bigint; limit: number; tag?: string },
+): void {
+  validateStoragePartition(storage, partition);
+  validateCompactPage(options.afterClassId, Math.min(options.limit, 1));
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_TEMPLATE_PAGE) {
+    throw invalid("limit", `limit must be an integer in [1, ${MAX_TEMPLATE_PAGE}]`);
+  }
+  if (options.tag !== undefined) validateTags([options.tag]);
 }
 
 /** A prune bound: a valid date. */

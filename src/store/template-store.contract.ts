@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FacevaultError, isFacevaultError } from "../errors.js";
 import type { JobLog, JobRecord } from "./job-log.js";
+import type { TemplateCatalog } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
@@ -19,15 +20,15 @@ export interface TemplateStoreHarness {
    * Opens a new store instance (own connection or pool) on the test file's database; every call
    * runs the migrations again. The contract closes what it opens.
    */
-  open(): Promise<TemplateStore & JobLog & TemplateStoreMaintenance>;
+  open(): Promise<TemplateStore & JobLog & TemplateCatalog & TemplateStoreMaintenance>;
 }
 
 const MAX_CLASS_ID = 2n ** 63n - 1n;
 
 export function describeTemplateStoreContract(name: string, harness: TemplateStoreHarness): void {
   describe(`${name}: TemplateStore contract`, () => {
-    let store: TemplateStore & JobLog & TemplateStoreMaintenance;
-    let second: TemplateStore & JobLog & TemplateStoreMaintenance;
+    let store: TemplateStore & JobLog & TemplateCatalog & TemplateStoreMaintenance;
+    let second: TemplateStore & JobLog & TemplateCatalog & TemplateStoreMaintenance;
     let storages = 0;
     /** A storage name no other test uses, so every test starts from empty partitions. */
     const freshStorage = () => `storage-${++storages}`;
@@ -670,6 +671,65 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         }
       });
 
+      it("queries by client, time, reference, method and outcome, page by page", async () => {
+        const t = (minute: number) => new Date(Date.UTC(2098, 0, 1, 0, minute));
+        const clients = ["query-a", "query-b"];
+        for (let i = 0; i < 7; i++) {
+          await store.recordJob(
+            job({
+              jobId: `query-${i}`,
+              clientId: clients[i % 2] as string,
+              receivedAt: t(i < 4 ? 1 : i), // four at the same time: order by recording
+              method: i % 3 === 0 ? "Search" : "Verify",
+              outcome: i === 5 ? 16 : 0,
+              referenceNumber: `ref-${i}`,
+            }),
+          );
+        }
+        const ids = (page: { jobs: JobRecord[] }) => page.jobs.map((j) => j.jobId);
+        const seen: string[] = [];
+        let after: string | undefined;
+        do {
+          const page = await second.queryJobs({
+            clientIds: clients,
+            limit: 3,
+            ...(after ? { after } : {}),
+          });
+          seen.push(...ids(page));
+          after = page.next;
+        } while (after);
+        expect(seen).toEqual([
+          "query-6",
+          "query-5",
+          "query-4",
+          "query-3",
+          "query-2",
+          "query-1",
+          "query-0",
+        ]);
+        expect(ids(await store.queryJobs({ clientIds: ["query-b"], limit: 10 }))).toEqual([
+          "query-5",
+          "query-3",
+          "query-1",
+        ]);
+        expect(
+          ids(await store.queryJobs({ clientIds: clients, from: t(4), to: t(6), limit: 10 })),
+        ).toEqual(["query-5", "query-4"]);
+        expect(
+          ids(await store.queryJobs({ clientIds: clients, method: "Search", limit: 10 })),
+        ).toEqual(["query-6", "query-3", "query-0"]);
+        expect(ids(await store.queryJobs({ clientIds: clients, outcome: 16, limit: 10 }))).toEqual([
+          "query-5",
+        ]);
+        expect(ids(await store.queryJobs({ referenceNumber: "ref-2", limit: 10 }))).toEqual([
+          "query-2",
+        ]);
+        expect(ids(await store.queryJobs({ clientIds: [], limit: 10 }))).toEqual([]);
+        expect((await rejection(store.queryJobs({ limit: 10, after: "nope" }))).field).toBe(
+          "after",
+        );
+      });
+
       it("prunes records received before a date, and only those", async () => {
         // Times long before any other test's records: this file shares one database.
         const at = (year: number) => new Date(Date.UTC(year, 0, 1));
@@ -686,6 +746,44 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         expect(await store.pruneJobs(at(1983))).toBe(0);
         expect(await store.pruneJobs(at(1986))).toBe(1);
         expect((await rejection(store.pruneJobs(new Date(Number.NaN)))).field).toBe("olderThan");
+      });
+    });
+
+    describe("catalog", () => {
+      it("lists partitions with counts and pages of template metadata, by tag, with totals", async () => {
+        const storage = freshStorage();
+        for (const classId of [5n, 1n, 3n, 2n]) {
+          const tags = classId % 2n === 1n ? ["odd"] : ["even"];
+          await store.put(templateWrite({ storage, partition: 4, classId }, { tags }), 0);
+        }
+        await store.put(templateWrite({ storage, partition: 7, classId: 1n }), 0);
+        const partitions = (await second.listPartitions()).filter((p) => p.storage === storage);
+        expect(partitions).toEqual([
+          { storage, partition: 4, templates: 4, featureVectors: 12, thumbnails: 4, revision: 4 },
+          { storage, partition: 7, templates: 1, featureVectors: 3, thumbnails: 1, revision: 1 },
+        ]);
+        const first = await second.listTemplates(storage, 4, { afterClassId: 0n, limit: 2 });
+        expect(first.total).toBe(4);
+        expect(first.templates.map((t) => t.bcid.classId)).toEqual([1n, 2n]);
+        const summary = first.templates[0];
+        const full = await store.get({ storage, partition: 4, classId: 1n });
+        expect(summary?.tags).toEqual(["odd"]);
+        expect(summary?.featureCount).toBe(full?.featureCount);
+        expect(summary?.enhancedHeader).toEqual(
+          full?.enhanced.subarray(0, summary?.enhancedHeader.length),
+        );
+        expect(summary && "compact" in summary).toBe(false);
+        const odd = await second.listTemplates(storage, 4, {
+          afterClassId: 1n,
+          limit: 10,
+          tag: "odd",
+        });
+        expect(odd.total).toBe(3); // 1, 3 and 5: the total ignores the cursor
+        expect(odd.templates.map((t) => t.bcid.classId)).toEqual([3n, 5n]);
+        expect(
+          (await rejection(store.listTemplates(storage, 4, { afterClassId: 0n, limit: 1001 })))
+            .field,
+        ).toBe("limit");
       });
     });
 

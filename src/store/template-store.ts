@@ -31,6 +31,12 @@ export interface StoredTemplate {
   enhanced: Uint8Array;
   /** 1 after creation, +1 on every write (put, setTags): optimistic concurrency. */
   version: number;
+  /**
+   * Authenticates the metadata above (tags, counts, times, encoder) together with `enhanced`;
+   * made and checked by the caller (TemplateVault), opaque here. Absent on rows written before
+   * it existed and not yet given one (`templatesWithoutMetadataMac`).
+   */
+  metadataMac?: Uint8Array;
 }
 
 export type TemplateWrite = Omit<StoredTemplate, "version">;
@@ -83,8 +89,12 @@ export interface TemplateStore {
    *   and retry. Atomic: a crash leaves the old row or the new one.
    */
   put(template: TemplateWrite, expectedVersion: number): Promise<number>;
-  /** Replaces all tags (and bumps the version); false when there is no template. */
-  setTags(bcid: Bcid, tags: string[]): Promise<boolean>;
+  /**
+   * Replaces all tags (and bumps the version); false when there is no template. With `metadata`,
+   * also replaces the metadata MAC, and only when the template is still at `expectedVersion`.
+   * @throws FacevaultError `aborted` when it is not (nothing is changed): re-read and retry.
+   */
+  setTags(bcid: Bcid, tags: string[], metadata?: MetadataMacUpdate): Promise<boolean>;
   /** Removes every piece of biometric data of the class; false when there is no template. */
   delete(bcid: Bcid): Promise<boolean>;
   /**
@@ -148,6 +158,13 @@ export interface TemplateStore {
   close(): Promise<void>;
 }
 
+/** The new metadata MAC of a write that changes metadata only. */
+export interface MetadataMacUpdate {
+  metadataMac: Uint8Array;
+  /** The version the MAC was computed for (the last one read). */
+  expectedVersion: number;
+}
+
 /**
  * Maintenance the concrete stores offer beyond the request path (for the CLI). Not part of
  * {@link TemplateStore} so that test doubles of the request path need not implement it.
@@ -160,4 +177,11 @@ export interface TemplateStoreMaintenance {
   pruneTombstones(storage: string, partition: number, throughRevision: number): Promise<number>;
   /** Applied migration versions, ascending. */
   migrationVersions(): Promise<number[]>;
+  /** Up to `limit` (1 to 10,000) templates of any partition that have no metadata MAC yet. */
+  templatesWithoutMetadataMac(limit: number): Promise<StoredTemplate[]>;
+  /**
+   * Sets the metadata MAC of a template that has none, if it is still at `expectedVersion`
+   * (no version or revision change: the metadata itself is unchanged). Returns whether it did.
+   */
+  setMetadataMac(bcid: Bcid, update: MetadataMacUpdate): Promise<boolean>;
 }

@@ -44,6 +44,15 @@ export interface TemplateSealer {
    */
   open(blob: Uint8Array, aad: string): Uint8Array;
   /**
+   * A 32-byte key for authenticating data that belongs with an envelope blob (its template's
+   * metadata), derived (HKDF-SHA256) from the blob's own data key. Re-wrapping that data key
+   * under a new master key leaves this key, and so every MAC made with it, unchanged. Reads
+   * only the blob's header (the first {@link ENVELOPE_HEADER_BYTES} bytes are enough).
+   * @throws FacevaultError `data_loss` when the header is not an envelope sealed for `aad`
+   *   under a known master key.
+   */
+  blobMacKey(blob: Uint8Array, aad: string): Buffer;
+  /**
    * True when the blob was sealed under a master key other than the current one.
    * @throws FacevaultError `data_loss` when the blob header is malformed.
    */
@@ -58,10 +67,15 @@ const KEY_ID_BYTES = 8;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_END = 2 + KEY_ID_BYTES;
-/** End of the envelope header: magic, mode, key id, wrap iv, wrap tag, wrapped key. */
-const ENVELOPE_HEADER_BYTES = KEY_ID_END + IV_BYTES + TAG_BYTES + KEY_BYTES;
+/**
+ * End of the envelope header: magic, mode, key id, wrap iv, wrap tag, wrapped key. What
+ * {@link TemplateSealer.blobMacKey} reads.
+ */
+export const ENVELOPE_HEADER_BYTES = KEY_ID_END + IV_BYTES + TAG_BYTES + KEY_BYTES;
 const MAX_CONTEXT_BYTES = 0xffff;
 const KEY_ID_LABEL = "facevault master key id";
+const MAC_KEY_SALT = Buffer.from("facevault blob mac key v1", "utf8");
+
 const HKDF_SALT = Buffer.from("facevault partition key v1", "utf8");
 
 /** Creates a sealer over the given master keys; see {@link TemplateSealerOptions}. */
@@ -155,11 +169,7 @@ export function createTemplateSealer(options: TemplateSealerOptions): TemplateSe
         if (bytes.byteLength < ENVELOPE_HEADER_BYTES + IV_BYTES + TAG_BYTES) {
           throw dataLoss("truncated");
         }
-        const keyHeader = bytes.subarray(0, KEY_ID_END);
-        const wrapIv = bytes.subarray(KEY_ID_END, KEY_ID_END + IV_BYTES);
-        const wrapTag = bytes.subarray(KEY_ID_END + IV_BYTES, KEY_ID_END + IV_BYTES + TAG_BYTES);
-        const wrapped = bytes.subarray(KEY_ID_END + IV_BYTES + TAG_BYTES, ENVELOPE_HEADER_BYTES);
-        const dataKey = gcmOpen(master.key, wrapIv, wrapTag, wrapped, keyHeader, aad);
+        const dataKey = unwrapDataKey(master.key, bytes, aad);
         try {
           return openBody(dataKey, bytes, ENVELOPE_HEADER_BYTES, aad);
         } finally {
@@ -172,6 +182,19 @@ export function createTemplateSealer(options: TemplateSealerOptions): TemplateSe
       const context = bytes.subarray(KEY_ID_END + 2, headerEnd);
       const key = partitionKey(master.id, master.key, context);
       return openBody(key, bytes, headerEnd, aad);
+    },
+
+    blobMacKey(blob, aad) {
+      const bytes = asBuffer(blob);
+      if (modeOf(bytes) !== MODE_ENVELOPE) throw dataLoss("not an envelope blob");
+      if (bytes.byteLength < ENVELOPE_HEADER_BYTES) throw dataLoss("truncated");
+      const master = masterKeyFor(bytes);
+      const dataKey = unwrapDataKey(master.key, bytes, aad);
+      try {
+        return Buffer.from(hkdfSync("sha256", dataKey, MAC_KEY_SALT, aad, KEY_BYTES));
+      } finally {
+        dataKey.fill(0);
+      }
     },
 
     needsRewrap(blob) {
@@ -190,6 +213,15 @@ function keyIdOf(key: Uint8Array): string {
     .digest()
     .subarray(0, KEY_ID_BYTES)
     .toString("hex");
+}
+
+/** The data key of an envelope blob (caller zeroes it). */
+function unwrapDataKey(masterKey: Buffer, bytes: Buffer, aad: string): Buffer {
+  const keyHeader = bytes.subarray(0, KEY_ID_END);
+  const wrapIv = bytes.subarray(KEY_ID_END, KEY_ID_END + IV_BYTES);
+  const wrapTag = bytes.subarray(KEY_ID_END + IV_BYTES, KEY_ID_END + IV_BYTES + TAG_BYTES);
+  const wrapped = bytes.subarray(KEY_ID_END + IV_BYTES + TAG_BYTES, ENVELOPE_HEADER_BYTES);
+  return gcmOpen(masterKey, wrapIv, wrapTag, wrapped, keyHeader, aad);
 }
 
 function modeOf(bytes: Buffer): number {

@@ -9,13 +9,17 @@ import {
   targetOf,
 } from "./json-schema.js";
 import {
+  adminKeyScheme,
   bearerScheme,
   encodingNotes,
   errorSchema,
   referenceNumberParameter,
   responseHeaders,
+  serviceSecurity,
   statusTable,
 } from "./rest-conventions.js";
+
+const TIMESTAMP = "google.protobuf.Timestamp";
 
 export interface DocumentOptions {
   title: string;
@@ -92,7 +96,7 @@ export function buildOpenApiDocument(options: DocumentOptions): Json {
       responses: errorResponses,
       headers: responseHeaders,
       parameters: { ReferenceNumber: referenceNumberParameter },
-      securitySchemes: { bearer: bearerScheme },
+      securitySchemes: { bearer: bearerScheme, adminKey: adminKeyScheme },
     },
   };
 }
@@ -118,7 +122,9 @@ function operation(
     for (const f of input.fields) {
       if (pathTop.has(f) || f === binding.body) continue;
       const target = targetOf(f);
-      if (target?.kind === "message" || f.fieldKind === "map") continue;
+      // A Timestamp's JSON is one RFC 3339 string: a query string carries it.
+      const timestamp = target?.kind === "message" && target.typeName === TIMESTAMP;
+      if ((target?.kind === "message" && !timestamp) || f.fieldKind === "map") continue;
       parameters.push(parameter(f.jsonName, "query", schemas.field(f)));
     }
   }
@@ -185,6 +191,9 @@ function operation(
       .join("\n\n"),
     parameters,
     ...(requestBody ? { requestBody } : {}),
+    ...(serviceSecurity[method.parent.typeName]
+      ? { security: [{ [serviceSecurity[method.parent.typeName] as string]: [] }] }
+      : {}),
     responses,
   };
 }
@@ -226,7 +235,7 @@ function infoDescription(): string {
   return [
     "The JSON Web API: each operation is an RPC of the gRPC service named in its tag, served on the same port; the same calls are available over gRPC, Connect and gRPC-Web.",
     `**Encoding.** ${encodingNotes}`,
-    "**Authentication.** Every call needs `Authorization: Bearer <JWT>` (see the security scheme).",
+    "**Authentication.** Every call needs `Authorization: Bearer <JWT>` (see the security scheme); the Admin API takes an admin key instead (`adminKey`).",
     '**Errors.** A failed call answers `{"code": <gRPC code>, "message": "...", "details": [...]}` (`details` only where there are any) with the HTTP status of this table:',
     ["| gRPC code | HTTP | meaning |", "|---|---|---|", ...rows].join("\n"),
     "A call that ran but could not do its work (for example an enrollment without a usable face) is a success: HTTP 200 with `status` and `errors` in the body.",

@@ -149,7 +149,22 @@ describe("the committed OpenAPI document (gen/openapi/openapi.json)", () => {
       "/api/face/v1/template/{classId}/tags",
       "/api/face/v1/template/status/{classId}",
       "/api/face/v1/template/{classId}",
+      "/api/admin/v1/partitions",
+      "/api/admin/v1/storages/{storage}/partitions/{partition}/templates",
+      "/api/admin/v1/storages/{storage}/partitions/{partition}/templates/{classId}",
+      "/api/admin/v1/jobs",
+      "/api/admin/v1/jobs:prune",
     ]);
+    // The admin service is documented under its own key scheme; its time filters are query
+    // parameters (a Timestamp's JSON is one string).
+    const jobs = op("/api/admin/v1/jobs", "get");
+    expect(jobs.security).toEqual([{ adminKey: [] }]);
+    expect(committed.components.securitySchemes.adminKey).toMatchObject({ scheme: "bearer" });
+    expect(jobs.parameters.map((p: Doc) => p.name).slice(0, 2)).toEqual([
+      "receivedAfter",
+      "receivedBefore",
+    ]);
+    expect(op("/api/face/v1/search", "post").security).toBeUndefined();
     // body: "images" and body: "tags" are bare JSON arrays; body: "*" the whole message.
     expect(body(op("/api/face/v1/enroll/{classId}", "post"))).toEqual(images);
     expect(body(op("/api/face/v1/template/{classId}/tags", "put"))).toMatchObject({

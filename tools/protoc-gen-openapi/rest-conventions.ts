@@ -125,6 +125,22 @@ export const bearerScheme = {
   ].join(" "),
 } as const;
 
+/** The admin API's scheme: a static key of config `admins[]`, sent as a bearer token. */
+export const adminKeyScheme = {
+  type: "http",
+  scheme: "bearer",
+  description: [
+    "One of the server's admin keys (config `admins[].key` or `keyFile`), sent as is:",
+    "`Authorization: Bearer <key>`. Each key is scoped to storage/partition patterns; a call",
+    "about a partition outside them is refused with PERMISSION_DENIED (403).",
+  ].join(" "),
+} as const;
+
+/** Services authenticated by another scheme than the document's default `bearer`. */
+export const serviceSecurity: Readonly<Record<string, string>> = {
+  "facevault.admin.v1.Admin": "adminKey",
+};
+
 /** The JSON body of every failed call. */
 export const errorSchema = {
   type: "object",
