@@ -1,15 +1,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { effectiveConfig, loadConfig } from "../config.js";
-import { enrollCommand } from "./enroll-command.js";
-import { serveCommand } from "./serve-command.js";
-import {
-  deleteCommand,
-  searchCommand,
-  statusCommand,
-  tagsCommand,
-  verifyCommand,
-} from "./template-commands.js";
-import { tokenCommand } from "./token-command.js";
+
+// Each command's module is imported when it runs: `--help` and one-off commands start fast.
+const config = () => import("../config.js");
+const templates = () => import("./template-commands.js");
 
 /**
  * `facevault` alone, or with options only, runs `serve` as it always has. Not commander's
@@ -99,6 +92,8 @@ export function createProgram(): FacevaultProgram {
       .description("run the service (no config: development mode in ./data)")
       .option("--config <file>", "config file (JSON)")
       .action(async (o: { config?: string }) => {
+        const { loadConfig } = await config();
+        const { serveCommand } = await import("./serve-command.js");
         await serveCommand(loadConfig(o.config ? { configPath: o.config } : {}));
       }),
   );
@@ -111,20 +106,23 @@ export function createProgram(): FacevaultProgram {
       .option("--client <id>", "client id (default: the first configured client)")
       .option("--minutes <n>", "token lifetime in minutes", integer(1, 1440), 10)
       .action(async (o: { config?: string; client?: string; minutes: number }) => {
-        const config = loadConfig(o.config ? { configPath: o.config } : {});
-        process.stdout.write(`${await tokenCommand(config, o.client, o.minutes)}\n`);
+        const { loadConfig } = await config();
+        const { tokenCommand } = await import("./token-command.js");
+        const loaded = loadConfig(o.config ? { configPath: o.config } : {});
+        process.stdout.write(`${await tokenCommand(loaded, o.client, o.minutes)}\n`);
       }),
   );
 
-  const config = finish(program.command("config").description("inspect the configuration"));
+  const configCommand = finish(program.command("config").description("inspect the configuration"));
   finish(
-    config
+    configCommand
       .command("check")
       .description(
         "validate the configuration and print it as it takes effect (defaults filled in, environment applied, secrets redacted)",
       )
       .option("--config <file>", "config file (JSON; default: FACEVAULT_CONFIG)")
-      .action((o: { config?: string }) => {
+      .action(async (o: { config?: string }) => {
+        const { effectiveConfig } = await config();
         const effective = effectiveConfig(o.config ? { configPath: o.config } : {});
         process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`);
       }),
@@ -153,6 +151,7 @@ Running the same command again resumes from the journal; an image acknowledged b
 never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl-C).`,
       )
       .action(async (source: string, o) => {
+        const { enrollCommand } = await import("./enroll-command.js");
         code = await enrollCommand(source, o);
       }),
   );
@@ -163,7 +162,7 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
       .argument("<image>")
       .addHelpText("after", "\nExit code 0: verified, 2: not verified, 1: the call failed.")
       .action(async (classId: string, image: string, o) => {
-        code = await verifyCommand(classId, image, o);
+        code = await (await templates()).verifyCommand(classId, image, o);
       }),
   );
 
@@ -173,7 +172,7 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
       .option("--tag <tag>", "only templates carrying this tag (repeatable)", collect)
       .option("--top", "the best matches whatever the decision threshold")
       .action(async (images: string[], o) => {
-        code = await searchCommand(images, o);
+        code = await (await templates()).searchCommand(images, o);
       }),
   );
 
@@ -182,7 +181,7 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
       .argument("<classId>")
       .option("--thumbnails <dir>", "save the stored thumbnails (PNG) into this folder")
       .action(async (classId: string, o) => {
-        code = await statusCommand(classId, o);
+        code = await (await templates()).statusCommand(classId, o);
       }),
   );
 
@@ -192,7 +191,7 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
       .argument("[tags...]")
       .option("--clear", "remove every tag")
       .action(async (classId: string, tags: string[], o) => {
-        code = await tagsCommand(classId, tags, o);
+        code = await (await templates()).tagsCommand(classId, tags, o);
       }),
   );
 
@@ -200,7 +199,7 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
     serverCommand(program, "delete", "delete the templates of classes")
       .argument("<classId...>")
       .action(async (classIds: string[], o) => {
-        code = await deleteCommand(classIds, o);
+        code = await (await templates()).deleteCommand(classIds, o);
       }),
   );
 

@@ -39,7 +39,7 @@ function readImage(path: string): Buffer {
 }
 
 function json<D extends DescMessage>(schema: D, message: MessageShape<D>): string {
-  return `${toJsonString(schema, message, { prettySpaces: 2 })}\n`;
+  return `${toJsonString(schema, message, { prettySpaces: 2, alwaysEmitImplicit: true })}\n`;
 }
 
 async function withServer<T>(
