@@ -203,5 +203,74 @@ never sent again. Exit code 0 only when every image was enrolled (130 after Ctrl
       }),
   );
 
+  finish(
+    program
+      .command("rekey")
+      .description("re-seal every template and search snapshot under a new master key")
+      .requiredOption("--new-master-key-file <file>", "the new master key (base64 of 32 bytes)")
+      .option("--config <file>", "server config (JSON; default: FACEVAULT_CONFIG)")
+      .option(
+        "--partition <storage/partition>",
+        "only this partition (default: every configured one)",
+      )
+      .option("--json", "machine-readable summary")
+      .addHelpText(
+        "after",
+        `
+Safe while servers run, in this order: (1) put the new key in the config as masterKey and the
+old one in previousMasterKeys, restart the servers; (2) run rekey (again after an interruption:
+it continues); (3) remove the old key from previousMasterKeys and restart.`,
+      )
+      .action(
+        async (o: {
+          config?: string;
+          newMasterKeyFile: string;
+          partition?: string;
+          json?: boolean;
+        }) => {
+          const { loadConfig } = await config();
+          const { rekeyCommand } = await import("./rekey-command.js");
+          const loaded = loadConfig(o.config ? { configPath: o.config } : {});
+          const s = await rekeyCommand(loaded, o);
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(s)}\n`
+              : `rekey: ${s.resealed} of ${s.templates} templates re-sealed (the others already were), ${s.snapshots} search snapshots; the old key can leave previousMasterKeys\n`,
+          );
+        },
+      ),
+  );
+
+  finish(
+    program
+      .command("reencode")
+      .description(
+        "upgrade templates of other encoders to the configured one, from their thumbnails",
+      )
+      .option("--config <file>", "server config (JSON; default: FACEVAULT_CONFIG)")
+      .option(
+        "--partition <storage/partition>",
+        "only this partition (default: every configured one)",
+      )
+      .option("--json", "machine-readable summary")
+      .addHelpText(
+        "after",
+        "\nUntil it has run, Search answers with a TemplatesNotCompared error naming how many were left out.",
+      )
+      .action(async (o: { config?: string; partition?: string; json?: boolean }) => {
+        const { loadConfig } = await config();
+        const { reencodeCommand } = await import("./reencode-command.js");
+        const s = await reencodeCommand(loadConfig(o.config ? { configPath: o.config } : {}), o);
+        if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+        else {
+          process.stdout.write(
+            `reencode: ${s.upgraded} of ${s.found} templates upgraded to encoder ${s.encoderVersion}\n`,
+          );
+          for (const f of s.failed) process.stdout.write(`  not upgraded: ${f}\n`);
+        }
+        code = s.failed.length === 0 ? 0 : 1;
+      }),
+  );
+
   return { program, exitCode: () => code, activeCommand: () => active };
 }
