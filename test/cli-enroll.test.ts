@@ -4,55 +4,27 @@
  * checked on the journal a crash leaves: an image whose call was acknowledged but not journaled
  * is not sent again, one whose call never happened is.
  */
-import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { createGrpcJsClient, type FaceRecognition, type GrpcJsClient } from "@facevault/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli } from "./support/run-cli.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const main = join(root, "src", "main.ts");
-// The commands run in the test's folder, outside the project: tsx by its resolved location.
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const faces = join(root, "test", "fixtures", "faces", "people");
 let server: TestServer;
 let grpc: GrpcJsClient<typeof FaceRecognition>;
 let dir: string;
 let keyFile: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `facevault <args>` as a child process in `dir`, connected to the test server as alice. */
-function facevault(args: string[], connect = true): Promise<Run> {
-  const server_ = connect
+/** Runs `facevault <args>` in the test's folder, connected to the test server as alice. */
+function facevault(args: string[], connect = true): Promise<CliRun> {
+  const target = connect
     ? ["--url", server.baseUrl, "--client", "alice", "--key-file", keyFile]
     : [];
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", tsx, main, ...args, ...server_],
-      {
-        cwd: dir,
-        // tsx maps @facevault/client to its source by the project's tsconfig paths.
-        env: {
-          ...process.env,
-          FACEVAULT_CONFIG: "",
-          TSX_TSCONFIG_PATH: join(root, "tsconfig.json"),
-        },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return runCli([...args, ...target], dir);
 }
 
 beforeAll(async () => {
