@@ -17,6 +17,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: "enroll", args: ["enroll-bench.ts"] },
   { name: "enroll-cli", args: ["enroll-cli-bench.ts"] },
   { name: "transport", args: ["transport-bench.ts"] },
+  { name: "replicas", args: ["replicas-bench.ts"] },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "facevault-bench-"));

@@ -31,6 +31,7 @@ import type { TemplateStore } from "../src/store/template-store.js";
 import { createSearchIndexes, type VectorMetric } from "../src/templates/search-index.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
 import { createTemplateVault } from "../src/templates/template-vault.js";
+import { mulberry32 } from "../test/support/search-reference.js";
 import { median, reportSummary } from "./bench-support.js";
 
 interface CaseResult {
@@ -58,16 +59,6 @@ interface CaseResult {
 }
 
 const THRESHOLD: Record<VectorMetric, number> = { euclidean: 0.54, cosine: 0.37 };
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Unit-length Gaussian vectors, the same sequence for the same seed. */
 function vectorSource(dim: number, seed: number): () => Float32Array {

@@ -17,9 +17,11 @@ import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
+import { type JobRetention, startJobRetention } from "./service/job-retention.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
 import { watchStoreAvailability } from "./service/store-availability.js";
 import { createTemplateStore } from "./store/create-template-store.js";
+import type { JobLog } from "./store/job-log.js";
 import type { TemplateStore } from "./store/template-store.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { metricsEndpoint } from "./telemetry/metrics-endpoint.js";
@@ -44,6 +46,8 @@ export interface App {
   readonly config: FacevaultConfig;
   readonly logger: Logger;
   readonly store: TemplateStore;
+  /** The bookkeeping log (same database and watcher as `store`). */
+  readonly jobLog: JobLog;
   readonly vault: TemplateVault;
   readonly faces: FacePool;
   readonly server: FacevaultServer;
@@ -90,7 +94,8 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     ...(metrics ? { onOperation: metrics.storeOperation } : {}),
     tracer,
   });
-  const store = availability.store;
+  const store: TemplateStore = availability.store;
+  const jobLog: JobLog = availability.store;
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
@@ -143,7 +148,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       clients: createClientRegistry(config.clients),
       maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,
     }),
-    store,
+    jobLog,
     limits: config.limits,
     http: config.http,
     bwsVersion: config.bwsVersion,
@@ -176,8 +181,15 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
         })
       : undefined;
 
+  let retention: JobRetention | undefined;
   const listen = async () => {
     const address = await server.listen(config.port, config.host);
+    retention ??= startJobRetention({
+      jobLog,
+      retentionDays: config.bookkeeping.retentionDays,
+      intervalMs: config.bookkeeping.pruneIntervalMinutes * 60_000,
+      logger,
+    });
     if (metricsServer) {
       await new Promise<void>((resolve, reject) => {
         metricsServer.once("error", reject);
@@ -195,6 +207,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     config,
     logger,
     store,
+    jobLog,
     vault,
     faces,
     server,
@@ -212,6 +225,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     },
     metricsAddress: () => metricsServer?.address() as AddressInfo | undefined,
     async stop() {
+      retention?.stop();
       metricsServer?.close();
       await server.close();
       availability.close();

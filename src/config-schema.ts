@@ -115,6 +115,13 @@ export const matchingSchema = section({
     .default(0.5),
 });
 
+export const bookkeepingSchema = section({
+  /** Call records older than this many days are deleted; 0 keeps them forever. */
+  retentionDays: int(0, 36_500).default(0),
+  /** How often old records are pruned while the server runs (with retentionDays > 0), minutes. */
+  pruneIntervalMinutes: int(1, 10_080).default(60),
+});
+
 export const clientSchema = z.strictObject(
   {
     /** JWT `iss`/`sub`. */
@@ -161,6 +168,7 @@ export const configFileSchema = z.strictObject(
     face: faceSchema,
     templates: templatesSchema,
     matching: matchingSchema,
+    bookkeeping: bookkeepingSchema,
     /** Required outside development mode. */
     clients: list(clientSchema).optional(),
   },
@@ -174,6 +182,7 @@ export type MetricsSettings = ConfigFile["metrics"];
 export type FaceSettings = ConfigFile["face"];
 export type MatchingSettings = ConfigFile["matching"];
 export type TemplateSettings = ConfigFile["templates"];
+export type BookkeepingSettings = ConfigFile["bookkeeping"];
 export type TlsSettings = z.output<typeof tlsSchema>;
 
 /** Settings whose values are secrets: redacted wherever the configuration is shown. */

@@ -47,6 +47,7 @@ describe("loadConfig", () => {
       face: { encoderVersion: 3, maxQueue: 64 },
       matching: { minScore: 0.5 },
       templates: { maxFeatureVectors: 32 },
+      bookkeeping: { retentionDays: 0, pruneIntervalMinutes: 60 },
     });
     expect(config.clients[0]).toMatchObject({
       clientId: "c1",
@@ -118,6 +119,9 @@ describe("loadConfig", () => {
     expect(failure({ ...valid(), matching: { minScore: 0 } })).toBe(
       "config: matching.minScore must be a number in ]0,1]",
     );
+    expect(failure({ ...valid(), bookkeeping: { retentionDays: -1 } })).toBe(
+      "config: bookkeeping.retentionDays must be an integer from 0 to 36500",
+    );
     expect(failure(valid(), { PORT: "eighty" })).toBe(
       "config: port (from PORT) must be an integer from 0 to 65535",
     );
@@ -143,6 +147,7 @@ describe("loadConfig", () => {
         FACEVAULT_METRICS__ENABLED: "false",
         FACEVAULT_HTTP__HTTP2_IDLE_TIMEOUT_MS: "1500",
         FACEVAULT_BWS_VERSION: "3.1.0",
+        FACEVAULT_BOOKKEEPING__RETENTION_DAYS: "90",
         FACEVAULT_LOG_LEVEL: "warn",
         LOG_LEVEL: "debug", // the rule's own name wins over the alias
       },
@@ -153,6 +158,7 @@ describe("loadConfig", () => {
       metrics: { enabled: false },
       http: { http2IdleTimeoutMs: 1500 },
       bwsVersion: "3.1.0",
+      bookkeeping: { retentionDays: 90 },
       logLevel: "warn",
     });
   });

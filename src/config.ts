@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { z } from "zod";
 import type { ClientConfig } from "./auth/client-registry.js";
 import {
+  type BookkeepingSettings,
   type ConfigFile,
   clientSchema,
   configFileSchema,
@@ -31,6 +32,7 @@ import {
 import { FacevaultError } from "./errors.js";
 
 export type {
+  BookkeepingSettings,
   FaceSettings,
   HttpSettings,
   Limits,
@@ -74,6 +76,7 @@ export interface FacevaultConfig {
   face: FaceSettings;
   templates: TemplateSettings;
   matching: MatchingSettings;
+  bookkeeping: BookkeepingSettings;
   clients: ClientConfig[];
   /** True when no config was given and a local development setup was created. */
   devMode: boolean;
@@ -191,6 +194,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     face: file.face,
     templates: file.templates,
     matching: file.matching,
+    bookkeeping: file.bookkeeping,
     clients,
     devMode,
   };

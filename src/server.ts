@@ -35,14 +35,14 @@ import { faceRecognitionImpl } from "./rpc/face-recognition-routes.js";
 import { healthImpl } from "./rpc/health-routes.js";
 import type { FaceRecognitionService } from "./service/face-recognition-service.js";
 import type { Readiness } from "./service/readiness.js";
-import type { TemplateStore } from "./store/template-store.js";
+import type { JobLog } from "./store/job-log.js";
 
 export interface ServerOptions {
   logger: Logger;
   service: FaceRecognitionService;
   verifier: TokenVerifier;
   /** Bookkeeping records of every call are written here. */
-  store: Pick<TemplateStore, "recordJob">;
+  jobLog: Pick<JobLog, "recordJob">;
   limits: Limits;
   http: HttpSettings;
   bwsVersion: string;
@@ -91,7 +91,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const jobs = createJobTracker({
     bwsVersion: options.bwsVersion,
     maxReferenceNumberLength: limits.maxReferenceNumberLength,
-    store: options.store,
+    jobLog: options.jobLog,
     logger: log,
     ...(options.onBookkeepingLost ? { onLost: options.onBookkeepingLost } : {}),
   });

@@ -259,7 +259,7 @@ describe("conformance matrix", () => {
   it("kept one bookkeeping record per call, matching it", async () => {
     await server.app.server.drainBookkeeping();
     const jobs = new Map(
-      (await server.app.store.listJobs({ limit: 10_000 })).map((j) => [j.jobId, j]),
+      (await server.app.jobLog.listJobs({ limit: 10_000 })).map((j) => [j.jobId, j]),
     );
     expect(made.length).toBe(cells.length * steps("1").length);
     for (const { result, step, referenceNumber } of made) {

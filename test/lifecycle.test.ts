@@ -223,7 +223,7 @@ describe("lifecycle", () => {
     await expect
       .poll(async () => {
         await s.app.server.drainBookkeeping();
-        const jobs = await s.app.store.listJobs({ clientId: "alice" });
+        const jobs = await s.app.jobLog.listJobs({ clientId: "alice" });
         return jobs.find((j) => j.method === "Enroll")?.outcome;
       })
       .toBe(Code.Canceled);
@@ -242,7 +242,7 @@ describe("lifecycle", () => {
     await expect(fetch(`${s.baseUrl}/livez`)).rejects.toThrow();
     // The bookkeeping of the finished call made it to the store before it closed.
     server = await s.restart();
-    const jobs = await server.app.store.listJobs({ clientId: "alice" });
+    const jobs = await server.app.jobLog.listJobs({ clientId: "alice" });
     expect(jobs.find((j) => j.method === "Enroll")).toMatchObject({ outcome: 0, imageCount: 2 });
   });
 });

@@ -559,7 +559,7 @@ describe("protocol matrix", () => {
 
   it("writes a bookkeeping record for every call, matching it", async () => {
     await server.app.server.drainBookkeeping();
-    const jobs = await server.app.store.listJobs({ limit: 10_000 });
+    const jobs = await server.app.jobLog.listJobs({ limit: 10_000 });
     const byId = new Map(jobs.map((j) => [j.jobId, j]));
     expect(recorded.length).toBe(cases.length * clients.length);
     const missingJobs = recorded

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { isFacevaultError } from "../errors.js";
 import { type Job, jobElapsedMs, newJob } from "../rpc/context-values.js";
-import type { JobRecord, TemplateStore } from "../store/template-store.js";
+import type { JobLog, JobRecord } from "../store/job-log.js";
 import type { NodeRequest, NodeResponse } from "./node-types.js";
 
 export interface JobTrackerOptions {
@@ -10,7 +10,7 @@ export interface JobTrackerOptions {
   bwsVersion: string;
   /** Reference numbers are cut to this many characters. */
   maxReferenceNumberLength: number;
-  store: Pick<TemplateStore, "recordJob">;
+  jobLog: Pick<JobLog, "recordJob">;
   logger: Logger;
   /**
    * Records kept while the database cannot be reached, written once it can again; beyond this
@@ -59,7 +59,7 @@ export function createJobTracker(options: JobTrackerOptions): JobTracker {
   /** Writes one record; false when the database could not be reached (it is buffered). */
   async function write(record: JobRecord): Promise<boolean> {
     try {
-      await options.store.recordJob(record);
+      await options.jobLog.recordJob(record);
       return true;
     } catch (err) {
       // Written before the connection broke: the retry finds it there.

@@ -4,8 +4,12 @@ import { isFacevaultError } from "../errors.js";
 import type { TemplateStore } from "../store/template-store.js";
 import type { Readiness } from "./readiness.js";
 
-export interface StoreAvailabilityOptions {
-  store: TemplateStore;
+/** What the watcher needs of a store: its backend name (for spans) and a ping. */
+export type WatchableStore = Pick<TemplateStore, "kind" | "ping">;
+
+export interface StoreAvailabilityOptions<S extends WatchableStore> {
+  /** The store; every method it has is watched (template store and job log alike). */
+  store: S;
   readiness: Readiness;
   logger: Logger;
   /** How often the store is pinged while it answers, ms. Default 5000. */
@@ -18,12 +22,12 @@ export interface StoreAvailabilityOptions {
   tracer?: Tracer;
 }
 
-export interface StoreAvailability {
+export interface StoreAvailability<S extends WatchableStore> {
   /**
    * The store, watched: every operation is reported to `onOperation`, and one failing as
    * `unavailable` makes the watcher look at once.
    */
-  readonly store: TemplateStore;
+  readonly store: S;
   /** Stops watching. */
   close(): void;
 }
@@ -35,7 +39,9 @@ export interface StoreAvailability {
  * when a call through the watched store fails as `unavailable` (a ping, not the call, decides:
  * a busy SQLite file is not an outage).
  */
-export function watchStoreAvailability(options: StoreAvailabilityOptions): StoreAvailability {
+export function watchStoreAvailability<S extends WatchableStore>(
+  options: StoreAvailabilityOptions<S>,
+): StoreAvailability<S> {
   const { store, readiness } = options;
   const checkIntervalMs = options.checkIntervalMs ?? 5000;
   const retryIntervalMs = options.retryIntervalMs ?? 500;

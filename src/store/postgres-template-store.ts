@@ -1,14 +1,14 @@
 import pg from "pg";
 import { FacevaultError, isFacevaultError } from "../errors.js";
+import type { JobLog } from "./job-log.js";
+import { createPostgresJobLog } from "./postgres-job-log.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
-import { bytesOf, type JobColumns, jobOf } from "./row-mapping.js";
+import { bytesOf } from "./row-mapping.js";
+import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
-  resolveListJobsOptions,
-  storeClosed,
   validateBcid,
   validateClassIds,
   validateCompactPage,
-  validateJob,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -20,7 +20,6 @@ import {
 import type {
   Bcid,
   CompactEntry,
-  JobRecord,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -43,7 +42,9 @@ export interface PostgresTemplateStoreOptions {
   onIdleError?: (err: Error) => void;
 }
 
-export type PostgresTemplateStore = TemplateStore & TemplateStoreMaintenance & { kind: "postgres" };
+export type PostgresTemplateStore = TemplateStore &
+  JobLog &
+  TemplateStoreMaintenance & { kind: "postgres" };
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -185,25 +186,13 @@ export async function createPostgresTemplateStore(
     markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
       WHERE storage = $1 AND partition = $2`,
     prune: `DELETE FROM ${s}.tombstones WHERE storage = $1 AND partition = $2 AND revision <= $3`,
-    insertJob: `INSERT INTO ${s}.jobs (job_id, client_id, reference_number, method, received_at,
-        duration_ms, outcome, image_count, performed_action)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    listJobs: `SELECT * FROM ${s}.jobs ORDER BY received_at DESC, seq DESC LIMIT $1`,
-    listClientJobs: `SELECT * FROM ${s}.jobs WHERE client_id = $1
-      ORDER BY received_at DESC, seq DESC LIMIT $2`,
   };
 
   let closed = false;
   let ended: Promise<void> | undefined;
 
-  async function run<T>(action: string, body: () => Promise<T>): Promise<T> {
-    if (closed) throw storeClosed();
-    try {
-      return await body();
-    } catch (err) {
-      throw asStoreError(err, action);
-    }
-  }
+  const operation = createStoreOperation({ isClosed: () => closed, asStoreError });
+  const jobLog = createPostgresJobLog(pool, s, operation, (err) => pgCode(err) === "23505");
 
   async function transaction<T>(begin: string, body: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await pool.connect();
@@ -243,39 +232,36 @@ export async function createPostgresTemplateStore(
   return {
     kind: "postgres",
 
-    get(bcid) {
-      return run("get", async () => {
-        validateBcid(bcid);
-        const result = await pool.query<TemplateRow>(sql.get, keyParams(bcid));
-        const row = result.rows[0];
-        return row === undefined ? undefined : templateOf(row);
-      });
-    },
+    get: operation("get", validateBcid, async (bcid) => {
+      const result = await pool.query<TemplateRow>(sql.get, keyParams(bcid));
+      const row = result.rows[0];
+      return row === undefined ? undefined : templateOf(row);
+    }),
 
-    put(template, expectedVersion) {
-      return run("put", async () => {
-        validateTemplateWrite(template, expectedVersion);
-        const { bcid } = template;
-        return transaction("BEGIN", async (tx) => {
-          const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-          const values = [...keyParams(bcid), ...templateParams(template), revision];
-          if (expectedVersion === 0) {
-            const inserted = await tx.client.query(sql.insert, values);
-            if (inserted.rowCount === 0) throw versionConflict(bcid, expectedVersion);
-            await tx.client.query(sql.clearTombstone, keyParams(bcid));
-            return 1;
-          }
-          const updated = await tx.client.query(sql.update, [...values, expectedVersion]);
-          if (updated.rowCount === 0) throw versionConflict(bcid, expectedVersion);
-          return expectedVersion + 1;
-        });
+    put: operation("put", validateTemplateWrite, async (template, expectedVersion) => {
+      const { bcid } = template;
+      return transaction("BEGIN", async (tx) => {
+        const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
+        const values = [...keyParams(bcid), ...templateParams(template), revision];
+        if (expectedVersion === 0) {
+          const inserted = await tx.client.query(sql.insert, values);
+          if (inserted.rowCount === 0) throw versionConflict(bcid, expectedVersion);
+          await tx.client.query(sql.clearTombstone, keyParams(bcid));
+          return 1;
+        }
+        const updated = await tx.client.query(sql.update, [...values, expectedVersion]);
+        if (updated.rowCount === 0) throw versionConflict(bcid, expectedVersion);
+        return expectedVersion + 1;
       });
-    },
+    }),
 
-    setTags(bcid, tags) {
-      return run("setTags", async () => {
+    setTags: operation(
+      "setTags",
+      (bcid: Bcid, tags: string[]) => {
         validateBcid(bcid);
         validateTags(tags);
+      },
+      async (bcid, tags) => {
         // Revision first even when the template may be missing: every writer takes the
         // partition lock before any template row lock, so writers cannot deadlock.
         return transaction("BEGIN", async (tx) => {
@@ -284,31 +270,31 @@ export async function createPostgresTemplateStore(
           if (updated.rowCount === 0) tx.rollback();
           return updated.rowCount === 1;
         });
-      });
-    },
+      },
+    ),
 
-    delete(bcid) {
-      return run("delete", async () => {
-        validateBcid(bcid);
-        return transaction("BEGIN", async (tx) => {
-          const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
-          const deleted = await tx.client.query(sql.delete, keyParams(bcid));
-          if (deleted.rowCount === 0) {
-            tx.rollback();
-            return false;
-          }
-          await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
-          // A snapshot holds the deleted class's codes: it goes with it.
-          await tx.client.query(sql.clearSnapshots, [bcid.storage, bcid.partition]);
-          return true;
-        });
+    delete: operation("delete", validateBcid, async (bcid) => {
+      return transaction("BEGIN", async (tx) => {
+        const revision = await bumpRevision(tx, bcid.storage, bcid.partition);
+        const deleted = await tx.client.query(sql.delete, keyParams(bcid));
+        if (deleted.rowCount === 0) {
+          tx.rollback();
+          return false;
+        }
+        await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
+        // A snapshot holds the deleted class's codes: it goes with it.
+        await tx.client.query(sql.clearSnapshots, [bcid.storage, bcid.partition]);
+        return true;
       });
-    },
+    }),
 
-    partitionChanges(storage, partition, sinceRevision) {
-      return run("partitionChanges", async (): Promise<PartitionChanges> => {
+    partitionChanges: operation(
+      "partitionChanges",
+      (storage: string, partition: number, sinceRevision: number) => {
         validateStoragePartition(storage, partition);
         validateSinceRevision(sinceRevision);
+      },
+      async (storage, partition, sinceRevision): Promise<PartitionChanges> => {
         return transaction(
           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
           async ({ client }) => {
@@ -336,13 +322,16 @@ export async function createPostgresTemplateStore(
             };
           },
         );
-      });
-    },
+      },
+    ),
 
-    compactPage(storage, partition, afterClassId, limit) {
-      return run("compactPage", async () => {
+    compactPage: operation(
+      "compactPage",
+      (storage: string, partition: number, afterClassId: bigint, limit: number) => {
         validateStoragePartition(storage, partition);
         validateCompactPage(afterClassId, limit);
+      },
+      async (storage, partition, afterClassId, limit) => {
         return transaction(
           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
           async ({ client }) => {
@@ -360,24 +349,34 @@ export async function createPostgresTemplateStore(
             return { revision, entries: rows.rows.map(compactEntryOf) };
           },
         );
-      });
-    },
+      },
+    ),
 
-    compactTemplates(storage, partition, classIds) {
-      return run("compactTemplates", async () => {
+    compactTemplates: operation(
+      "compactTemplates",
+      (storage: string, partition: number, classIds: readonly bigint[]) => {
         validateStoragePartition(storage, partition);
         validateClassIds(classIds);
+      },
+      async (storage, partition, classIds) => {
         if (classIds.length === 0) return [];
         const ids = [...new Set(classIds)].map(String);
         const result = await pool.query<CompactRow>(sql.compactByIds, [storage, partition, ids]);
         return result.rows.map(compactEntryOf);
-      });
-    },
+      },
+    ),
 
-    putSearchSnapshot(storage, partition, snapshot) {
-      return run("putSearchSnapshot", async () => {
+    putSearchSnapshot: operation(
+      "putSearchSnapshot",
+      (
+        storage: string,
+        partition: number,
+        snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+      ) => {
         validateStoragePartition(storage, partition);
         validateSnapshot(snapshot);
+      },
+      async (storage, partition, snapshot) => {
         const { chunks, revision, format } = snapshot;
         const exists = await pool.query(sql.partition, [storage, partition]);
         if (exists.rowCount === 0) return false; // partition rows are never removed
@@ -415,12 +414,13 @@ export async function createPostgresTemplateStore(
           await tx.client.query(sql.clearOtherSnapshots, [storage, partition, revision]);
           return true;
         });
-      });
-    },
+      },
+    ),
 
-    searchSnapshot(storage, partition) {
-      return run("searchSnapshot", async () => {
-        validateStoragePartition(storage, partition);
+    searchSnapshot: operation(
+      "searchSnapshot",
+      validateStoragePartition,
+      async (storage, partition) => {
         const result = await pool.query<{ revision: string; format: string; chunks: number }>(
           sql.snapshotInfo,
           [storage, partition],
@@ -429,13 +429,16 @@ export async function createPostgresTemplateStore(
         return row === undefined
           ? undefined
           : { revision: Number(row.revision), format: row.format, chunks: row.chunks };
-      });
-    },
+      },
+    ),
 
-    searchSnapshotChunk(storage, partition, revision, chunk) {
-      return run("searchSnapshotChunk", async () => {
+    searchSnapshotChunk: operation(
+      "searchSnapshotChunk",
+      (storage: string, partition: number, revision: number, chunk: number) => {
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(revision, chunk);
+      },
+      async (storage, partition, revision, chunk) => {
         const result = await pool.query<{ bytes: string }>(sql.snapshotChunk, [
           storage,
           partition,
@@ -444,58 +447,33 @@ export async function createPostgresTemplateStore(
         ]);
         const row = result.rows[0];
         return row === undefined ? undefined : bytesOf(Buffer.from(row.bytes, "base64"));
-      });
-    },
+      },
+    ),
 
-    recordJob(job) {
-      return run("recordJob", async () => {
-        validateJob(job);
-        try {
-          await pool.query(sql.insertJob, jobParams(job));
-        } catch (err) {
-          if (pgCode(err) === "23505") {
-            throw new FacevaultError("already_exists", `job ${job.jobId} is already recorded`, {
-              field: "jobId",
-              cause: err,
-            });
-          }
-          throw err;
-        }
-      });
-    },
+    ...jobLog,
 
-    listJobs(listOptions) {
-      return run("listJobs", async () => {
-        const { clientId, limit } = resolveListJobsOptions(listOptions);
-        const result =
-          clientId === undefined
-            ? await pool.query<JobColumns>(sql.listJobs, [limit])
-            : await pool.query<JobColumns>(sql.listClientJobs, [clientId, limit]);
-        return result.rows.map(jobOf);
-      });
-    },
-
-    pruneTombstones(storage, partition, throughRevision) {
-      return run("pruneTombstones", async () => {
+    pruneTombstones: operation(
+      "pruneTombstones",
+      (storage: string, partition: number, throughRevision: number) => {
         validateStoragePartition(storage, partition);
         validateSinceRevision(throughRevision);
+      },
+      async (storage, partition, throughRevision) => {
         return transaction("BEGIN", async ({ client }) => {
           const params = [storage, partition, throughRevision];
           await client.query(sql.markPruned, params);
           return (await client.query(sql.prune, params)).rowCount ?? 0;
         });
-      });
-    },
+      },
+    ),
 
-    migrationVersions() {
-      return run("migrationVersions", () => postgresMigrationVersions(pool, schema));
-    },
+    migrationVersions: operation("migrationVersions", noArguments, () =>
+      postgresMigrationVersions(pool, schema),
+    ),
 
-    ping() {
-      return run("ping", async () => {
-        await pool.query("SELECT 1");
-      });
-    },
+    ping: operation("ping", noArguments, async () => {
+      await pool.query("SELECT 1");
+    }),
 
     close() {
       closed = true;
@@ -544,20 +522,6 @@ function compactEntryOf(row: CompactRow): CompactEntry {
     tags: row.tags,
     compact: bytesOf(row.compact),
   };
-}
-
-function jobParams(job: JobRecord): unknown[] {
-  return [
-    job.jobId,
-    job.clientId,
-    job.referenceNumber ?? null,
-    job.method,
-    job.receivedAt,
-    job.durationMs,
-    job.outcome,
-    job.imageCount,
-    job.performedAction ?? null,
-  ];
 }
 
 function pgCode(err: unknown): string | undefined {

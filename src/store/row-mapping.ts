@@ -1,4 +1,4 @@
-import type { JobRecord } from "./template-store.js";
+import type { JobRecord } from "./job-log.js";
 
 /** Job columns as both backends read them, after integer and time conversion. */
 export interface JobColumns {

@@ -2,15 +2,15 @@ import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
-import { bytesOf, type JobColumns, jobOf } from "./row-mapping.js";
+import type { JobLog } from "./job-log.js";
+import { bytesOf } from "./row-mapping.js";
+import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
+import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
-  resolveListJobsOptions,
-  storeClosed,
   validateBcid,
   validateClassIds,
   validateCompactPage,
-  validateJob,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -22,7 +22,6 @@ import {
 import type {
   Bcid,
   CompactEntry,
-  JobRecord,
   PartitionChanges,
   StoredTemplate,
   TemplateStore,
@@ -40,7 +39,9 @@ export interface SqliteTemplateStoreOptions {
   busyTimeoutMs?: number;
 }
 
-export type SqliteTemplateStore = TemplateStore & TemplateStoreMaintenance & { kind: "sqlite" };
+export type SqliteTemplateStore = TemplateStore &
+  JobLog &
+  TemplateStoreMaintenance & { kind: "sqlite" };
 
 // After a delete the WAL still holds the deleted pages; the checkpoint that truncates it waits for
 // readers at most this long (ms), so a delete never stalls behind another process's long read.
@@ -67,13 +68,6 @@ interface CompactRow {
   tags: string;
   compact: Buffer;
 }
-
-/** What SQLite returns for a job: integers as bigint, times as milliseconds. */
-type JobRow = Omit<JobColumns, "received_at" | "outcome" | "image_count"> & {
-  received_at: bigint;
-  outcome: bigint;
-  image_count: bigint;
-};
 
 type Key = [storage: string, partition: number, classId: bigint];
 type PartitionKey = [storage: string, partition: number];
@@ -199,17 +193,6 @@ export async function createSqliteTemplateStore(
       `UPDATE partitions SET pruned_through = max(pruned_through, min(revision, ?))
        WHERE storage = ? AND partition = ?`,
     ),
-    insertJob: db.prepare<JobValues>(
-      `INSERT INTO jobs (job_id, client_id, reference_number, method, received_at, duration_ms,
-         outcome, image_count, performed_action)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    listJobs: db.prepare<[number], JobRow>(
-      `SELECT * FROM jobs ORDER BY received_at DESC, seq DESC LIMIT ?`,
-    ),
-    listClientJobs: db.prepare<[string, number], JobRow>(
-      `SELECT * FROM jobs WHERE client_id = ? ORDER BY received_at DESC, seq DESC LIMIT ?`,
-    ),
   };
 
   const put = db.transaction((template: TemplateWrite, expectedVersion: number): number => {
@@ -301,14 +284,12 @@ export async function createSqliteTemplateStore(
   });
 
   let closed = false;
-  function run<T>(action: string, body: () => T): Promise<T> {
-    if (closed) return Promise.reject(storeClosed());
-    try {
-      return Promise.resolve(body());
-    } catch (err) {
-      return Promise.reject(asStoreError(err, action));
-    }
-  }
+  const operation = createStoreOperation({ isClosed: () => closed, asStoreError });
+  const jobLog = createSqliteJobLog(
+    db,
+    operation,
+    (err) => sqliteCode(err) === "SQLITE_CONSTRAINT_UNIQUE",
+  );
 
   function truncateWal(): void {
     try {
@@ -324,143 +305,113 @@ export async function createSqliteTemplateStore(
   return {
     kind: "sqlite",
 
-    get(bcid) {
-      return run("get", () => {
-        validateBcid(bcid);
-        const row = statements.get.get(...keyOf(bcid));
-        return row === undefined ? undefined : templateOf(row);
-      });
-    },
+    get: operation("get", validateBcid, (bcid) => {
+      const row = statements.get.get(...keyOf(bcid));
+      return row === undefined ? undefined : templateOf(row);
+    }),
 
-    put(template, expectedVersion) {
-      return run("put", () => {
-        validateTemplateWrite(template, expectedVersion);
-        return put.immediate(template, expectedVersion);
-      });
-    },
+    put: operation("put", validateTemplateWrite, (template, expectedVersion) =>
+      put.immediate(template, expectedVersion),
+    ),
 
-    setTags(bcid, tags) {
-      return run("setTags", () => {
+    setTags: operation(
+      "setTags",
+      (bcid: Bcid, tags: string[]) => {
         validateBcid(bcid);
         validateTags(tags);
-        return setTags.immediate(keyOf(bcid), tags);
-      });
-    },
+      },
+      (bcid, tags) => setTags.immediate(keyOf(bcid), tags),
+    ),
 
-    delete(bcid) {
-      return run("delete", () => {
-        validateBcid(bcid);
-        const deleted = remove.immediate(keyOf(bcid));
-        if (deleted) truncateWal();
-        return deleted;
-      });
-    },
+    delete: operation("delete", validateBcid, (bcid) => {
+      const deleted = remove.immediate(keyOf(bcid));
+      if (deleted) truncateWal();
+      return deleted;
+    }),
 
-    partitionChanges(storage, partition, sinceRevision) {
-      return run("partitionChanges", (): PartitionChanges => {
+    partitionChanges: operation(
+      "partitionChanges",
+      (storage: string, partition: number, sinceRevision: number) => {
         validateStoragePartition(storage, partition);
         validateSinceRevision(sinceRevision);
-        return changes.deferred(storage, partition, sinceRevision);
-      });
-    },
+      },
+      (storage, partition, sinceRevision): PartitionChanges =>
+        changes.deferred(storage, partition, sinceRevision),
+    ),
 
-    compactPage(storage, partition, afterClassId, limit) {
-      return run("compactPage", () => {
+    compactPage: operation(
+      "compactPage",
+      (storage: string, partition: number, afterClassId: bigint, limit: number) => {
         validateStoragePartition(storage, partition);
         validateCompactPage(afterClassId, limit);
-        return page.deferred(storage, partition, afterClassId, limit);
-      });
-    },
+      },
+      (storage, partition, afterClassId, limit) =>
+        page.deferred(storage, partition, afterClassId, limit),
+    ),
 
-    compactTemplates(storage, partition, classIds) {
-      return run("compactTemplates", () => {
+    compactTemplates: operation(
+      "compactTemplates",
+      (storage: string, partition: number, classIds: readonly bigint[]) => {
         validateStoragePartition(storage, partition);
         validateClassIds(classIds);
+      },
+      (storage, partition, classIds) => {
         if (classIds.length === 0) return [];
         const ids = `[${[...new Set(classIds)].join(",")}]`;
         return statements.compactByIds.all(storage, partition, ids).map(compactEntryOf);
-      });
-    },
+      },
+    ),
 
-    putSearchSnapshot(storage, partition, snapshot) {
-      return run("putSearchSnapshot", () => {
+    putSearchSnapshot: operation(
+      "putSearchSnapshot",
+      (
+        storage: string,
+        partition: number,
+        snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+      ) => {
         validateStoragePartition(storage, partition);
         validateSnapshot(snapshot);
-        return putSnapshot.immediate(storage, partition, snapshot);
-      });
-    },
+      },
+      (storage, partition, snapshot) => putSnapshot.immediate(storage, partition, snapshot),
+    ),
 
-    searchSnapshot(storage, partition) {
-      return run("searchSnapshot", () => {
-        validateStoragePartition(storage, partition);
-        const row = statements.snapshotInfo.get(storage, partition);
-        return row === undefined
-          ? undefined
-          : { revision: Number(row.revision), format: row.format, chunks: Number(row.chunks) };
-      });
-    },
+    searchSnapshot: operation("searchSnapshot", validateStoragePartition, (storage, partition) => {
+      const row = statements.snapshotInfo.get(storage, partition);
+      return row === undefined
+        ? undefined
+        : { revision: Number(row.revision), format: row.format, chunks: Number(row.chunks) };
+    }),
 
-    searchSnapshotChunk(storage, partition, revision, chunk) {
-      return run("searchSnapshotChunk", () => {
+    searchSnapshotChunk: operation(
+      "searchSnapshotChunk",
+      (storage: string, partition: number, revision: number, chunk: number) => {
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(revision, chunk);
+      },
+      (storage, partition, revision, chunk) => {
         const bytes = statements.snapshotChunk.get(storage, partition, revision, chunk);
         return bytes === undefined ? undefined : bytesOf(bytes);
-      });
-    },
+      },
+    ),
 
-    recordJob(job) {
-      return run("recordJob", () => {
-        validateJob(job);
-        try {
-          statements.insertJob.run(...jobValues(job));
-        } catch (err) {
-          if (sqliteCode(err) === "SQLITE_CONSTRAINT_UNIQUE") {
-            throw new FacevaultError("already_exists", `job ${job.jobId} is already recorded`, {
-              field: "jobId",
-              cause: err,
-            });
-          }
-          throw err;
-        }
-      });
-    },
+    ...jobLog,
 
-    listJobs(listOptions) {
-      return run("listJobs", () => {
-        const { clientId, limit } = resolveListJobsOptions(listOptions);
-        const rows =
-          clientId === undefined
-            ? statements.listJobs.all(limit)
-            : statements.listClientJobs.all(clientId, limit);
-        return rows.map((row) =>
-          jobOf({
-            ...row,
-            received_at: new Date(Number(row.received_at)),
-            outcome: Number(row.outcome),
-            image_count: Number(row.image_count),
-          }),
-        );
-      });
-    },
-
-    pruneTombstones(storage, partition, throughRevision) {
-      return run("pruneTombstones", () => {
+    pruneTombstones: operation(
+      "pruneTombstones",
+      (storage: string, partition: number, throughRevision: number) => {
         validateStoragePartition(storage, partition);
         validateSinceRevision(throughRevision);
-        return prune.immediate(storage, partition, throughRevision);
-      });
-    },
+      },
+      (storage, partition, throughRevision) => prune.immediate(storage, partition, throughRevision),
+    ),
 
-    migrationVersions() {
-      return run("migrationVersions", () => sqliteMigrationVersions(db));
-    },
+    migrationVersions: operation("migrationVersions", noArguments, () =>
+      sqliteMigrationVersions(db),
+    ),
 
-    ping() {
-      return run("ping", () => {
-        db.prepare("SELECT 1").get();
-      });
-    },
+    ping: operation("ping", noArguments, () => {
+      db.prepare("SELECT 1").get();
+    }),
 
     close() {
       if (!closed) {
@@ -481,18 +432,6 @@ type TemplateValues = [
   thumbnailCount: number,
   compact: Uint8Array,
   enhanced: Uint8Array,
-];
-
-type JobValues = [
-  jobId: string,
-  clientId: string,
-  referenceNumber: string | null,
-  method: string,
-  receivedAt: number,
-  durationMs: number,
-  outcome: number,
-  imageCount: number,
-  performedAction: string | null,
 ];
 
 function keyOf(bcid: Bcid): Key {
@@ -534,20 +473,6 @@ function compactEntryOf(row: CompactRow): CompactEntry {
     tags: JSON.parse(row.tags) as string[],
     compact: bytesOf(row.compact),
   };
-}
-
-function jobValues(job: JobRecord): JobValues {
-  return [
-    job.jobId,
-    job.clientId,
-    job.referenceNumber ?? null,
-    job.method,
-    job.receivedAt.getTime(),
-    job.durationMs,
-    job.outcome,
-    job.imageCount,
-    job.performedAction ?? null,
-  ];
 }
 
 function sqliteCode(err: unknown): string | undefined {

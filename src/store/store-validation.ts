@@ -1,11 +1,6 @@
 import { FacevaultError } from "../errors.js";
-import {
-  type Bcid,
-  type JobRecord,
-  type ListJobsOptions,
-  MAX_COMPACT_BATCH,
-  type TemplateWrite,
-} from "./template-store.js";
+import type { JobRecord, ListJobsOptions } from "./job-log.js";
+import { type Bcid, MAX_COMPACT_BATCH, type TemplateWrite } from "./template-store.js";
 
 /**
  * Argument checks shared by every TemplateStore implementation, so that both backends reject
@@ -160,6 +155,11 @@ export function resolveListJobsOptions(options: ListJobsOptions = {}): {
     throw invalid("limit", `limit must be an integer in [1, ${MAX_JOB_LIMIT}]`);
   }
   return { clientId: options.clientId, limit };
+}
+
+/** A prune bound: a valid date. */
+export function validatePruneDate(olderThan: Date): void {
+  checkDate("olderThan", olderThan);
 }
 
 /** `storage/partition/classId`, for messages (no biometric data). */

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FacevaultError, isFacevaultError } from "../errors.js";
+import type { JobLog, JobRecord } from "./job-log.js";
 import type {
   Bcid,
   CompactEntry,
-  JobRecord,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -19,15 +19,15 @@ export interface TemplateStoreHarness {
    * Opens a new store instance (own connection or pool) on the test file's database; every call
    * runs the migrations again. The contract closes what it opens.
    */
-  open(): Promise<TemplateStore & TemplateStoreMaintenance>;
+  open(): Promise<TemplateStore & JobLog & TemplateStoreMaintenance>;
 }
 
 const MAX_CLASS_ID = 2n ** 63n - 1n;
 
 export function describeTemplateStoreContract(name: string, harness: TemplateStoreHarness): void {
   describe(`${name}: TemplateStore contract`, () => {
-    let store: TemplateStore & TemplateStoreMaintenance;
-    let second: TemplateStore & TemplateStoreMaintenance;
+    let store: TemplateStore & JobLog & TemplateStoreMaintenance;
+    let second: TemplateStore & JobLog & TemplateStoreMaintenance;
     let storages = 0;
     /** A storage name no other test uses, so every test starts from empty partitions. */
     const freshStorage = () => `storage-${++storages}`;
@@ -668,6 +668,24 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         for (const limit of [0, 10_001, 2.5]) {
           expect((await rejection(store.listJobs({ limit }))).kind).toBe("invalid_argument");
         }
+      });
+
+      it("prunes records received before a date, and only those", async () => {
+        // Times long before any other test's records: this file shares one database.
+        const at = (year: number) => new Date(Date.UTC(year, 0, 1));
+        const old = ["prune-1980", "prune-1981", "prune-1985"];
+        for (const jobId of old) {
+          const year = Number(jobId.slice(-4));
+          await store.recordJob(job({ jobId, clientId: "jobs-prune", receivedAt: at(year) }));
+        }
+        await store.recordJob(job({ jobId: "prune-recent", clientId: "jobs-prune" }));
+
+        expect(await second.pruneJobs(at(1983))).toBe(2);
+        const left = (await store.listJobs({ clientId: "jobs-prune" })).map((j) => j.jobId);
+        expect(left).toEqual(["prune-recent", "prune-1985"]);
+        expect(await store.pruneJobs(at(1983))).toBe(0);
+        expect(await store.pruneJobs(at(1986))).toBe(1);
+        expect((await rejection(store.pruneJobs(new Date(Number.NaN)))).field).toBe("olderThan");
       });
     });
 

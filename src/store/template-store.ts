@@ -1,6 +1,7 @@
 /**
- * Persistence of face templates, addressed by BCID (storage + partition + class id), and of the
- * job bookkeeping. Implementations only ever see opaque, already sealed template bytes.
+ * Persistence of face templates, addressed by BCID (storage + partition + class id).
+ * Implementations only ever see opaque, already sealed template bytes. The bookkeeping log lives
+ * in the same database behind its own interface, `JobLog` (job-log.ts).
  */
 
 /** Biometric Class ID: where a template lives. */
@@ -72,30 +73,6 @@ export interface SearchSnapshotInfo {
   chunks: number;
 }
 
-/** Bookkeeping entry of one API call. */
-export interface JobRecord {
-  jobId: string;
-  clientId: string;
-  referenceNumber?: string;
-  /** RPC method name, e.g. `Enroll`. */
-  method: string;
-  receivedAt: Date;
-  /** Wall time of the call in milliseconds. */
-  durationMs: number;
-  /** gRPC status code, 0 = OK. */
-  outcome: number;
-  imageCount: number;
-  /** Enrollment action name, for Enroll calls. */
-  performedAction?: string;
-}
-
-export interface ListJobsOptions {
-  /** Only this client's jobs. Default: all clients. */
-  clientId?: string;
-  /** Most entries returned, 1 to 10,000. Default 100. */
-  limit?: number;
-}
-
 export interface TemplateStore {
   readonly kind: "sqlite" | "postgres";
   get(bcid: Bcid): Promise<StoredTemplate | undefined>;
@@ -162,10 +139,6 @@ export interface TemplateStore {
     revision: number,
     chunk: number,
   ): Promise<Uint8Array | undefined>;
-  /** @throws FacevaultError `already_exists` when the job id was recorded before. */
-  recordJob(job: JobRecord): Promise<void>;
-  /** Newest first (by `receivedAt`, then by recording order). */
-  listJobs(options?: ListJobsOptions): Promise<JobRecord[]>;
   /**
    * One cheap round trip to the database, to tell whether it can be used.
    * @throws FacevaultError `unavailable` when it cannot be reached or used.

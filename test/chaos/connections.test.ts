@@ -127,7 +127,7 @@ describe("slow and silent connections are cut within their limits", () => {
 describe("rapid resets", () => {
   it("1,000 HTTP/2 streams opened and reset at once leave no bookkeeping and a ready server", async () => {
     await server.app.server.drainBookkeeping();
-    const before = (await server.app.store.listJobs({ limit: 10_000 })).length;
+    const before = (await server.app.jobLog.listJobs({ limit: 10_000 })).length;
     const session = http2Connect(`http://127.0.0.1:${port}`);
     session.on("error", () => undefined);
     const closed: Promise<void>[] = [];
@@ -151,7 +151,7 @@ describe("rapid resets", () => {
     await expect.poll(() => server.app.server.inFlight()).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await server.app.server.drainBookkeeping();
-    expect((await server.app.store.listJobs({ limit: 10_000 })).length).toBe(before);
+    expect((await server.app.jobLog.listJobs({ limit: 10_000 })).length).toBe(before);
     expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200);
   });
 });

@@ -109,7 +109,7 @@ describe("a PostgreSQL outage", () => {
 
     // The calls made during the outage have their bookkeeping, written once it was possible.
     await server.app.server.drainBookkeeping();
-    const jobs = await server.app.store.listJobs({ clientId: "alice" });
+    const jobs = await server.app.jobLog.listJobs({ clientId: "alice" });
     expect(jobs.find((j) => j.jobId === during.jobId)).toMatchObject({
       method: "GetTemplateStatus",
       outcome: Code.Unavailable,
