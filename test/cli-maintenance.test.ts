@@ -4,7 +4,8 @@
  * - reencode: templates of encoder 2 are left out of Search with a TemplatesNotCompared error
  *   (never silently) until `facevault reencode` upgrades them; then Search finds them;
  * - rekey: after `facevault rekey --new-master-key-file`, a server holding only the new key
- *   (the old one removed from previousMasterKeys) still opens every template.
+ *   (the old one removed from previousMasterKeys) still opens every template;
+ * - jobs prune: bookkeeping records older than the age go, newer ones stay.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -118,5 +119,29 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     );
     expect(stray.code).toBe(1);
     expect(stray.stderr).toMatch(/new master key is not in the configuration/);
+
+    // jobs prune: a record of 100 days ago goes, one of today stays.
+    const job = { clientId: "alice", method: "Verify", durationMs: 1, outcome: 0, imageCount: 1 };
+    const day = 86_400_000;
+    await server.app.jobLog.recordJob({
+      ...job,
+      jobId: "old-one",
+      receivedAt: new Date(Date.now() - 100 * day),
+    });
+    await server.app.jobLog.recordJob({ ...job, jobId: "new-one", receivedAt: new Date() });
+    const prune = await runCli(
+      ["jobs", "prune", "--older-than", "90d", "--config", config, "--json"],
+      dir,
+    );
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(JSON.parse(prune.stdout).deleted).toBeGreaterThanOrEqual(1);
+    const left = (await server.app.jobLog.listJobs({ limit: 10_000 })).map((j) => j.jobId);
+    expect(left).toContain("new-one");
+    expect(left).not.toContain("old-one");
+    const badAge = await runCli(["jobs", "prune", "--older-than", "90", "--config", config], dir);
+    expect(badAge.code).toBe(1);
+    expect(badAge.stderr).toMatch(
+      /--older-than must be a number and a unit[\s\S]*Usage: facevault jobs prune/,
+    );
   }, 240_000);
 });

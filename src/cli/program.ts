@@ -272,5 +272,29 @@ it continues); (3) remove the old key from previousMasterKeys and restart.`,
       }),
   );
 
+  const jobs = finish(program.command("jobs").description("look after the bookkeeping log"));
+  finish(
+    jobs
+      .command("prune")
+      .description("delete bookkeeping records older than an age")
+      .requiredOption("--older-than <age>", "e.g. 90d, 12h, 2w (units s, m, h, d, w)")
+      .option("--config <file>", "server config (JSON; default: FACEVAULT_CONFIG)")
+      .option("--json", "machine-readable summary")
+      .action(async (o: { config?: string; olderThan: string; json?: boolean }) => {
+        const { loadConfig } = await config();
+        const { jobsPruneCommand, parseAge } = await import("./jobs-prune-command.js");
+        parseAge(o.olderThan); // a usage error before the database is opened
+        const s = await jobsPruneCommand(
+          loadConfig(o.config ? { configPath: o.config } : {}),
+          o.olderThan,
+        );
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ deleted: s.deleted, olderThan: s.olderThan.toISOString() })}\n`
+            : `jobs prune: ${s.deleted} records received before ${s.olderThan.toISOString()} deleted\n`,
+        );
+      }),
+  );
+
   return { program, exitCode: () => code, activeCommand: () => active };
 }
