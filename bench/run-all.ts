@@ -15,6 +15,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: "search", args: ["--expose-gc", "search-bench.ts"] },
   { name: "face", args: ["face-bench.ts"] },
   { name: "enroll", args: ["enroll-bench.ts"] },
+  { name: "enroll-cli", args: ["enroll-cli-bench.ts"] },
   { name: "transport", args: ["transport-bench.ts"] },
   { name: "replicas", args: ["replicas-bench.ts"] },
 ];

@@ -19,6 +19,7 @@ import type { CallContext } from "./call-context.js";
 import {
   imageErrorsOf,
   imagePropertiesOf,
+  jobError,
   noFeaturesError,
   probeProblem,
 } from "./image-results.js";
@@ -120,9 +121,20 @@ export function createMatching(options: MatchingOptions) {
         }),
       );
     }
+    // Never silently: classes another encoder made were not compared (until `reencode`).
+    const skipped = index.notComparable;
     return create(FaceSearchResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
       result,
+      errors:
+        skipped > 0
+          ? [
+              jobError(
+                "TemplatesNotCompared",
+                `${skipped} template(s) of this partition were made by another encoder than ${current.version} and were not compared; they are compared again once re-encoded (facevault reencode) or enrolled again`,
+              ),
+            ]
+          : [],
     });
   }
 

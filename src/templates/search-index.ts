@@ -110,6 +110,11 @@ export interface PartitionIndex {
    */
   search(query: SearchQuery): Promise<SearchMatch[]>;
   readonly size: number;
+  /**
+   * Templates of the partition made by another encoder version: not comparable with this
+   * encoder's probes, so left out of every search until re-encoded (`facevault reencode`).
+   */
+  readonly notComparable: number;
   /** Bytes the index holds for this partition (codes, bound numbers, class ids, lookup). */
   readonly residentBytes: number;
 }
@@ -175,6 +180,8 @@ function createPartitionIndex(
   /** Changes applied after the snapshot the last load used. */
   let catchUp = 0;
   let rows = emptyRows();
+  /** Class ids of templates of another encoder, left out of the rows (see `notComparable`). */
+  let otherEncoder = new Set<bigint>();
   // Distinct tag lists, shared by every template that carries the same one.
   const tagSetIds = new Map<string, number>();
   const tagSets: ReadonlySet<string>[] = [];
@@ -262,9 +269,15 @@ function createPartitionIndex(
   }
 
   /** Opens and indexes entries, yielding to the event loop every few milliseconds. */
-  async function applyUpserts(target: Rows, entries: readonly CompactEntry[]): Promise<void> {
+  async function applyUpserts(
+    target: Rows,
+    entries: readonly CompactEntry[],
+    others: Set<bigint>,
+  ): Promise<void> {
     let slice = performance.now();
     for (const entry of entries) {
+      if (entry.encoderVersion === options.encoderVersion) others.delete(entry.classId);
+      else others.add(entry.classId);
       const code = codeOf(entry);
       // An older encoder's template is not comparable until upgraded; a broken one never is.
       if (code === undefined) remove(target, entry.classId);
@@ -280,11 +293,16 @@ function createPartitionIndex(
     if (changes.full) {
       // Built apart and swapped in whole: a search meanwhile still sees the previous rows.
       const fresh = emptyRows();
-      await applyUpserts(fresh, changes.upserts);
+      const others = new Set<bigint>();
+      await applyUpserts(fresh, changes.upserts, others);
       rows = fresh;
+      otherEncoder = others;
     } else {
-      for (const classId of changes.deletes) remove(rows, classId);
-      await applyUpserts(rows, changes.upserts);
+      for (const classId of changes.deletes) {
+        remove(rows, classId);
+        otherEncoder.delete(classId);
+      }
+      await applyUpserts(rows, changes.upserts, otherEncoder);
     }
     revision = changes.revision;
   }
@@ -292,12 +310,13 @@ function createPartitionIndex(
   /** Reads the whole partition page by page, then catches up from the first page's revision. */
   async function loadPages(): Promise<void> {
     const fresh = emptyRows();
+    const others = new Set<bigint>();
     let after = 0n;
     let first: number | undefined;
     for (;;) {
       const page = await store.compactPage(storage, partition, after, pageSize);
       first ??= page.revision;
-      await applyUpserts(fresh, page.entries);
+      await applyUpserts(fresh, page.entries, others);
       const last = page.entries.at(-1);
       if (last === undefined || page.entries.length < pageSize) break;
       after = last.classId;
@@ -307,6 +326,7 @@ function createPartitionIndex(
     // (including rows the pages missed or deletions) comes with the catch-up.
     const changes = await store.partitionChanges(storage, partition, first ?? 0);
     rows = fresh;
+    otherEncoder = others;
     await apply(changes);
   }
 
@@ -352,6 +372,8 @@ function createPartitionIndex(
     const changes = await store.partitionChanges(storage, partition, info.revision);
     if (changes.full) return false;
     rows = fresh;
+    // Snapshots are written only while no template of another encoder is left out (load()).
+    otherEncoder = new Set();
     await apply(changes);
     catchUp = changes.upserts.length + changes.deletes.length;
     return true;
@@ -407,7 +429,10 @@ function createPartitionIndex(
       "search index loaded",
     );
     const size = rows.codes.size;
-    if (size >= snapshotMin && (!fromSnapshot || catchUp > Math.max(snapshotMin, size / 10))) {
+    // A snapshot holds only comparable rows: while other encoders' templates wait for
+    // `reencode`, none is written, so that a load from it never forgets them.
+    const rebuild = !fromSnapshot || catchUp > Math.max(snapshotMin, size / 10);
+    if (size >= snapshotMin && rebuild && otherEncoder.size === 0) {
       await writeSnapshot();
     }
   }
@@ -542,6 +567,9 @@ function createPartitionIndex(
   return {
     get size() {
       return rows.codes.size;
+    },
+    get notComparable() {
+      return otherEncoder.size;
     },
     get residentBytes() {
       return rows.codes.memoryBytes + rows.classIds.byteLength + rows.rowOf.bytes;

@@ -1,0 +1,84 @@
+import type { FacevaultConfig } from "../config.js";
+import { FacevaultError } from "../errors.js";
+import { createTemplateStore } from "../store/create-template-store.js";
+import type { Bcid, TemplateStore } from "../store/template-store.js";
+import { usageError } from "./usage-error.js";
+
+/** A storage and partition the maintenance commands work on. */
+export interface PartitionRef {
+  storage: string;
+  partition: number;
+}
+
+/** Class ids read per page when walking a partition. */
+export const classPageSize = 500;
+
+/** Opens the configured database for a maintenance command (migrations applied as by serve). */
+export async function openConfiguredStore(config: FacevaultConfig) {
+  return createTemplateStore({ database: config.database, schema: config.databaseSchema });
+}
+
+/**
+ * The partitions a maintenance command works on: the one `--partition storage/partition`
+ * names, or every partition a configured client uses (the only ones the server serves).
+ */
+export function partitionsOf(config: FacevaultConfig, option?: string): PartitionRef[] {
+  if (option !== undefined) {
+    const match = /^([^/]+)\/(\d+)$/.exec(option);
+    if (!match)
+      throw usageError(`--partition must be storage/partition, e.g. bws/1, not '${option}'`);
+    return [{ storage: match[1] as string, partition: Number(match[2]) }];
+  }
+  const seen = new Map<string, PartitionRef>();
+  for (const c of config.clients) seen.set(`${c.storage}/${c.partition}`, c);
+  return [...seen.values()].map((c) => ({ storage: c.storage, partition: c.partition }));
+}
+
+/**
+ * Every class id of a partition after `after`, ascending, page by page (each page one
+ * snapshot; a class created meanwhile with a higher id is still met).
+ */
+export async function* classIdsOf(
+  store: TemplateStore,
+  at: PartitionRef,
+  after = 0n,
+): AsyncGenerator<{ classId: bigint; encoderVersion: number }> {
+  let last = after;
+  for (;;) {
+    const page = await store.compactPage(at.storage, at.partition, last, classPageSize);
+    for (const e of page.entries) yield { classId: e.classId, encoderVersion: e.encoderVersion };
+    const tail = page.entries.at(-1);
+    if (!tail || page.entries.length < classPageSize) return;
+    last = tail.classId;
+  }
+}
+
+/** Counts the classes of partitions (for progress). */
+export async function countClasses(
+  store: TemplateStore,
+  partitions: readonly PartitionRef[],
+  include: (e: { encoderVersion: number }) => boolean = () => true,
+): Promise<number> {
+  let n = 0;
+  for (const p of partitions) for await (const e of classIdsOf(store, p)) if (include(e)) n++;
+  return n;
+}
+
+export function bcidOf(at: PartitionRef, classId: bigint): Bcid {
+  return { storage: at.storage, partition: at.partition, classId };
+}
+
+/** Runs a read-modify-write until no concurrent writer got in between (bounded). */
+export async function retryOnConflict<T>(what: string, body: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await body();
+    } catch (err) {
+      const aborted = err instanceof FacevaultError && err.kind === "aborted";
+      if (!aborted || attempt >= 50) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+    }
+  }
+  // unreachable; keeps the return type honest for the compiler
+  throw new FacevaultError("aborted", `${what}: too many concurrent writes`);
+}

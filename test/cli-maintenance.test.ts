@@ -1,0 +1,147 @@
+/**
+ * The maintenance commands as an operator runs them (child processes of src/main.ts with the
+ * server's config file) against a server that keeps serving, on SQLite and on PostgreSQL:
+ * - reencode: templates of encoder 2 are left out of Search with a TemplatesNotCompared error
+ *   (never silently) until `facevault reencode` upgrades them; then Search finds them;
+ * - rekey: after `facevault rekey --new-master-key-file`, a server holding only the new key
+ *   (the old one removed from previousMasterKeys) still opens every template;
+ * - jobs prune: bookkeeping records older than the age go, newer ones stay.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createGrpcJsClient, type FaceRecognition, type GrpcJsClient } from "@facevault/client";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { photo } from "./support/photos.js";
+import { runCli } from "./support/run-cli.js";
+import { startTestServer, type TestServer, testPostgresUrl } from "./support/test-server.js";
+
+const schema = `cli_maintenance_${process.pid}`;
+const dropSchema = async () => {
+  const admin = new pg.Client({ connectionString: testPostgresUrl });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  await admin.end();
+};
+afterAll(dropSchema);
+
+const databases = [
+  { name: "SQLite", options: {} },
+  { name: "PostgreSQL", options: { database: testPostgresUrl, databaseSchema: schema } },
+];
+
+describe.each(databases)("maintenance commands on $name", ({ options }) => {
+  let server: TestServer | undefined;
+  let grpc: GrpcJsClient<typeof FaceRecognition> | undefined;
+  const connect = (s: TestServer) => {
+    grpc?.close();
+    const client = createGrpcJsClient({
+      address: s.address,
+      token: () => s.token(s.clients.alice),
+    });
+    grpc = client;
+    return client;
+  };
+  afterAll(async () => {
+    grpc?.close();
+    await server?.close();
+  });
+
+  it("reencode upgrades other encoders' templates; rekey lets the old key go", async () => {
+    if (options.databaseSchema) await dropSchema();
+    server = await startTestServer({
+      ...options,
+      config: { face: { workers: 1, encoderVersion: 2 } },
+    });
+    const dir = server.dir;
+    const config = join(dir, "config.json");
+    let client = connect(server);
+    const probe = photo("people/person-01/02.jpg");
+    for (const [classId, file] of [
+      [1n, "people/person-01/01.jpg"],
+      [2n, "people/person-02/01.jpg"],
+    ] as const) {
+      const answer = await client.enroll({ classId, images: [{ image: photo(file) }] });
+      expect(answer.enrolledImages).toBe(1);
+    }
+
+    // The default encoder now: both templates are of another one.
+    server = await server.restart({ face: { workers: 1 } });
+    client = connect(server);
+    const before = await client.search({ images: [{ image: probe }] });
+    expect(before.result[0]?.matches ?? []).toHaveLength(0);
+    expect(before.errors.map((e) => e.errorCode)).toEqual(["TemplatesNotCompared"]);
+    expect(before.errors[0]?.message).toMatch(/^2 template\(s\) .* not compared/);
+
+    const reencode = await runCli(["reencode", "--config", config, "--json"], dir);
+    expect(reencode.code, reencode.stderr).toBe(0);
+    const summary = JSON.parse(reencode.stdout.trim().split("\n").pop() as string);
+    expect(summary).toMatchObject({ found: 2, upgraded: 2, failed: [] });
+    const after = await client.search({ images: [{ image: probe }] });
+    expect(after.errors).toEqual([]);
+    expect(after.result[0]?.matches[0]?.classId).toBe(1n);
+    expect((await client.getTemplateStatus({ classId: 1n })).encoderVersion).toBe(3);
+    // Nothing left: a second run finds nothing to do.
+    const again = await runCli(["reencode", "--config", config, "--json"], dir);
+    expect(JSON.parse(again.stdout.trim().split("\n").pop() as string)).toMatchObject({ found: 0 });
+
+    // Rekey, step 1: the new key seals, the old one still opens.
+    const oldKey = (JSON.parse(readFileSync(config, "utf8")) as { masterKey: string }).masterKey;
+    const newKey = randomBytes(32).toString("base64");
+    writeFileSync(join(dir, "new.key"), `${newKey}\n`);
+    server = await server.restart({ masterKey: newKey, previousMasterKeys: [oldKey] });
+    client = connect(server);
+    // Step 2, while the server serves.
+    const rekey = await runCli(
+      ["rekey", "--config", config, "--new-master-key-file", join(dir, "new.key"), "--json"],
+      dir,
+    );
+    expect(rekey.code, rekey.stderr).toBe(0);
+    expect(JSON.parse(rekey.stdout.trim().split("\n").pop() as string)).toMatchObject({
+      templates: 2,
+      resealed: 2,
+    });
+    // Step 3: the old key is gone; every template still opens.
+    server = await server.restart({ masterKey: newKey, previousMasterKeys: [] });
+    client = connect(server);
+    const verified = await client.verify({ classId: 1n, image: { image: probe } });
+    expect(verified.verified).toBe(true);
+    const found = await client.search({ images: [{ image: probe }] });
+    expect(found.errors).toEqual([]);
+    expect(found.result[0]?.matches[0]?.classId).toBe(1n);
+
+    // A key the config does not know is refused: servers could not open what it sealed.
+    writeFileSync(join(dir, "stray.key"), randomBytes(32).toString("base64"));
+    const stray = await runCli(
+      ["rekey", "--config", config, "--new-master-key-file", join(dir, "stray.key")],
+      dir,
+    );
+    expect(stray.code).toBe(1);
+    expect(stray.stderr).toMatch(/new master key is not in the configuration/);
+
+    // jobs prune: a record of 100 days ago goes, one of today stays.
+    const job = { clientId: "alice", method: "Verify", durationMs: 1, outcome: 0, imageCount: 1 };
+    const day = 86_400_000;
+    await server.app.jobLog.recordJob({
+      ...job,
+      jobId: "old-one",
+      receivedAt: new Date(Date.now() - 100 * day),
+    });
+    await server.app.jobLog.recordJob({ ...job, jobId: "new-one", receivedAt: new Date() });
+    const prune = await runCli(
+      ["jobs", "prune", "--older-than", "90d", "--config", config, "--json"],
+      dir,
+    );
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(JSON.parse(prune.stdout).deleted).toBeGreaterThanOrEqual(1);
+    const left = (await server.app.jobLog.listJobs({ limit: 10_000 })).map((j) => j.jobId);
+    expect(left).toContain("new-one");
+    expect(left).not.toContain("old-one");
+    const badAge = await runCli(["jobs", "prune", "--older-than", "90", "--config", config], dir);
+    expect(badAge.code).toBe(1);
+    expect(badAge.stderr).toMatch(
+      /--older-than must be a number and a unit[\s\S]*Usage: facevault jobs prune/,
+    );
+  }, 240_000);
+});
