@@ -96,7 +96,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, apis] of Object.entries(setups)) {
       const rate = await throughput(UNITS, CALLERS, (i) => unit(apis, i));
-      (rates[name] ??= []).push(rate);
+      rates[name] = [...(rates[name] ?? []), rate];
     }
   }
   console.log(
