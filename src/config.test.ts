@@ -122,6 +122,15 @@ describe("loadConfig", () => {
     expect(failure({ ...valid(), bookkeeping: { retentionDays: -1 } })).toBe(
       "config: bookkeeping.retentionDays must be an integer from 0 to 36500",
     );
+    expect(failure({ ...valid(), admins: [{ id: "a", key: "short", scopes: ["*"] }] })).toBe(
+      "config: admins[0].key must be a string of at least 32 characters",
+    );
+    expect(
+      failure({ ...valid(), admins: [{ id: "a", key: "k".repeat(32), scopes: ["bws/one"] }] }),
+    ).toBe("config: admins[0].scopes[0] must be *, <storage>/* or <storage>/<partition>");
+    expect(failure({ ...valid(), admins: [{ id: "a", scopes: ["*"] }] })).toBe(
+      "config: admins[0].key or keyFile must be given (exactly one of them)",
+    );
     expect(failure(valid(), { PORT: "eighty" })).toBe(
       "config: port (from PORT) must be an integer from 0 to 65535",
     );
