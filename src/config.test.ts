@@ -68,6 +68,23 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ port: 9999, dataDir: "/srv/fv", database: "postgres://x@h/db" });
   });
 
+  it("reads admin keys inline or from a file, and redacts them", () => {
+    const inline = "i".repeat(40);
+    const { configPath, dir } = withConfig({
+      ...valid(),
+      admins: [
+        { id: "root", keyFile: "admin.key", scopes: ["*"] },
+        { id: "ops", key: inline, scopes: ["bws/*", "bws/3"] },
+      ],
+    });
+    writeFileSync(join(dir, "admin.key"), `${"f".repeat(36)}\n`);
+    expect(loadConfig({ configPath, env: {} }).admins).toEqual([
+      { id: "root", key: "f".repeat(36), scopes: ["*"] },
+      { id: "ops", key: inline, scopes: ["bws/*", "bws/3"] },
+    ]);
+    expect(JSON.stringify(effectiveConfig({ configPath, env: {} }))).not.toContain(inline);
+  });
+
   it("reads the master key from a file", () => {
     const { configPath, dir } = withConfig({
       clients: valid().clients,
