@@ -36,7 +36,7 @@ const visit = (path: string) => visitPage(chromium.browser, base, path);
 describe("pages in headless Chromium", () => {
   it("renders the API docs at /docs from /openapi.json", async () => {
     const { page, problems, foreign } = await visit("/docs");
-    await expect.poll(() => page.locator(".opblock").count(), { timeout: 30_000 }).toBe(11);
+    await expect.poll(() => page.locator(".opblock").count(), { timeout: 30_000 }).toBe(12);
     const title = page.locator(".info .title").first();
     expect(await title.isVisible()).toBe(true);
     expect(await title.textContent()).toMatch(/facevault JSON Web API/);

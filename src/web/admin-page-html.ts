@@ -112,7 +112,7 @@ async function loadTemplates(first) {
     const button = document.createElement("button");
     button.textContent = "thumbnails"; button.className = "thumbs";
     button.disabled = !t.thumbnailsStored;
-    button.onclick = async () => {
+    button.onclick = quietly(async () => {
       const details = await api(base() + "/" + t.classId, { includeThumbnails: "true" });
       cell.replaceChildren();
       for (const th of details.thumbnails) {
@@ -120,7 +120,7 @@ async function loadTemplates(first) {
         img.className = "thumb"; img.alt = "thumbnail of class " + t.classId; img.src = "data:image/png;base64," + th.image;
         cell.appendChild(img);
       }
-    };
+    });
     cell.appendChild(button);
     row("templates", [t.classId, t.tags.join(", "), t.encoderVersion, when(t.enrolled), t.featureVectors, t.thumbnailsStored, cell]);
   }
@@ -142,11 +142,13 @@ async function loadJobs(first) {
   }
 }
 
-$("load").onclick = async () => { await loadPartitions(); await loadJobs(true); };
-$("filter").onclick = () => loadTemplates(true);
-$("more").onclick = () => loadTemplates(false);
-$("jobs").onclick = () => loadJobs(true);
-$("moreJobs").onclick = () => loadJobs(false);
+// A failed call has already said why on the page (api): nothing more to do with its error.
+const quietly = (action) => () => action().catch(() => undefined);
+$("load").onclick = quietly(async () => { await loadPartitions(); await loadJobs(true); });
+$("filter").onclick = quietly(() => loadTemplates(true));
+$("more").onclick = quietly(() => loadTemplates(false));
+$("jobs").onclick = quietly(() => loadJobs(true));
+$("moreJobs").onclick = quietly(() => loadJobs(false));
 </script>
 </body>
 </html>
