@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { type Tracer, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { createAdminKeyRegistry } from "./auth/admin-keys.js";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
@@ -16,6 +17,7 @@ import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
+import { createAdminService } from "./service/admin-service.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
 import { type JobRetention, startJobRetention } from "./service/job-retention.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
@@ -158,6 +160,16 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,
     }),
     jobLog,
+    admin: {
+      service: createAdminService({
+        store,
+        catalog: availability.store,
+        jobLog,
+        vault,
+        clients: config.clients,
+      }),
+      keys: createAdminKeyRegistry(config.admins),
+    },
     limits: config.limits,
     http: config.http,
     bwsVersion: config.bwsVersion,

@@ -4,6 +4,7 @@
  * table documents the same settings. Unknown keys are refused with their path.
  */
 import { z } from "zod";
+import { ADMIN_SCOPE } from "./auth/admin-keys.js";
 import { DEFAULT_ENCODER_VERSION, encoderVersions } from "./face/encoders.js";
 
 // Each type carries the message the error will show, after the setting's path.
@@ -138,6 +139,27 @@ export const clientSchema = z.strictObject(
   { error: "must be a JSON object" },
 );
 
+export const adminSchema = z.strictObject(
+  {
+    /** Names the admin in logs and in the call log (client `admin:<id>`). */
+    id: text(),
+    /** Bearer key, at least 32 characters; exactly one of key and keyFile. */
+    key: z
+      .string({ error: "must be a string of at least 32 characters" })
+      .min(32, "must be a string of at least 32 characters")
+      .optional(),
+    /** File holding the key (trimmed). Relative to the config file. */
+    keyFile: text().optional(),
+    /** `*`, `<storage>/*` or `<storage>/<partition>`: what the key may see and change. */
+    scopes: list(
+      z
+        .string({ error: "must be *, <storage>/* or <storage>/<partition>" })
+        .regex(ADMIN_SCOPE, "must be *, <storage>/* or <storage>/<partition>"),
+    ),
+  },
+  { error: "must be a JSON object" },
+);
+
 /** The configuration file. Absent keys take their defaults; unknown keys are refused. */
 export const configFileSchema = z.strictObject(
   {
@@ -171,6 +193,8 @@ export const configFileSchema = z.strictObject(
     bookkeeping: bookkeepingSchema,
     /** Required outside development mode. */
     clients: list(clientSchema).optional(),
+    /** Keys of the admin API and page (facevault.admin.v1.Admin). None: no admin access. */
+    admins: z.array(adminSchema, { error: "must be an array" }).default([]),
   },
   { error: "must be a JSON object" },
 );
@@ -186,4 +210,4 @@ export type BookkeepingSettings = ConfigFile["bookkeeping"];
 export type TlsSettings = z.output<typeof tlsSchema>;
 
 /** Settings whose values are secrets: redacted wherever the configuration is shown. */
-export const secretSettings = ["masterKey", "previousMasterKeys", "keys"] as const;
+export const secretSettings = ["masterKey", "previousMasterKeys", "keys", "key"] as const;

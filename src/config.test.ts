@@ -68,6 +68,23 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ port: 9999, dataDir: "/srv/fv", database: "postgres://x@h/db" });
   });
 
+  it("reads admin keys inline or from a file, and redacts them", () => {
+    const inline = "i".repeat(40);
+    const { configPath, dir } = withConfig({
+      ...valid(),
+      admins: [
+        { id: "root", keyFile: "admin.key", scopes: ["*"] },
+        { id: "ops", key: inline, scopes: ["bws/*", "bws/3"] },
+      ],
+    });
+    writeFileSync(join(dir, "admin.key"), `${"f".repeat(36)}\n`);
+    expect(loadConfig({ configPath, env: {} }).admins).toEqual([
+      { id: "root", key: "f".repeat(36), scopes: ["*"] },
+      { id: "ops", key: inline, scopes: ["bws/*", "bws/3"] },
+    ]);
+    expect(JSON.stringify(effectiveConfig({ configPath, env: {} }))).not.toContain(inline);
+  });
+
   it("reads the master key from a file", () => {
     const { configPath, dir } = withConfig({
       clients: valid().clients,
@@ -121,6 +138,15 @@ describe("loadConfig", () => {
     );
     expect(failure({ ...valid(), bookkeeping: { retentionDays: -1 } })).toBe(
       "config: bookkeeping.retentionDays must be an integer from 0 to 36500",
+    );
+    expect(failure({ ...valid(), admins: [{ id: "a", key: "short", scopes: ["*"] }] })).toBe(
+      "config: admins[0].key must be a string of at least 32 characters",
+    );
+    expect(
+      failure({ ...valid(), admins: [{ id: "a", key: "k".repeat(32), scopes: ["bws/one"] }] }),
+    ).toBe("config: admins[0].scopes[0] must be *, <storage>/* or <storage>/<partition>");
+    expect(failure({ ...valid(), admins: [{ id: "a", scopes: ["*"] }] })).toBe(
+      "config: admins[0].key or keyFile must be given (exactly one of them)",
     );
     expect(failure(valid(), { PORT: "eighty" })).toBe(
       "config: port (from PORT) must be an integer from 0 to 65535",

@@ -14,8 +14,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { z } from "zod";
+import type { AdminConfig } from "./auth/admin-keys.js";
 import type { ClientConfig } from "./auth/client-registry.js";
 import {
+  type adminSchema,
   type BookkeepingSettings,
   type ConfigFile,
   clientSchema,
@@ -78,6 +80,8 @@ export interface FacevaultConfig {
   matching: MatchingSettings;
   bookkeeping: BookkeepingSettings;
   clients: ClientConfig[];
+  /** Admin API keys with their scopes; empty: the admin API refuses every call. */
+  admins: AdminConfig[];
   /** True when no config was given and a local development setup was created. */
   devMode: boolean;
 }
@@ -196,6 +200,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     matching: file.matching,
     bookkeeping: file.bookkeeping,
     clients,
+    admins: readAdmins(file.admins, at("admins")),
     devMode,
   };
 }
@@ -434,6 +439,22 @@ function readClients(entries: z.output<typeof clientSchema>[]): ClientConfig[] {
       // 32 bytes at least: shorter HMAC keys are guessable; vendor keys are 64.
       keys: entry.keys.map((k, j) => decodeKey(k, `${field}.keys[${j}]`, 32)),
     };
+  });
+}
+
+function readAdmins(entries: z.output<typeof adminSchema>[], base: string): AdminConfig[] {
+  const seen = new Set<string>();
+  return entries.map((entry, i) => {
+    const field = `admins[${i}]`;
+    if (seen.has(entry.id)) throw invalid(`${field}.id`, `'${entry.id}' is listed twice`);
+    seen.add(entry.id);
+    if ((entry.key === undefined) === (entry.keyFile === undefined)) {
+      throw invalid(`${field}.key`, "or keyFile must be given (exactly one of them)");
+    }
+    const key =
+      entry.key ?? readKeyFile(resolve(base, entry.keyFile as string), `${field}.keyFile`);
+    if (key.length < 32) throw invalid(`${field}.keyFile`, "must hold at least 32 characters");
+    return { id: entry.id, key, scopes: entry.scopes };
   });
 }
 

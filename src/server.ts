@@ -20,7 +20,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
+import { Admin } from "../gen/facevault/admin/v1/admin_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import type { AdminKeyRegistry } from "./auth/admin-keys.js";
 import type { TokenVerifier } from "./auth/token-verifier.js";
 import type { HttpSettings, Limits } from "./config.js";
 import { mendGrpcTrailers } from "./http/grpc-trailers.js";
@@ -29,10 +31,12 @@ import { createListener, type TlsIdentity } from "./http/listener.js";
 import type { NodeRequest, NodeResponse } from "./http/node-types.js";
 import { sendJsonText, sendRestError } from "./rest/rest-error.js";
 import { createRestTranscoder } from "./rest/rest-transcoder.js";
+import { adminAuthenticator, adminImpl } from "./rpc/admin-routes.js";
 import { createCallInterceptor } from "./rpc/call-interceptor.js";
 import { type Job, jobKey } from "./rpc/context-values.js";
 import { faceRecognitionImpl } from "./rpc/face-recognition-routes.js";
 import { healthImpl } from "./rpc/health-routes.js";
+import type { AdminService } from "./service/admin-service.js";
 import type { FaceRecognitionService } from "./service/face-recognition-service.js";
 import type { Readiness } from "./service/readiness.js";
 import type { JobLog } from "./store/job-log.js";
@@ -41,6 +45,8 @@ export interface ServerOptions {
   logger: Logger;
   service: FaceRecognitionService;
   verifier: TokenVerifier;
+  /** The admin API (facevault.admin.v1.Admin) and its keys. */
+  admin: { service: AdminService; keys: AdminKeyRegistry };
   /** Bookkeeping records of every call are written here. */
   jobLog: Pick<JobLog, "recordJob">;
   limits: Limits;
@@ -100,6 +106,7 @@ export function createServer(options: ServerOptions): FacevaultServer {
       verifier: options.verifier,
       logger: logger.child({ component: "rpc" }),
       publicServices: [Health.typeName],
+      authenticators: { [Admin.typeName]: adminAuthenticator(options.admin.keys) },
       record: jobs.record,
       ...(options.onCallEnded ? { onCallEnded: options.onCallEnded } : {}),
       ...(options.tracer ? { tracer: options.tracer } : {}),
@@ -108,9 +115,13 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const faces = faceRecognitionImpl(options.service, {
     requestTimeoutMs: limits.requestTimeoutMs,
   });
+  const admin = adminImpl(options.admin.service);
   const health = healthImpl(readiness, stopping.signal);
   const rest = createRestTranscoder({
-    services: [createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces)],
+    services: [
+      createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces),
+      createServiceImplSpec<typeof Admin>(Admin, admin),
+    ],
     interceptors,
     maxRequestBytes: limits.maxRequestBytes,
     maxJsonDepth: limits.maxJsonDepth,
@@ -120,7 +131,8 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const contextValues = (req: NodeRequest) => createContextValues().set(jobKey, jobs.jobOf(req));
 
   const rpc = connectNodeAdapter({
-    routes: (router) => router.service(FaceRecognition, faces).service(Health, health),
+    routes: (router) =>
+      router.service(FaceRecognition, faces).service(Admin, admin).service(Health, health),
     interceptors,
     // Accepted gzip and br (the adapter's default) and answer in kind when the client accepts.
     compressMinBytes: options.http.compressMinBytes,

@@ -4,26 +4,18 @@
  * and load nothing from another origin. The pages are served by their own handlers, composed as
  * the server composes them, on a plain HTTP server (no face engine needed to render them).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiDocs } from "../src/web/api-docs.js";
 import { serveWebPage } from "../src/web/web-page.js";
+import { type Chromium, launchChromium, visit as visitPage } from "./support/chromium.js";
 
-const chromiumPath = "/usr/bin/chromium";
-const profile = mkdtempSync(join(tmpdir(), "facevault-chromium-"));
 let server: Server;
 let base: string;
-let browser: BrowserContext;
+let chromium: Chromium;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`${chromiumPath} is missing: .ci/run installs Debian's chromium when missing`);
-  }
   const docs = createApiDocs();
   server = createServer((req, res) => {
     if (serveWebPage(req, res) || docs(req, res)) return;
@@ -31,56 +23,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // A persistent context is how Playwright takes a --user-data-dir: a fresh one per run.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  chromium = await launchChromium();
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  rmSync(profile, { recursive: true, force: true });
 });
 
-interface Visit {
-  page: Page;
-  problems: string[];
-  foreign: string[];
-}
-
-/** Opens a page, recording console errors, page errors, failed requests and foreign requests. */
-async function visit(path: string): Promise<Visit> {
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  const foreign: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("request", (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith("data:")) foreign.push(r.url());
-  });
-  const res = await page.goto(base + path, { waitUntil: "load" });
-  expect(res?.status()).toBe(200);
-  return { page, problems, foreign };
-}
+const visit = (path: string) => visitPage(chromium.browser, base, path);
 
 describe("pages in headless Chromium", () => {
   it("renders the API docs at /docs from /openapi.json", async () => {
     const { page, problems, foreign } = await visit("/docs");
-    await expect.poll(() => page.locator(".opblock").count(), { timeout: 30_000 }).toBe(6);
+    await expect.poll(() => page.locator(".opblock").count(), { timeout: 30_000 }).toBe(12);
     const title = page.locator(".info .title").first();
     expect(await title.isVisible()).toBe(true);
     expect(await title.textContent()).toMatch(/facevault JSON Web API/);
@@ -92,6 +48,12 @@ describe("pages in headless Chromium", () => {
       "/api/face/v1/template/{classId}/tags",
       "/api/face/v1/template/status/{classId}",
       "/api/face/v1/template/{classId}",
+      "/api/admin/v1/partitions",
+      "/api/admin/v1/storages/{storage}/partitions/{partition}/templates", // GET
+      "/api/admin/v1/storages/{storage}/partitions/{partition}/templates", // DELETE
+      "/api/admin/v1/storages/{storage}/partitions/{partition}/templates/{classId}",
+      "/api/admin/v1/jobs",
+      "/api/admin/v1/jobs:prune",
     ]);
     expect(await page.locator(".opblock").first().isVisible()).toBe(true);
     // The bearer scheme gives an Authorize button; no resolver or parser errors are shown.

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import type { Span, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { FaceEnrollmentResponse_EnrollmentAction } from "../../gen/bioid/services/v1/face_recognition_pb.js";
@@ -15,8 +15,22 @@ import {
 } from "./context-values.js";
 import { toConnectError } from "./error-mapping.js";
 
+/**
+ * Authenticates a call of a service with its own credentials: checks the Authorization header,
+ * puts the caller into the call's context values, and returns the id its bookkeeping record
+ * names as client.
+ * @throws FacevaultError `unauthenticated`
+ */
+export type CallAuthenticator = (
+  authorization: string | null,
+  values: ContextValues,
+) => Promise<string> | string;
+
 export interface CallInterceptorOptions {
+  /** Authenticates the calls of every service without an entry in `authenticators`. */
   verifier: TokenVerifier;
+  /** Services authenticated otherwise (the admin API), by fully-qualified name. */
+  authenticators?: Readonly<Record<string, CallAuthenticator>>;
   logger: Logger;
   /** Fully-qualified service names callable without a token and without bookkeeping (health). */
   publicServices?: readonly string[];
@@ -55,9 +69,15 @@ export function createCallInterceptor(options: CallInterceptorOptions): Intercep
     const call = async (span?: Span) => {
       let message: string | undefined;
       try {
-        const client = await options.verifier.verifyAuthorization(req.header.get("authorization"));
-        req.contextValues.set(clientKey, client);
-        current.clientId = client.clientId;
+        const authorization = req.header.get("authorization");
+        const authenticate = options.authenticators?.[req.service.typeName];
+        if (authenticate) {
+          current.clientId = await authenticate(authorization, req.contextValues);
+        } else {
+          const client = await options.verifier.verifyAuthorization(authorization);
+          req.contextValues.set(clientKey, client);
+          current.clientId = client.clientId;
+        }
         const res = await next(req);
         current.outcome = 0; // OK: Connect has no name for it
         if (!res.stream) {

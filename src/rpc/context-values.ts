@@ -1,4 +1,5 @@
 import { createContextKey } from "@connectrpc/connect";
+import type { AdminIdentity } from "../auth/admin-keys.js";
 import type { ClientConfig } from "../auth/client-registry.js";
 
 /** The wire protocol a call came in on; bounded, so it can label logs and metrics. */
@@ -33,6 +34,11 @@ export const jobKey = createContextKey<Job | undefined>(undefined, { description
 /** The authenticated client of the current call (set by the auth interceptor). */
 export const clientKey = createContextKey<ClientConfig | undefined>(undefined, {
   description: "client",
+});
+
+/** The authenticated admin of an admin API call (set by the call interceptor). */
+export const adminKey = createContextKey<AdminIdentity | undefined>(undefined, {
+  description: "admin",
 });
 
 /** Milliseconds since the job arrived. */

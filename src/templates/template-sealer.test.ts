@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FacevaultError } from "../errors.js";
 import { createTemplateSealer, type TemplateSealer } from "./template-sealer.js";
@@ -197,5 +197,53 @@ describe("partition key mode", () => {
     for (const { context, blob } of blobs) {
       expect(Buffer.from(sealer.open(blob, context))).toEqual(plaintext);
     }
+  });
+});
+
+describe("blobMacKey", () => {
+  /**
+   * What a re-keying does to an envelope blob, written from the documented layout: unwrap the
+   * data key with the old master key, wrap the same data key under the new one. The body stays.
+   */
+  function rewrap(blob: Uint8Array, oldKey: Buffer, newKey: Buffer, place: string): Buffer {
+    const bytes = Buffer.from(blob);
+    const gcmAad = (header: Buffer) => Buffer.concat([header, Buffer.from(place, "utf8")]);
+    const keyHeader = bytes.subarray(0, 10);
+    const decipher = createDecipheriv("aes-256-gcm", oldKey, bytes.subarray(10, 22));
+    decipher.setAAD(gcmAad(keyHeader));
+    decipher.setAuthTag(bytes.subarray(22, 38));
+    const dataKey = Buffer.concat([decipher.update(bytes.subarray(38, 70)), decipher.final()]);
+    const newId = createHmac("sha256", newKey).update("facevault master key id").digest();
+    const newKeyHeader = Buffer.concat([bytes.subarray(0, 2), newId.subarray(0, 8)]);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", newKey, iv);
+    cipher.setAAD(gcmAad(newKeyHeader));
+    const wrapped = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+    const header = Buffer.concat([newKeyHeader, iv, cipher.getAuthTag(), wrapped]);
+    // The body was authenticated with the old header: re-seal it under the same data key.
+    const body = createDecipheriv("aes-256-gcm", dataKey, bytes.subarray(70, 82));
+    body.setAAD(gcmAad(bytes.subarray(0, 70)));
+    body.setAuthTag(bytes.subarray(82, 98));
+    const clear = Buffer.concat([body.update(bytes.subarray(98)), body.final()]);
+    const bodyIv = randomBytes(12);
+    const again = createCipheriv("aes-256-gcm", dataKey, bodyIv);
+    again.setAAD(gcmAad(header));
+    const sealed = Buffer.concat([again.update(clear), again.final()]);
+    return Buffer.concat([header, bodyIv, again.getAuthTag(), sealed]);
+  }
+
+  it("is the same after the blob's data key is re-wrapped under a new master key", () => {
+    const before = createTemplateSealer({ masterKeys: [keyA] });
+    const blob = before.seal(plaintext, aad);
+    const macKey = before.blobMacKey(blob, aad);
+    const moved = rewrap(blob, keyA, keyB, aad);
+    const after = createTemplateSealer({ masterKeys: [keyB] });
+    expect(Buffer.from(after.open(moved, aad)).equals(plaintext)).toBe(true);
+    expect(after.blobMacKey(moved, aad).equals(macKey)).toBe(true);
+    // Only from the header, and bound to the place and to the blob's own data key.
+    expect(after.blobMacKey(moved.subarray(0, 70), aad).equals(macKey)).toBe(true);
+    expect(before.blobMacKey(before.seal(plaintext, aad), aad).equals(macKey)).toBe(false);
+    expectDataLoss(() => after.blobMacKey(moved, `${aad}0`));
+    expectDataLoss(() => before.blobMacKey(moved, aad));
   });
 });
