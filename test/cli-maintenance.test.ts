@@ -5,6 +5,9 @@
  *   (never silently) until `facevault reencode` upgrades them; then Search finds them;
  * - rekey: after `facevault rekey --new-master-key-file`, a server holding only the new key
  *   (the old one removed from previousMasterKeys) still opens every template;
+ * - export / import: a partition into an encrypted archive and into another partition, where
+ *   its templates verify; imported again, nothing is overwritten; a changed archive or a wrong
+ *   passphrase is refused;
  * - jobs prune: bookkeeping records older than the age go, newer ones stay.
  */
 import { randomBytes } from "node:crypto";
@@ -48,7 +51,7 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     await server?.close();
   });
 
-  it("reencode upgrades other encoders' templates; rekey lets the old key go", async () => {
+  it("reencode, rekey, export/import and jobs prune, with a server serving", async () => {
     if (options.databaseSchema) await dropSchema();
     server = await startTestServer({
       ...options,
@@ -119,6 +122,56 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     );
     expect(stray.code).toBe(1);
     expect(stray.stderr).toMatch(/new master key is not in the configuration/);
+
+    // export bws/1 (alice's partition), import into bws/2 (bob's): his server answers from it.
+    writeFileSync(join(dir, "pass.txt"), "correct horse battery staple\n");
+    const archive = join(dir, "alice.fvx");
+    const secret = ["--passphrase-file", join(dir, "pass.txt"), "--config", config];
+    const exported = await runCli(
+      ["export", "--partition", "bws/1", "--out", archive, ...secret],
+      dir,
+    );
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(readFileSync(archive, "utf8")).not.toContain("person"); // nothing in clear
+    const imported = await runCli(
+      ["import", archive, "--partition", "bws/2", ...secret, "--json"],
+      dir,
+    );
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout).rows).toEqual([
+      { classId: "1", action: "TEMPLATE_IMPORTED" },
+      { classId: "2", action: "TEMPLATE_IMPORTED" },
+    ]);
+    const bob = createGrpcJsClient({
+      address: server.address,
+      token: () => server?.token(server.clients.bob) ?? "",
+    });
+    try {
+      expect((await bob.verify({ classId: 1n, image: { image: probe } })).verified).toBe(true);
+    } finally {
+      bob.close();
+    }
+    // Again: nothing is overwritten. A changed archive or a wrong passphrase: refused.
+    const lines = readFileSync(archive, "utf8").split("\n");
+    lines[1] = `${lines[1]?.slice(0, 20)}A${lines[1]?.slice(21)}`;
+    writeFileSync(join(dir, "changed.fvx"), lines.join("\n"));
+    writeFileSync(join(dir, "wrong.txt"), "not the right passphrase");
+    const [reimported, changed, wrong] = await Promise.all([
+      runCli(["import", archive, "--partition", "bws/2", ...secret, "--json"], dir),
+      runCli(["import", join(dir, "changed.fvx"), "--partition", "bws/2", ...secret], dir),
+      runCli(
+        ["import", archive, "--passphrase-file", join(dir, "wrong.txt"), "--config", config],
+        dir,
+      ),
+    ]);
+    expect(JSON.parse(reimported.stdout).rows.map((r: { action: string }) => r.action)).toEqual([
+      "TEMPLATE_EXISTS",
+      "TEMPLATE_EXISTS",
+    ]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/does not match its checksum/);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/failed authentication: wrong passphrase or key/);
 
     // jobs prune: a record of 100 days ago goes, one of today stays.
     const job = { clientId: "alice", method: "Verify", durationMs: 1, outcome: 0, imageCount: 1 };

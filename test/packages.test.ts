@@ -83,8 +83,10 @@ afterAll(() => {
 describe("the installed facevault command", () => {
   it("prints its usage", async () => {
     const { stdout } = await run(bin, ["--help"], { env });
-    expect(stdout).toMatch(/^Usage:\n {2}facevault \[serve\] \[--config FILE\]/);
-    expect(stdout).toMatch(/facevault token/);
+    expect(stdout).toMatch(/^Usage: facevault \[options\] \[command\]/);
+    for (const command of ["serve", "token", "enroll", "rekey", "export", "import"]) {
+      expect(stdout).toMatch(new RegExp(`^ {2}${command} `, "m"));
+    }
   });
 
   it("mints a token for the development client", async () => {

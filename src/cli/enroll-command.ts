@@ -45,6 +45,7 @@ export async function enrollCommand(path: string, options: EnrollCommandOptions)
     );
   }
   const progress = createProgress({
+    json: Boolean(options.json),
     label: "enroll",
     unit: "images",
     total: source.items.length,

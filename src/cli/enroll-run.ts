@@ -145,8 +145,43 @@ export async function runEnroll(options: EnrollRunOptions): Promise<EnrollSummar
         continue;
       }
       journal.write({ t: "begin", key, before: last });
-      try {
-        const answer = await calls.enroll({ classId: BigInt(classId), images: [{ image }] }, call);
+      for (let attempt = 1; ; attempt++) {
+        let answer: Awaited<ReturnType<typeof calls.enroll>>;
+        try {
+          answer = await calls.enroll({ classId: BigInt(classId), images: [{ image }] }, call);
+        } catch (err) {
+          // No answer (deadline, lost connection, refusal): the call may have been applied.
+          // Settle it now, before another image of the class moves the timestamp.
+          let now: string | null;
+          try {
+            now = await status();
+          } catch {
+            // The server is gone: the journal keeps the image in doubt for the next run, and
+            // the class stops here so that nothing else changes it before that run checks.
+            summary.failed++;
+            allOk = false;
+            finish({ ...rowOf(item), action: "CALL_FAILED", errors: [messageOf(err)] });
+            stopped = true;
+            break;
+          }
+          if (now !== null && now !== last) {
+            journal.write({ t: "done", key, recovered: true });
+            summary.recovered++;
+            last = now;
+            finish({ ...rowOf(item), action: "RECOVERED", ok: true, errors: [messageOf(err)] });
+            break;
+          }
+          // Not applied. UNAVAILABLE (a full analysis queue, a restarting server): try again.
+          if (isUnavailable(err) && attempt < unavailableAttempts && !signal.aborted) {
+            await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+            continue;
+          }
+          journal.write({ t: "failed", key });
+          summary.failed++;
+          allOk = false;
+          finish({ ...rowOf(item), action: "CALL_FAILED", errors: [messageOf(err)] });
+          break;
+        }
         if (answer.templateStatus?.available) last = stamp(answer.templateStatus.enrolled);
         const props = answer.imageProperties[0];
         const quality = (props?.qualityAssessments ?? []).map((q) =>
@@ -165,32 +200,7 @@ export async function runEnroll(options: EnrollRunOptions): Promise<EnrollSummar
         }
         const action = Action[answer.performedAction] ?? "NONE";
         finish({ ...rowOf(item), action, ok, quality, errors });
-      } catch (err) {
-        // No answer (deadline, lost connection, refusal): the call may have been applied.
-        // Settle it now, before another image of the class moves the timestamp.
-        let now: string | null;
-        try {
-          now = await status();
-        } catch {
-          // The server is gone: the journal keeps the image in doubt for the next run, and
-          // the class stops here so that nothing else changes it before that run checks.
-          summary.failed++;
-          allOk = false;
-          finish({ ...rowOf(item), action: "CALL_FAILED", errors: [messageOf(err)] });
-          stopped = true;
-          continue;
-        }
-        if (now !== null && now !== last) {
-          journal.write({ t: "done", key, recovered: true });
-          summary.recovered++;
-          last = now;
-          finish({ ...rowOf(item), action: "RECOVERED", ok: true, errors: [messageOf(err)] });
-        } else {
-          journal.write({ t: "failed", key });
-          summary.failed++;
-          allOk = false;
-          finish({ ...rowOf(item), action: "CALL_FAILED", errors: [messageOf(err)] });
-        }
+        break;
       }
     }
     const tags = source.tags.get(classId);
@@ -214,6 +224,13 @@ export async function runEnroll(options: EnrollRunOptions): Promise<EnrollSummar
   );
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/** Attempts of a call answered UNAVAILABLE and found not applied (waits 0.5, 1, 2, 4 s). */
+const unavailableAttempts = 5;
+
+function isUnavailable(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 14;
 }
 
 function rowOf(item: EnrollItem): ReportRow {

@@ -75,10 +75,13 @@ export async function retryOnConflict<T>(what: string, body: () => Promise<T>): 
       return await body();
     } catch (err) {
       const aborted = err instanceof FacevaultError && err.kind === "aborted";
-      if (!aborted || attempt >= 50) throw err;
+      if (!aborted) throw err;
+      if (attempt >= 50) {
+        throw new FacevaultError("aborted", `${what}: written concurrently too often; run again`, {
+          cause: err,
+        });
+      }
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
     }
   }
-  // unreachable; keeps the return type honest for the compiler
-  throw new FacevaultError("aborted", `${what}: too many concurrent writes`);
 }

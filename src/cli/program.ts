@@ -296,5 +296,86 @@ it continues); (3) remove the old key from previousMasterKeys and restart.`,
       }),
   );
 
+  const secretOptions = (command: Command) =>
+    command
+      .option(
+        "--passphrase-file <file>",
+        "passphrase (at least 12 characters; or FACEVAULT_EXPORT_PASSPHRASE)",
+      )
+      .option("--key-file <file>", "instead of a passphrase: a key of 32 bytes in base64")
+      .option("--config <file>", "server config (JSON; default: FACEVAULT_CONFIG)")
+      .option("--json", "machine-readable summary");
+  type SecretOptions = {
+    passphraseFile?: string;
+    keyFile?: string;
+    config?: string;
+    json?: boolean;
+  };
+
+  finish(
+    secretOptions(
+      program
+        .command("export")
+        .description("write a partition's templates to one encrypted, checksummed archive")
+        .requiredOption("--partition <storage/partition>", "the partition to export")
+        .requiredOption("--out <file>", "the archive to write (must not exist)"),
+    )
+      .addHelpText(
+        "after",
+        "\nThe archive holds biometric data: keep it like the database. Interrupted, the same command continues.",
+      )
+      .action(async (o: SecretOptions & { partition: string; out: string }) => {
+        const { loadConfig } = await config();
+        const { readArchiveSecret } = await import("./export-archive.js");
+        const { exportCommand } = await import("./export-command.js");
+        const secret = readArchiveSecret(o);
+        const s = await exportCommand(
+          loadConfig(o.config ? { configPath: o.config } : {}),
+          o,
+          secret,
+        );
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ ...s, out: o.out })}\n`
+            : `export: ${s.templates} templates of ${o.partition} written to ${o.out}\n`,
+        );
+      }),
+  );
+
+  finish(
+    secretOptions(
+      program
+        .command("import")
+        .description("read an export archive into this server's database")
+        .argument("<file>", "the archive")
+        .option(
+          "--partition <storage/partition>",
+          "import into this partition (default: the archive's)",
+        ),
+    ).action(async (file: string, o: SecretOptions & { partition?: string }) => {
+      const { loadConfig } = await config();
+      const { readArchiveSecret } = await import("./export-archive.js");
+      const { importCommand } = await import("./import-command.js");
+      const secret = readArchiveSecret(o);
+      const s = await importCommand(
+        loadConfig(o.config ? { configPath: o.config } : {}),
+        file,
+        o,
+        secret,
+      );
+      const imported = s.rows.filter((r) => r.action === "TEMPLATE_IMPORTED").length;
+      if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else {
+        process.stdout.write(
+          `import: ${imported} of ${s.rows.length} templates imported into ${s.storage}/${s.partition}\n`,
+        );
+        for (const r of s.rows) {
+          if (r.action !== "TEMPLATE_IMPORTED")
+            process.stdout.write(`  class ${r.classId}: ${r.action} (left as it is)\n`);
+        }
+      }
+    }),
+  );
+
   return { program, exitCode: () => code, activeCommand: () => active };
 }

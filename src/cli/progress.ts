@@ -14,8 +14,10 @@ export interface ProgressOptions {
   total: number;
   /** Items already finished by an earlier run (shown, not counted in the rate). */
   start: number;
-  /** Where it goes. Default process.stdout. */
+  /** Where it goes. Default process.stdout; process.stderr when `json` is set. */
   stream?: NodeJS.WriteStream;
+  /** Stdout carries JSON for a script: the progress goes to stderr. */
+  json?: boolean;
   /** A bar when the stream is a terminal; else plain lines. Default: the stream's isTTY. */
   tty?: boolean;
   /** Plain lines: one every this many items. Default: every 5% of the total (at least 1). */
@@ -27,7 +29,7 @@ export interface ProgressOptions {
  * (`label: done/total unit, rate, ETA`) otherwise, so logs of a CI job or a pipe stay readable.
  */
 export function createProgress(options: ProgressOptions): Progress {
-  const stream = options.stream ?? process.stdout;
+  const stream = options.stream ?? (options.json ? process.stderr : process.stdout);
   const tty = options.tty ?? Boolean(stream.isTTY);
   const started = performance.now();
   let done = options.start;

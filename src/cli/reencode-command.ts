@@ -20,6 +20,8 @@ import {
 import { createProgress } from "./progress.js";
 
 export interface ReencodeOptions {
+  /** Stdout is JSON: progress goes to stderr. */
+  json?: boolean;
   partition?: string;
 }
 
@@ -75,7 +77,13 @@ export async function reencodeCommand(
       maxImagesPerRequest: config.limits.maxImagesPerRequest,
       minScore: config.matching.minScore,
     });
-    const progress = createProgress({ label: "reencode", unit: "templates", total, start: 0 });
+    const progress = createProgress({
+      json: Boolean(options.json),
+      label: "reencode",
+      unit: "templates",
+      total,
+      start: 0,
+    });
     for (const at of partitions) {
       const client = config.clients.find(
         (c) => c.storage === at.storage && c.partition === at.partition,

@@ -15,6 +15,8 @@ import {
 import { createProgress } from "./progress.js";
 
 export interface RekeyOptions {
+  /** Stdout is JSON: progress goes to stderr. */
+  json?: boolean;
   newMasterKeyFile: string;
   partition?: string;
 }
@@ -60,6 +62,7 @@ export async function rekeyCommand(
   try {
     const partitions = partitionsOf(config, options.partition);
     const progress = createProgress({
+      json: Boolean(options.json),
       label: "rekey",
       unit: "templates",
       total: await countClasses(store, partitions),
