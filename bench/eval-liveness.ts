@@ -21,8 +21,8 @@ import { PASSIVE_DEFAULTS } from "../src/face/liveness.js";
 import { MOTION_DEFAULTS, measureMotion } from "../src/face/motion.js";
 import type { FaceGeometry, ImageAnalysis } from "../src/face/types.js";
 import { fixtureDir } from "./bench-support.js";
-import { ATTACK_MODES, attackPair } from "./liveness-attacks.js";
 import { pct } from "./lfw-support.js";
+import { ATTACK_MODES, attackPair } from "./liveness-attacks.js";
 
 const dir = process.argv[2] ?? fixtureDir;
 const pairsPerPhoto = Number(process.argv[3] ?? 2);
@@ -40,7 +40,8 @@ await pool.ready();
 const analyse = async (images: Uint8Array[]): Promise<ImageAnalysis[]> => {
   const out: ImageAnalysis[] = [];
   for (let i = 0; i < images.length; i += 16) {
-    out.push(...(await pool.analyze(images.slice(i, i + 16))));
+    // Copies: the pool hands the bytes over to its workers.
+    out.push(...(await pool.analyze(images.slice(i, i + 16).map((b) => Uint8Array.from(b)))));
   }
   return out;
 };
@@ -175,7 +176,9 @@ const q = (v: number[], p: number) => sorted(v)[Math.min(v.length - 1, Math.floo
 console.log(
   `passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
 );
-console.log("| attack mode | pairs | active: live | passive: both shots live | active and passive: live |");
+console.log(
+  "| attack mode | pairs | active: live | passive: both shots live | active and passive: live |",
+);
 console.log("| --- | --- | --- | --- | --- |");
 for (const l of lines) console.log(l);
 const activeNot = genuine.filter((g) => !g.active).length;
@@ -197,4 +200,5 @@ for (const t of [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
 console.log(
   `directions (ordered genuine pairs): ${pct(directionsAgree / directions)} agree with the 2D nose reference (${directionsAgree} of ${directions}); mirror images swap left/right in ${pct(mirrorSwapped / mirrorChecked)} (${mirrorSwapped} of ${mirrorChecked})`,
 );
-for (const [i, j, why] of directionPairs) console.log(`  ${rows[i]?.file} -> ${rows[j]?.file}: ${why}`);
+for (const [i, j, why] of directionPairs)
+  console.log(`  ${rows[i]?.file} -> ${rows[j]?.file}: ${why}`);

@@ -8,7 +8,13 @@ import sharp from "sharp";
 import { fitHomography } from "../src/face/motion.js";
 
 export type AttackMode = "perspective" | "scale" | "blur" | "jpeg" | "moire";
-export const ATTACK_MODES: readonly AttackMode[] = ["perspective", "scale", "blur", "jpeg", "moire"];
+export const ATTACK_MODES: readonly AttackMode[] = [
+  "perspective",
+  "scale",
+  "blur",
+  "jpeg",
+  "moire",
+];
 
 /** A small seeded random generator (mulberry32), in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -49,7 +55,16 @@ function perspective(src: Rgb, random: () => number, strength: number): Rgb {
   const hm = fitHomography(Float32Array.from(moved), Float32Array.from(corners));
   if (!hm) return src;
   const out = Buffer.alloc(w * h * 3, 128);
-  const [a, b, c, d, e, f, g, k] = hm as [number, number, number, number, number, number, number, number];
+  const [a, b, c, d, e, f, g, k] = hm as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const z = g * x + k * y + 1;

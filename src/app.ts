@@ -19,6 +19,7 @@ import { createServer, type FacevaultServer } from "./server.js";
 import { createFaceRecognitionService } from "./service/face-recognition-service.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
 import { watchStoreAvailability } from "./service/store-availability.js";
+import { createWebService } from "./service/web-service.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { TemplateStore } from "./store/template-store.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
@@ -133,12 +134,22 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
+  const webService = createWebService({
+    faces,
+    passive: { minScore: config.liveness.passiveMinScore },
+    motion: {
+      minResidual: config.liveness.activeMinResidual,
+      minMovementDegrees: config.liveness.minMovementDegrees,
+    },
+    maxVideoFrames: config.liveness.videoFrames,
+  });
   const apiDocs = createApiDocs();
   const metricsOnApiPort =
     metrics && config.metrics.port === undefined ? metricsEndpoint(metrics) : undefined;
   const server = createServer({
     logger,
     service,
+    webService,
     verifier: createTokenVerifier({
       clients: createClientRegistry(config.clients),
       maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,

@@ -22,6 +22,7 @@ import {
   type FaceSettings,
   type HttpSettings,
   type Limits,
+  type LivenessSettings,
   type MatchingSettings,
   type MetricsSettings,
   secretSettings,
@@ -34,6 +35,7 @@ export type {
   FaceSettings,
   HttpSettings,
   Limits,
+  LivenessSettings,
   MatchingSettings,
   MetricsSettings,
   TemplateSettings,
@@ -74,6 +76,7 @@ export interface FacevaultConfig {
   face: FaceSettings;
   templates: TemplateSettings;
   matching: MatchingSettings;
+  liveness: LivenessSettings;
   clients: ClientConfig[];
   /** True when no config was given and a local development setup was created. */
   devMode: boolean;
@@ -191,6 +194,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     face: file.face,
     templates: file.templates,
     matching: file.matching,
+    liveness: file.liveness,
     clients,
     devMode,
   };

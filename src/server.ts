@@ -19,6 +19,7 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { BioIDWebService } from "../gen/bioid/services/v1/bws_pb.js";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { TokenVerifier } from "./auth/token-verifier.js";
@@ -33,13 +34,17 @@ import { createCallInterceptor } from "./rpc/call-interceptor.js";
 import { type Job, jobKey } from "./rpc/context-values.js";
 import { faceRecognitionImpl } from "./rpc/face-recognition-routes.js";
 import { healthImpl } from "./rpc/health-routes.js";
+import { webServiceImpl } from "./rpc/web-service-routes.js";
 import type { FaceRecognitionService } from "./service/face-recognition-service.js";
 import type { Readiness } from "./service/readiness.js";
+import type { WebService } from "./service/web-service.js";
 import type { TemplateStore } from "./store/template-store.js";
 
 export interface ServerOptions {
   logger: Logger;
   service: FaceRecognitionService;
+  /** LivenessDetection, VideoLivenessDetection and PhotoVerify; not served when absent. */
+  webService?: WebService;
   verifier: TokenVerifier;
   /** Bookkeeping records of every call are written here. */
   store: Pick<TemplateStore, "recordJob">;
@@ -108,9 +113,15 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const faces = faceRecognitionImpl(options.service, {
     requestTimeoutMs: limits.requestTimeoutMs,
   });
+  const web = options.webService
+    ? webServiceImpl(options.webService, { requestTimeoutMs: limits.requestTimeoutMs })
+    : undefined;
   const health = healthImpl(readiness, stopping.signal);
   const rest = createRestTranscoder({
-    services: [createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces)],
+    services: [
+      createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces),
+      ...(web ? [createServiceImplSpec<typeof BioIDWebService>(BioIDWebService, web)] : []),
+    ],
     interceptors,
     maxRequestBytes: limits.maxRequestBytes,
     maxJsonDepth: limits.maxJsonDepth,
@@ -120,7 +131,10 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const contextValues = (req: NodeRequest) => createContextValues().set(jobKey, jobs.jobOf(req));
 
   const rpc = connectNodeAdapter({
-    routes: (router) => router.service(FaceRecognition, faces).service(Health, health),
+    routes: (router) => {
+      router.service(FaceRecognition, faces).service(Health, health);
+      if (web) router.service(BioIDWebService, web);
+    },
     interceptors,
     // Accepted gzip and br (the adapter's default) and answer in kind when the client accepts.
     compressMinBytes: options.http.compressMinBytes,

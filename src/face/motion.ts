@@ -1,4 +1,5 @@
-import type { FaceGeometry } from "./types.js";
+import { getEncoder } from "./encoders.js";
+import type { FaceGeometry, ImageAnalysis } from "./types.js";
 
 /** A direction of head movement, as the challenge-response tags name it. */
 export type Direction = "up" | "down" | "left" | "right";
@@ -208,4 +209,26 @@ function solve(a: Float64Array[], b: Float64Array): number[] | undefined {
     x[r] = s / (row[r] as number);
   }
   return x;
+}
+
+/**
+ * Fills `motionLivenessScore` and `movementDirection` of the primary face of every image whose
+ * previous image in the call shows the same person (features within the encoder's threshold):
+ * the motion from that previous image. Other faces keep them unset (0 on the wire).
+ */
+export function annotateMotion(
+  analyses: readonly ImageAnalysis[],
+  options: MotionOptions = MOTION_DEFAULTS,
+): void {
+  for (let i = 1; i < analyses.length; i++) {
+    const [a, b] = [analyses[i - 1], analyses[i]];
+    const face = b?.properties.faces[0];
+    if (!a?.geometry || !b?.geometry || !a.features || !b.features || !face) continue;
+    if (a.features.encoderVersion !== b.features.encoderVersion) continue;
+    const encoder = getEncoder(a.features.encoderVersion);
+    if (encoder.distance(a.features.vector, b.features.vector) > encoder.threshold) continue;
+    const motion = measureMotion(a.geometry, b.geometry, options);
+    face.motionLivenessScore = motion.score;
+    face.movementDirection = motion.direction;
+  }
 }

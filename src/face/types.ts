@@ -28,6 +28,12 @@ export interface FaceResult {
    * computed. Unvalidated: reported, never used to reject.
    */
   textureLivenessScore: number;
+  /**
+   * Motion liveness in ]0,1] against the call's previous image of the same person, and the head
+   * turn's direction in degrees (see motion.ts); absent when not computed.
+   */
+  motionLivenessScore?: number;
+  movementDirection?: number;
   /** The face box. */
   box: Box;
   /** Detector confidence in [0,1]. */

@@ -12,6 +12,7 @@ import {
 import { FacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
+import { annotateMotion } from "../face/motion.js";
 import type { TemplateStore } from "../store/template-store.js";
 import type { SearchIndexes } from "../templates/search-index.js";
 import type { TemplateVault } from "../templates/template-vault.js";
@@ -120,6 +121,8 @@ export function createMatching(options: MatchingOptions) {
         }),
       );
     }
+    // Consecutive images of one person: the motion between them (motion liveness).
+    annotateMotion(analyses);
     return create(FaceSearchResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
       result,
