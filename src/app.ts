@@ -13,6 +13,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
+import { createVideoDecoder } from "./face/video-frames.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
@@ -134,6 +135,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
+  const videoDecoder = createVideoDecoder();
   const webService = createWebService({
     faces,
     passive: { minScore: config.liveness.passiveMinScore },
@@ -142,6 +144,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       minMovementDegrees: config.liveness.minMovementDegrees,
     },
     maxVideoFrames: config.liveness.videoFrames,
+    videoFrames: (video, frames, signal) => videoDecoder.frames(video, frames, signal),
   });
   const apiDocs = createApiDocs();
   const metricsOnApiPort =

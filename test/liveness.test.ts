@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attackPair } from "../bench/liveness-attacks.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
+import { webmFromPhotos } from "./support/video.js";
 
 let server: TestServer;
 let token: string;
@@ -155,6 +156,32 @@ describe("PhotoVerify", () => {
     });
     expect(a.status).toBe(400);
     expect(a.body.message).toMatch(/photo: an ID photo is required/);
+  });
+});
+
+describe("VideoLivenessDetection", () => {
+  it("decodes a WebM video, samples frames and runs active liveness across them", async () => {
+    const video = await webmFromPhotos([frontal, turnedLeft]);
+    const a = await post("/api/v1/videolivenessdetection", { video: b64(video) });
+    expect(a.status).toBe(200);
+    expect(a.body.imageProperties?.length).toBeGreaterThanOrEqual(2);
+    expect(codes(a)).not.toContain("RejectedByActiveLiveDetection");
+    expect(a.body.livenessScore).toBeGreaterThan(0);
+  });
+
+  it("finds no depth in a video of one still photo", async () => {
+    const [first, second] = await attackPair(photo("people/person-02/01.jpg"), "perspective", 11);
+    const a = await post("/api/v1/videolivenessdetection", {
+      video: b64(await webmFromPhotos([first, second])),
+    });
+    expect(a.body.live).toBe(false);
+    expect(codes(a)).toContain("RejectedByActiveLiveDetection");
+  });
+
+  it("refuses bytes that are no video, naming the field", async () => {
+    const a = await post("/api/v1/videolivenessdetection", { video: b64(frontal) });
+    expect(a.status).toBe(400);
+    expect(a.body.message).toMatch(/^video: /);
   });
 });
 
