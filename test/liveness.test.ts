@@ -93,7 +93,7 @@ describe("LivenessDetection", () => {
     expect(codes(a)).not.toContain("RejectedByActiveLiveDetection");
     const face = a.body.imageProperties?.[1]?.faces?.[0];
     expect(face?.motionLivenessScore).toBeGreaterThanOrEqual(0.5);
-    // Turned to his own left: toward the image's right, 360 degrees (or close to it).
+    // Turned to his own left: his nose toward the image's right, 360 degrees (or close to it).
     expect(
       Math.min(face?.movementDirection ?? 0, 360 - (face?.movementDirection ?? 0)),
     ).toBeLessThan(45);

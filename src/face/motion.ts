@@ -62,19 +62,20 @@ export function measureMotion(
 }
 
 /**
- * The subject's direction of a pose change. Signs of human's angles, checked on the fixture
- * photos against the nose's place between the cheeks: yaw grows as the subject turns to their
- * own left, pitch grows as the head tilts down.
+ * The subject's direction of a pose change. Signs of human's angles, checked on 38 fixture
+ * photos against the nose tip's place between the cheeks (correlation -0.99) and between the
+ * eyes and the mouth (0.82): yaw grows as the subject turns to their own right (the nose toward
+ * the image's left), pitch grows as the head tilts down.
  */
 function directionOf(yaw: number, pitch: number, minDegrees: number): Direction | undefined {
   if (Math.max(Math.abs(yaw), Math.abs(pitch)) < minDegrees) return undefined;
-  if (Math.abs(yaw) >= Math.abs(pitch)) return yaw > 0 ? "left" : "right";
+  if (Math.abs(yaw) >= Math.abs(pitch)) return yaw > 0 ? "right" : "left";
   return pitch > 0 ? "down" : "up";
 }
 
 /** The turn as an angle in the (unmirrored) image: the subject's left is the image's right. */
 function imageAngle(yaw: number, pitch: number): number {
-  const degrees = (Math.atan2(-pitch, yaw) * 180) / Math.PI;
+  const degrees = (Math.atan2(-pitch, -yaw) * 180) / Math.PI;
   return degrees <= 0 ? degrees + 360 : degrees;
 }
 
