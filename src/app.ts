@@ -14,6 +14,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
+import { createVideoDecoder } from "./face/video-frames.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
@@ -22,6 +23,7 @@ import { createFaceRecognitionService } from "./service/face-recognition-service
 import { type JobRetention, startJobRetention } from "./service/job-retention.js";
 import { createReadiness, type Readiness } from "./service/readiness.js";
 import { watchStoreAvailability } from "./service/store-availability.js";
+import { createWebService } from "./service/web-service.js";
 import { createTemplateStore } from "./store/create-template-store.js";
 import type { JobLog } from "./store/job-log.js";
 import type { TemplateStore } from "./store/template-store.js";
@@ -149,12 +151,24 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
+  const videoDecoder = createVideoDecoder();
+  const webService = createWebService({
+    faces,
+    passive: { minScore: config.liveness.passiveMinScore },
+    motion: {
+      minResidual: config.liveness.activeMinResidual,
+      minMovementDegrees: config.liveness.minMovementDegrees,
+    },
+    maxVideoFrames: config.liveness.videoFrames,
+    videoFrames: (video, frames, signal) => videoDecoder.frames(video, frames, signal),
+  });
   const apiDocs = createApiDocs();
   const metricsOnApiPort =
     metrics && config.metrics.port === undefined ? metricsEndpoint(metrics) : undefined;
   const server = createServer({
     logger,
     service,
+    webService,
     verifier: createTokenVerifier({
       clients: createClientRegistry(config.clients),
       maxTokenLifetimeSeconds: config.limits.maxTokenLifetimeSeconds,

@@ -123,6 +123,30 @@ export const bookkeepingSchema = section({
   pruneIntervalMinutes: int(1, 10_080).default(60),
 });
 
+/** Liveness detection (LivenessDetection, PhotoVerify, VideoLivenessDetection); see README. */
+export const livenessSchema = section({
+  /** Texture liveness score in ]0,1] at and above which an image's face passes passive liveness. */
+  passiveMinScore: z
+    .number({ error: "must be a number in [0,1]" })
+    .min(0, "must be a number in [0,1]")
+    .max(1, "must be a number in [0,1]")
+    .default(0.2),
+  /** Planar-fit residual (share of the eye distance) at and above which motion is a real head's. */
+  activeMinResidual: z
+    .number({ error: "must be a number in ]0,1]" })
+    .gt(0, "must be a number in ]0,1]")
+    .max(1, "must be a number in ]0,1]")
+    .default(0.02),
+  /** Smallest head turn between two images, in degrees, that counts as a movement. */
+  minMovementDegrees: z
+    .number({ error: "must be a number from 0.5 to 45" })
+    .min(0.5, "must be a number from 0.5 to 45")
+    .max(45, "must be a number from 0.5 to 45")
+    .default(4),
+  /** Frames sampled from a video for VideoLivenessDetection. */
+  videoFrames: int(2, 16).default(4),
+});
+
 export const clientSchema = z.strictObject(
   {
     /** JWT `iss`/`sub`. */
@@ -191,6 +215,7 @@ export const configFileSchema = z.strictObject(
     templates: templatesSchema,
     matching: matchingSchema,
     bookkeeping: bookkeepingSchema,
+    liveness: livenessSchema,
     /** Required outside development mode. */
     clients: list(clientSchema).optional(),
     /** Keys of the admin API and page (facevault.admin.v1.Admin). None: no admin access. */
@@ -207,6 +232,7 @@ export type FaceSettings = ConfigFile["face"];
 export type MatchingSettings = ConfigFile["matching"];
 export type TemplateSettings = ConfigFile["templates"];
 export type BookkeepingSettings = ConfigFile["bookkeeping"];
+export type LivenessSettings = ConfigFile["liveness"];
 export type TlsSettings = z.output<typeof tlsSchema>;
 
 /** Settings whose values are secrets: redacted wherever the configuration is shown. */

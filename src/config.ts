@@ -25,6 +25,7 @@ import {
   type FaceSettings,
   type HttpSettings,
   type Limits,
+  type LivenessSettings,
   type MatchingSettings,
   type MetricsSettings,
   secretSettings,
@@ -38,6 +39,7 @@ export type {
   FaceSettings,
   HttpSettings,
   Limits,
+  LivenessSettings,
   MatchingSettings,
   MetricsSettings,
   TemplateSettings,
@@ -79,6 +81,7 @@ export interface FacevaultConfig {
   templates: TemplateSettings;
   matching: MatchingSettings;
   bookkeeping: BookkeepingSettings;
+  liveness: LivenessSettings;
   clients: ClientConfig[];
   /** Admin API keys with their scopes; empty: the admin API refuses every call. */
   admins: AdminConfig[];
@@ -199,6 +202,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     templates: file.templates,
     matching: file.matching,
     bookkeeping: file.bookkeeping,
+    liveness: file.liveness,
     clients,
     admins: readAdmins(file.admins, at("admins")),
     devMode,

@@ -19,6 +19,7 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { BioIDWebService } from "../gen/bioid/services/v1/bws_pb.js";
 import { FaceRecognition } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { Admin } from "../gen/facevault/admin/v1/admin_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -36,14 +37,18 @@ import { createCallInterceptor } from "./rpc/call-interceptor.js";
 import { type Job, jobKey } from "./rpc/context-values.js";
 import { faceRecognitionImpl } from "./rpc/face-recognition-routes.js";
 import { healthImpl } from "./rpc/health-routes.js";
+import { webServiceImpl } from "./rpc/web-service-routes.js";
 import type { AdminService } from "./service/admin-service.js";
 import type { FaceRecognitionService } from "./service/face-recognition-service.js";
 import type { Readiness } from "./service/readiness.js";
+import type { WebService } from "./service/web-service.js";
 import type { JobLog } from "./store/job-log.js";
 
 export interface ServerOptions {
   logger: Logger;
   service: FaceRecognitionService;
+  /** LivenessDetection, VideoLivenessDetection and PhotoVerify; not served when absent. */
+  webService?: WebService;
   verifier: TokenVerifier;
   /** The admin API (facevault.admin.v1.Admin) and its keys. */
   admin: { service: AdminService; keys: AdminKeyRegistry };
@@ -116,11 +121,15 @@ export function createServer(options: ServerOptions): FacevaultServer {
     requestTimeoutMs: limits.requestTimeoutMs,
   });
   const admin = adminImpl(options.admin.service);
+  const web = options.webService
+    ? webServiceImpl(options.webService, { requestTimeoutMs: limits.requestTimeoutMs })
+    : undefined;
   const health = healthImpl(readiness, stopping.signal);
   const rest = createRestTranscoder({
     services: [
       createServiceImplSpec<typeof FaceRecognition>(FaceRecognition, faces),
       createServiceImplSpec<typeof Admin>(Admin, admin),
+      ...(web ? [createServiceImplSpec<typeof BioIDWebService>(BioIDWebService, web)] : []),
     ],
     interceptors,
     maxRequestBytes: limits.maxRequestBytes,
@@ -131,8 +140,10 @@ export function createServer(options: ServerOptions): FacevaultServer {
   const contextValues = (req: NodeRequest) => createContextValues().set(jobKey, jobs.jobOf(req));
 
   const rpc = connectNodeAdapter({
-    routes: (router) =>
-      router.service(FaceRecognition, faces).service(Admin, admin).service(Health, health),
+    routes: (router) => {
+      router.service(FaceRecognition, faces).service(Admin, admin).service(Health, health);
+      if (web) router.service(BioIDWebService, web);
+    },
     interceptors,
     // Accepted gzip and br (the adapter's default) and answer in kind when the client accepts.
     compressMinBytes: options.http.compressMinBytes,

@@ -449,6 +449,31 @@ const cases: Case[] = [
     code: 3,
     message: /images\[1\] shows 2 faces; exactly one is needed/,
   },
+  {
+    name: "passive liveness of one live image",
+    method: "livenessDetection",
+    request: () => ({ liveImages: [{ image: photo("people/person-02/01.jpg") }] }),
+    code: 0,
+    json: { status: "SUCCEEDED", imageProperties: [{ frameNumber: 0 }] },
+  },
+  {
+    name: "photo verify of the photo's person",
+    method: "photoVerify",
+    request: () => ({
+      photo: photo("people/person-02/01.jpg"),
+      liveImages: [{ image: photo("people/person-02/04.jpg") }],
+      disableLivenessDetection: true,
+    }),
+    code: 0,
+    json: { status: "SUCCEEDED", errors: [], live: false, livenessScore: 0 },
+  },
+  {
+    name: "video liveness without a video names the field",
+    method: "videoLivenessDetection",
+    request: { video: new Uint8Array() },
+    code: 3,
+    message: /video: a video is required/,
+  },
 ];
 
 function bcid(client: TestClient, classId: bigint) {

@@ -37,6 +37,8 @@ async function start(): Promise<void> {
       const { features, thumbnail } = result.analysis;
       if (features) transfer.push(features.vector.buffer as ArrayBuffer);
       if (thumbnail) transfer.push(thumbnail.buffer as ArrayBuffer);
+      const { geometry } = result.analysis;
+      if (geometry) transfer.push(geometry.mesh.buffer as ArrayBuffer);
       send({ type: "result", id, result }, transfer);
     } catch (err) {
       send({ type: "failed", id, message: err instanceof Error ? err.message : String(err) });

@@ -9,7 +9,10 @@ import { choosePrimaryFace, type PrimaryFaceOptions } from "./primary-face.js";
 import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
 import { findUprightFaces, type RotationOptions, unturnPoint } from "./rotation.js";
 import { encodePng, renderThumbnail } from "./thumbnail.js";
-import type { Box, FaceResult, ImageAnalysis, Point } from "./types.js";
+import type { Box, FaceGeometry, FaceResult, ImageAnalysis, Point } from "./types.js";
+
+/** Points of the face mesh proper; human appends 10 iris points, which follow the gaze. */
+const MESH_POINTS = 468;
 
 /** Every setting of the pipeline, defaults filled (see face-options.ts). */
 export interface PipelineOptions {
@@ -168,6 +171,7 @@ export async function analyzeImage(
   const analysis: ImageAnalysis = {
     properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
   };
+  if (primary) analysis.geometry = faceGeometry(primary, decoded.scale);
   if (verdict.suitable && primary && crop) {
     const vector = await encoder.embed(engine, {
       face: primary,
@@ -205,6 +209,17 @@ export async function analyzeImage(
     };
   }
   return result;
+}
+
+/** The primary face's mesh (468 points, without the iris), pose and scale in input pixels. */
+function faceGeometry(face: DetectedFace, scale: number): FaceGeometry {
+  const points = face.mesh.slice(0, MESH_POINTS);
+  const mesh = new Float32Array(points.length * 2);
+  points.forEach((p, i) => {
+    mesh[2 * i] = p.x / scale;
+    mesh[2 * i + 1] = p.y / scale;
+  });
+  return { mesh, pose: { ...face.pose }, eyeDistance: face.eyeDistance / scale };
 }
 
 function unusable(err: ImageError): ImageAnalysis {

@@ -28,6 +28,12 @@ export interface FaceResult {
    * computed. Unvalidated: reported, never used to reject.
    */
   textureLivenessScore: number;
+  /**
+   * Motion liveness in ]0,1] against the call's previous image of the same person, and the head
+   * turn's direction in degrees (see motion.ts); absent when not computed.
+   */
+  motionLivenessScore?: number;
+  movementDirection?: number;
   /** The face box. */
   box: Box;
   /** Detector confidence in [0,1]. */
@@ -69,6 +75,21 @@ export interface ImageAnalysis {
   features?: { encoderVersion: number; vector: Float32Array };
   /** PNG thumbnail of that face; present when features are and thumbnails were requested. */
   thumbnail?: Uint8Array;
+  /**
+   * Geometry of the primary face for motion liveness (comparing two images of one call); never
+   * sent to clients. Present whenever a primary face was found.
+   */
+  geometry?: FaceGeometry;
+}
+
+/** Where the primary face's mesh lies and how the head is turned, for motion liveness. */
+export interface FaceGeometry {
+  /** The 468 face mesh points as x0, y0, x1, y1, ... in input pixels (as the eyes). */
+  mesh: Float32Array;
+  /** Head pose in degrees from the mesh: yaw (turn), pitch (nod), roll (tilt). */
+  pose: { yaw: number; pitch: number; roll: number };
+  /** Distance between the eye centres in input pixels: the face's scale. */
+  eyeDistance: number;
 }
 
 /** Decoded RGB pixels, row-major, 3 bytes per pixel. */

@@ -4,22 +4,20 @@ import type { CallContext } from "../service/call-context.js";
 import type { FaceRecognitionService } from "../service/face-recognition-service.js";
 import { clientKey, jobElapsedMs, jobKey } from "./context-values.js";
 
-export interface FaceRecognitionImplOptions {
+export interface CallOptions {
   /** Server-side deadline of one call in milliseconds, counted from the request's arrival. */
   requestTimeoutMs: number;
 }
 
+export type FaceRecognitionImplOptions = CallOptions;
+
 /**
- * The six FaceRecognition RPCs as a Connect service implementation, all served by `service`.
- * The same object serves gRPC, Connect and gRPC-Web (through the router) and REST (through the
- * transcoder). A client deadline longer than `requestTimeoutMs` is cut to it, never refused:
- * the call's signal aborts at whichever comes first.
+ * The service's view of a Connect call: the authenticated client and a signal that aborts when
+ * the client goes or the deadline passes. A client deadline longer than `requestTimeoutMs` is
+ * cut to it, never refused.
  */
-export function faceRecognitionImpl(
-  service: FaceRecognitionService,
-  options: FaceRecognitionImplOptions,
-): ServiceImpl<typeof FaceRecognition> {
-  const call = (ctx: HandlerContext): CallContext => {
+export function callContextOf(options: CallOptions): (ctx: HandlerContext) => CallContext {
+  return (ctx) => {
     const client = ctx.values.get(clientKey);
     // The call interceptor authenticates first; a missing client means it was bypassed.
     if (!client) throw new ConnectError("not authenticated", Code.Unauthenticated);
@@ -33,6 +31,19 @@ export function faceRecognitionImpl(
       ]),
     };
   };
+}
+
+/**
+ * The six FaceRecognition RPCs as a Connect service implementation, all served by `service`.
+ * The same object serves gRPC, Connect and gRPC-Web (through the router) and REST (through the
+ * transcoder). A client deadline longer than `requestTimeoutMs` is cut to it, never refused:
+ * the call's signal aborts at whichever comes first.
+ */
+export function faceRecognitionImpl(
+  service: FaceRecognitionService,
+  options: FaceRecognitionImplOptions,
+): ServiceImpl<typeof FaceRecognition> {
+  const call = callContextOf(options);
   return {
     enroll: (req, ctx) => service.enroll(req, call(ctx)),
     verify: (req, ctx) => service.verify(req, call(ctx)),

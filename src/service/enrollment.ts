@@ -11,6 +11,7 @@ import {
 import { FacevaultError, isFacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
+import { annotateMotion } from "../face/motion.js";
 import type { ImageAnalysis } from "../face/types.js";
 import type { Bcid, StoredTemplate, TemplateStore } from "../store/template-store.js";
 import { addFaces, compactOf, type NewFace } from "../templates/template-builder.js";
@@ -242,6 +243,8 @@ export function createEnrollment(options: EnrollmentOptions) {
           ]
         : [],
     );
+    // Consecutive images of one person: the motion between them (motion liveness).
+    annotateMotion(analyses);
     const response = create(FaceEnrollmentResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
       errors: imageErrorsOf(analyses),

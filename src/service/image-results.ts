@@ -20,6 +20,8 @@ export function imagePropertiesOf(analysis: ImageAnalysis): ImageProperties {
         leftEye: create(PointDSchema, f.leftEye),
         rightEye: create(PointDSchema, f.rightEye),
         textureLivenessScore: f.textureLivenessScore,
+        motionLivenessScore: f.motionLivenessScore ?? 0,
+        movementDirection: f.movementDirection ?? 0,
       }),
     ),
     qualityScore: p.qualityScore,
@@ -29,13 +31,17 @@ export function imagePropertiesOf(analysis: ImageAnalysis): ImageProperties {
 }
 
 /**
- * Errors of images that could not be analysed at all, each naming its image: `images[i]`, or
- * `image` for the single image of Verify.
+ * Errors of images that could not be analysed at all, each naming its image: `images[i]` (or
+ * `field[i]`), or `image` for the single image of Verify.
  */
-export function imageErrorsOf(analyses: readonly ImageAnalysis[], single = false): JobError[] {
+export function imageErrorsOf(
+  analyses: readonly ImageAnalysis[],
+  single = false,
+  field = "images",
+): JobError[] {
   return analyses.flatMap((a, i) =>
     a.error
-      ? [jobError(a.error.code, `${single ? "image" : `images[${i}]`}: ${a.error.message}`)]
+      ? [jobError(a.error.code, `${single ? "image" : `${field}[${i}]`}: ${a.error.message}`)]
       : [],
   );
 }

@@ -12,6 +12,7 @@ import {
 import { FacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
+import { annotateMotion } from "../face/motion.js";
 import type { TemplateStore } from "../store/template-store.js";
 import type { SearchIndexes } from "../templates/search-index.js";
 import type { TemplateVault } from "../templates/template-vault.js";
@@ -121,6 +122,8 @@ export function createMatching(options: MatchingOptions) {
         }),
       );
     }
+    // Consecutive images of one person: the motion between them (motion liveness).
+    annotateMotion(analyses);
     // Never silently: classes another encoder made were not compared (until `reencode`).
     const skipped = index.notComparable;
     return create(FaceSearchResponseSchema, {

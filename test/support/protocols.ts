@@ -9,6 +9,12 @@ import { fromJson, type JsonObject, type MessageInitShape, toJson } from "@bufbu
 import { ConnectError } from "@connectrpc/connect";
 import { createConnectClient, createGrpcJsClient } from "@facevault/client";
 import {
+  BioIDWebService,
+  type LivenessDetectionRequestSchema,
+  type PhotoVerifyRequestSchema,
+  type VideoLivenessDetectionRequestSchema,
+} from "../../gen/bioid/services/v1/bws_pb.js";
+import {
   type DeleteTemplateRequestSchema,
   type FaceEnrollmentRequestSchema,
   FaceRecognition,
@@ -35,6 +41,9 @@ export interface Requests {
   setTemplateTags: MessageInitShape<typeof SetTemplateTagsRequestSchema>;
   getTemplateStatus: MessageInitShape<typeof FaceTemplateStatusRequestSchema>;
   deleteTemplate: MessageInitShape<typeof DeleteTemplateRequestSchema>;
+  livenessDetection: MessageInitShape<typeof LivenessDetectionRequestSchema>;
+  videoLivenessDetection: MessageInitShape<typeof VideoLivenessDetectionRequestSchema>;
+  photoVerify: MessageInitShape<typeof PhotoVerifyRequestSchema>;
 }
 export type MethodName = keyof Requests;
 
@@ -70,7 +79,9 @@ export interface ProtocolClient {
   close(): void;
 }
 
-const methods = FaceRecognition.method;
+const methods = { ...FaceRecognition.method, ...BioIDWebService.method };
+/** The BioIDWebService methods; the others are FaceRecognition's. */
+const webMethods = new Set<string>(Object.keys(BioIDWebService.method));
 
 function merge(...sources: (Headers | undefined)[]): Headers {
   const out = new Headers();
@@ -93,13 +104,14 @@ function headersFor(options: CallOptions): Record<string, string> {
 
 /** One call through a typed client (Connect's or facevault's grpc-js), headers and trailers kept. */
 async function typedCall(
-  client: Record<string, unknown>,
+  clients: { faces: Record<string, unknown>; web: Record<string, unknown> },
   method: MethodName,
   request: unknown,
   options: CallOptions,
 ): Promise<CallResult> {
   let header: Headers | undefined;
   let trailer: Headers | undefined;
+  const client = webMethods.has(method) ? clients.web : clients.faces;
   try {
     const fn = client[method] as (r: unknown, o: unknown) => Promise<never>;
     const response = await fn(request, {
@@ -125,24 +137,32 @@ function rpcClient(
   name: Exclude<ProtocolName, "grpc-js" | "rest">,
   server: TestServer,
 ): ProtocolClient {
-  const client = createConnectClient({
+  const settings = {
     baseUrl: server.baseUrl,
-    protocol: name === "grpc-web" ? "grpc-web" : "connect",
+    protocol: name === "grpc-web" ? ("grpc-web" as const) : ("connect" as const),
     useBinaryFormat: name !== "connect-json",
-  });
+  };
+  const clients = {
+    faces: createConnectClient(settings),
+    web: createConnectClient({ ...settings, service: BioIDWebService }),
+  };
   return {
     name,
-    call: (method, request, options) => typedCall(client, method, request, options),
+    call: (method, request, options) => typedCall(clients, method, request, options),
     close() {},
   };
 }
 
 function grpcJsClient(server: TestServer): ProtocolClient {
-  const client = createGrpcJsClient({ address: server.address });
+  const faces = createGrpcJsClient({ address: server.address });
+  const web = createGrpcJsClient({ address: server.address, service: BioIDWebService });
   return {
     name: "grpc-js",
-    call: (method, request, options) => typedCall(client, method, request, options),
-    close: () => client.close(),
+    call: (method, request, options) => typedCall({ faces, web }, method, request, options),
+    close: () => {
+      faces.close();
+      web.close();
+    },
   };
 }
 
@@ -183,6 +203,28 @@ function restRequest<M extends MethodName>(method: M, request: Requests[M]) {
       };
     case "setTemplateTags":
       return { verb: "PUT", path: `/api/face/v1/template/${id}/tags`, body: r.tags ?? [] };
+    case "livenessDetection":
+      return {
+        verb: "POST",
+        path: "/api/v1/livenessdetection",
+        body: { liveImages: ((r.liveImages ?? []) as ImageInit[]).map(imageJson) },
+      };
+    case "videoLivenessDetection":
+      return {
+        verb: "POST",
+        path: "/api/v1/videolivenessdetection",
+        body: { video: b64(r.video as Uint8Array | undefined) },
+      };
+    case "photoVerify":
+      return {
+        verb: "POST",
+        path: "/api/v1/photoverify",
+        body: {
+          liveImages: ((r.liveImages ?? []) as ImageInit[]).map(imageJson),
+          photo: b64(r.photo as Uint8Array | undefined),
+          ...(r.disableLivenessDetection ? { disableLivenessDetection: true } : {}),
+        },
+      };
     case "getTemplateStatus":
       return {
         verb: "GET",
