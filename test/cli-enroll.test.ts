@@ -4,7 +4,8 @@
  * checked on the journal a crash leaves: an image whose call was acknowledged but not journaled
  * is not sent again, one whose call never happened is.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGrpcJsClient, type FaceRecognition, type GrpcJsClient } from "@facevault/client";
@@ -20,11 +21,15 @@ let dir: string;
 let keyFile: string;
 
 /** Runs `facevault <args>` in the test's folder, connected to the test server as alice. */
-function facevault(args: string[], connect = true): Promise<CliRun> {
+function facevault(
+  args: string[],
+  connect = true,
+  started?: (child: ChildProcess) => void,
+): Promise<CliRun> {
   const target = connect
     ? ["--url", server.baseUrl, "--client", "alice", "--key-file", keyFile]
     : [];
-  return runCli([...args, ...target], dir);
+  return runCli([...args, ...target], dir, started);
 }
 
 beforeAll(async () => {
@@ -133,6 +138,43 @@ describe("facevault enroll <folder>", () => {
     });
     expect((await status(101n)).featureVectors).toBe(2); // not enrolled twice
     expect((await status(102n)).featureVectors).toBe(2); // sent again, as it never was
+  }, 60_000);
+
+  it("stops on Ctrl-C after the calls in flight, and the next run enrolls only the rest", async () => {
+    // Eight classes of one photo each, one at a time: Ctrl-C comes while most are left.
+    const folder = join(dir, "interrupted");
+    for (let i = 1; i <= 8; i++) {
+      mkdirSync(join(folder, String(300 + i)), { recursive: true });
+      copyFileSync(join(faces, `person-0${i}`, "01.jpg"), join(folder, String(300 + i), "1.jpg"));
+    }
+    const journal = join(dir, "interrupted.journal");
+    const args = ["enroll", "interrupted", "--concurrency", "1", "--journal", journal];
+    const done = () =>
+      existsSync(journal) ? (readFileSync(journal, "utf8").match(/"t":"done"/g) ?? []).length : 0;
+    const first = await facevault([...args, "--json"], true, (child) => {
+      const poll = setInterval(() => {
+        if (done() >= 1) {
+          clearInterval(poll);
+          child.kill("SIGINT");
+        }
+      }, 20);
+      child.once("exit", () => clearInterval(poll));
+    });
+    expect(first.code, first.stderr).toBe(130);
+    expect(first.stderr).toMatch(/stopping after the calls in flight/);
+    const stopped = JSON.parse(first.stdout.trim().split("\n").pop() as string);
+    expect(stopped.ok).toBe(false);
+    expect(stopped.notStarted).toBeGreaterThan(0);
+    expect(stopped.enrolled).toBe(done());
+
+    const second = await facevault([...args, "--json"]);
+    expect(second.code, second.stderr).toBe(0);
+    const rest = JSON.parse(second.stdout.trim().split("\n").pop() as string);
+    expect(rest).toMatchObject({ ok: true, enrolled: 8, alreadyDone: stopped.enrolled });
+    expect(rest.created).toBe(8 - stopped.enrolled);
+    for (let i = 1; i <= 8; i++) {
+      expect((await status(BigInt(300 + i))).featureVectors).toBe(1); // none enrolled twice
+    }
   }, 60_000);
 
   it("reads a CSV, writes a CSV report, and refuses a bad class id naming the line", async () => {

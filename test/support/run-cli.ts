@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -15,10 +15,17 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `facevault <args>` (src/main.ts through tsx) as a child process in `cwd`. */
-export function runCli(args: readonly string[], cwd: string): Promise<CliRun> {
+/**
+ * Runs `facevault <args>` (src/main.ts through tsx) as a child process in `cwd`; `started`
+ * gets the process (to signal it).
+ */
+export function runCli(
+  args: readonly string[],
+  cwd: string,
+  started?: (child: ChildProcess) => void,
+): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       ["--import", tsx, main, ...args],
       {
@@ -36,5 +43,6 @@ export function runCli(args: readonly string[], cwd: string): Promise<CliRun> {
         resolve({ code, stdout, stderr });
       },
     );
+    started?.(child);
   });
 }
