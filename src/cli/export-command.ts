@@ -15,7 +15,7 @@ import {
   bcidOf,
   classIdsOf,
   countClasses,
-  openConfiguredStore,
+  openTemplateStore,
   partitionsOf,
 } from "./maintenance-store.js";
 import { createProgress } from "./progress.js";
@@ -59,10 +59,10 @@ export async function exportCommand(
   if (last !== undefined) after = BigInt(cipher.openRecord(lines.length - 1, last).classId);
   // Rewrite the kept part: a torn line must not stay in the middle of the file.
   const fd = openSync(partial, "w", 0o600);
-  const store = await openConfiguredStore(config);
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
+  const store = await openTemplateStore(config, vault);
   const resumedAfter = lines.length;
   try {
     writeSync(fd, `${headerLine}\n${lines.map((l) => `${l}\n`).join("")}`);

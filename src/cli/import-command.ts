@@ -7,7 +7,7 @@ import { decodeEnhanced } from "../templates/template-codec.js";
 import { createTemplateSealer } from "../templates/template-sealer.js";
 import { createTemplateVault } from "../templates/template-vault.js";
 import { type ArchiveSecret, archiveCipher, parseHeader, recordsDigest } from "./export-archive.js";
-import { bcidOf, openConfiguredStore, partitionsOf } from "./maintenance-store.js";
+import { bcidOf, openTemplateStore, partitionsOf } from "./maintenance-store.js";
 import { createProgress } from "./progress.js";
 
 /** What happened to one class of the archive. */
@@ -65,7 +65,7 @@ export async function importCommand(
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
-  const store = await openConfiguredStore(config);
+  const store = await openTemplateStore(config, vault);
   const rows: ImportRow[] = [];
   const progress = createProgress({
     json: Boolean(options.json),

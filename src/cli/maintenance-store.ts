@@ -2,6 +2,8 @@ import type { FacevaultConfig } from "../config.js";
 import { FacevaultError } from "../errors.js";
 import { createTemplateStore } from "../store/create-template-store.js";
 import type { Bcid, TemplateStore } from "../store/template-store.js";
+import { withAuthenticatedMetadata } from "../templates/metadata-authentication.js";
+import type { TemplateVault } from "../templates/template-vault.js";
 import { usageError } from "./usage-error.js";
 
 /** A storage and partition the maintenance commands work on. */
@@ -16,6 +18,18 @@ export const classPageSize = 500;
 /** Opens the configured database for a maintenance command (migrations applied as by serve). */
 export async function openConfiguredStore(config: FacevaultConfig) {
   return createTemplateStore({ database: config.database, schema: config.databaseSchema });
+}
+
+/**
+ * The configured database's templates as the server sees them: every read checks the metadata
+ * MAC and every write makes it with `vault` (so a command never leaves a row the servers answer
+ * DATA_LOSS for).
+ */
+export async function openTemplateStore(
+  config: FacevaultConfig,
+  vault: Pick<TemplateVault, "metadataMac" | "checkMetadata">,
+): Promise<TemplateStore> {
+  return withAuthenticatedMetadata(await openConfiguredStore(config), vault);
 }
 
 /**

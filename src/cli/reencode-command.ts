@@ -11,12 +11,7 @@ import { createFacePool } from "../face/face-pool.js";
 import { createEnrollment } from "../service/enrollment.js";
 import { createTemplateSealer } from "../templates/template-sealer.js";
 import { createTemplateVault } from "../templates/template-vault.js";
-import {
-  classIdsOf,
-  countClasses,
-  openConfiguredStore,
-  partitionsOf,
-} from "./maintenance-store.js";
+import { classIdsOf, countClasses, openTemplateStore, partitionsOf } from "./maintenance-store.js";
 import { createProgress } from "./progress.js";
 
 export interface ReencodeOptions {
@@ -47,10 +42,10 @@ export async function reencodeCommand(
 ): Promise<ReencodeSummary> {
   const encoder = getEncoder(config.face.encoderVersion);
   const partitions = partitionsOf(config, options.partition);
-  const store = await openConfiguredStore(config);
   const vault = createTemplateVault({
     sealer: createTemplateSealer({ masterKeys: config.masterKeys }),
   });
+  const store = await openTemplateStore(config, vault);
   const stale = (e: { encoderVersion: number }) => e.encoderVersion !== encoder.version;
   const summary: ReencodeSummary = {
     encoderVersion: encoder.version,

@@ -8,7 +8,7 @@ import {
   bcidOf,
   classIdsOf,
   countClasses,
-  openConfiguredStore,
+  openTemplateStore,
   partitionsOf,
   retryOnConflict,
 } from "./maintenance-store.js";
@@ -55,7 +55,7 @@ export async function rekeyCommand(
   const others = config.masterKeys.filter((_, i) => i !== known);
   const sealer = createTemplateSealer({ masterKeys: [newKey, ...others] });
   const vault = createTemplateVault({ sealer });
-  const store = await openConfiguredStore(config);
+  const store = await openTemplateStore(config, vault);
   const cursorFile = join(config.dataDir, `rekey-${sealer.currentKeyId}.cursor`);
   const cursor = readCursor(cursorFile);
   const summary: RekeySummary = { templates: 0, resealed: 0, snapshots: 0 };
