@@ -136,6 +136,7 @@ for (let i = 0; i < rows.length; i++) {
 const lines: string[] = [];
 const attackResiduals: number[] = [];
 const attackTexture: number[] = [];
+const attackResidualsByMode = new Map<string, number[]>();
 for (const mode of ATTACK_MODES) {
   const shots: Buffer[] = [];
   for (let p = 0; p < photos.length; p++) {
@@ -158,6 +159,7 @@ for (const mode of ATTACK_MODES) {
     pairs++;
     const m = measureMotion(a.geometry, b.geometry);
     attackResiduals.push(m.residual);
+    attackResidualsByMode.set(mode, [...(attackResidualsByMode.get(mode) ?? []), m.residual]);
     attackTexture.push(texture(a), texture(b));
     const active = m.residual >= MOTION_DEFAULTS.minResidual;
     const passive = passiveLive(a) || passiveLive(b);
@@ -192,6 +194,16 @@ console.log(
 console.log(
   `texture score: genuine photos p5 ${q(genuineTexture, 0.05)?.toFixed(3)} p50 ${q(genuineTexture, 0.5)?.toFixed(3)}; attack shots p50 ${q(attackTexture, 0.5)?.toFixed(3)} p95 ${q(attackTexture, 0.95)?.toFixed(3)}`,
 );
+const attackByMode = new Map<string, number[]>();
+for (const [mode, r] of attackResidualsByMode) attackByMode.set(mode, r);
+for (const t of [0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05]) {
+  const modes = [...attackByMode].map(
+    ([mode, r]) => `${mode} ${pct(r.filter((x) => x >= t).length / r.length)}`,
+  );
+  console.log(
+    `  active at residual ${t}: genuine pairs not live ${pct(residualsGenuine.filter((r) => r < t).length / residualsGenuine.length)}; attacks live: ${modes.join(", ")}`,
+  );
+}
 for (const t of [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
   console.log(
     `  passive at ${t}: genuine photos not live ${pct(genuineTexture.filter((s) => s < t).length / genuineTexture.length)}, attack shots live ${pct(attackTexture.filter((s) => s >= t).length / attackTexture.length)}`,
