@@ -12,6 +12,7 @@
  *   and the mouth), and against the mirror image of the pair (left and right must swap).
  *
  * The faces folder defaults to test/fixtures/faces (labels.tsv with file, identity, faces).
+ * Every photo is first scaled to fit `EVAL_SIZE` pixels (default 640: a webcam frame's size).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -49,7 +50,16 @@ const texture = (a: ImageAnalysis): number => a.properties.faces[0]?.textureLive
 const passiveLive = (a: ImageAnalysis): boolean => texture(a) >= PASSIVE_DEFAULTS.minScore;
 
 // Genuine photos
-const photos = rows.map((r) => readFileSync(join(dir, r.file)));
+const size = Number(process.env.EVAL_SIZE ?? 640);
+const photos = await Promise.all(
+  rows.map((r) =>
+    sharp(readFileSync(join(dir, r.file)))
+      .rotate()
+      .resize(size, size, { fit: "inside", withoutEnlargement: true })
+      .jpeg({ quality: 92 })
+      .toBuffer(),
+  ),
+);
 const originals = await analyse(photos);
 const genuineTexture = originals.filter((a) => a.geometry).map(texture);
 
@@ -176,7 +186,7 @@ await pool.close();
 const sorted = (v: number[]) => [...v].sort((x, y) => x - y);
 const q = (v: number[], p: number) => sorted(v)[Math.min(v.length - 1, Math.floor(p * v.length))];
 console.log(
-  `passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
+  `photos scaled to fit ${size} px; passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
 );
 console.log(
   "| attack mode | pairs | active: live | passive: both shots live | active and passive: live |",
