@@ -143,6 +143,9 @@ describe("the committed OpenAPI document (gen/openapi/openapi.json)", () => {
     };
 
     expect(Object.keys(committed.paths)).toEqual([
+      "/api/v1/livenessdetection",
+      "/api/v1/videolivenessdetection",
+      "/api/v1/photoverify",
       "/api/face/v1/enroll/{classId}",
       "/api/face/v1/verify/{classId}",
       "/api/face/v1/search",
