@@ -12,6 +12,7 @@
  *   and the mouth), and against the mirror image of the pair (left and right must swap).
  *
  * The faces folder defaults to test/fixtures/faces (labels.tsv with file, identity, faces).
+ * Every photo is first scaled to fit `EVAL_SIZE` pixels (default 640: a webcam frame's size).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -49,7 +50,16 @@ const texture = (a: ImageAnalysis): number => a.properties.faces[0]?.textureLive
 const passiveLive = (a: ImageAnalysis): boolean => texture(a) >= PASSIVE_DEFAULTS.minScore;
 
 // Genuine photos
-const photos = rows.map((r) => readFileSync(join(dir, r.file)));
+const size = Number(process.env.EVAL_SIZE ?? 640);
+const photos = await Promise.all(
+  rows.map((r) =>
+    sharp(readFileSync(join(dir, r.file)))
+      .rotate()
+      .resize(size, size, { fit: "inside", withoutEnlargement: true })
+      .jpeg({ quality: 92 })
+      .toBuffer(),
+  ),
+);
 const originals = await analyse(photos);
 const genuineTexture = originals.filter((a) => a.geometry).map(texture);
 
@@ -136,6 +146,7 @@ for (let i = 0; i < rows.length; i++) {
 const lines: string[] = [];
 const attackResiduals: number[] = [];
 const attackTexture: number[] = [];
+const attackResidualsByMode = new Map<string, number[]>();
 for (const mode of ATTACK_MODES) {
   const shots: Buffer[] = [];
   for (let p = 0; p < photos.length; p++) {
@@ -158,6 +169,7 @@ for (const mode of ATTACK_MODES) {
     pairs++;
     const m = measureMotion(a.geometry, b.geometry);
     attackResiduals.push(m.residual);
+    attackResidualsByMode.set(mode, [...(attackResidualsByMode.get(mode) ?? []), m.residual]);
     attackTexture.push(texture(a), texture(b));
     const active = m.residual >= MOTION_DEFAULTS.minResidual;
     const passive = passiveLive(a) || passiveLive(b);
@@ -174,7 +186,7 @@ await pool.close();
 const sorted = (v: number[]) => [...v].sort((x, y) => x - y);
 const q = (v: number[], p: number) => sorted(v)[Math.min(v.length - 1, Math.floor(p * v.length))];
 console.log(
-  `passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
+  `photos scaled to fit ${size} px; passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
 );
 console.log(
   "| attack mode | pairs | active: live | passive: both shots live | active and passive: live |",
@@ -192,6 +204,16 @@ console.log(
 console.log(
   `texture score: genuine photos p5 ${q(genuineTexture, 0.05)?.toFixed(3)} p50 ${q(genuineTexture, 0.5)?.toFixed(3)}; attack shots p50 ${q(attackTexture, 0.5)?.toFixed(3)} p95 ${q(attackTexture, 0.95)?.toFixed(3)}`,
 );
+const attackByMode = new Map<string, number[]>();
+for (const [mode, r] of attackResidualsByMode) attackByMode.set(mode, r);
+for (const t of [0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05]) {
+  const modes = [...attackByMode].map(
+    ([mode, r]) => `${mode} ${pct(r.filter((x) => x >= t).length / r.length)}`,
+  );
+  console.log(
+    `  active at residual ${t}: genuine pairs not live ${pct(residualsGenuine.filter((r) => r < t).length / residualsGenuine.length)}; attacks live: ${modes.join(", ")}`,
+  );
+}
 for (const t of [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) {
   console.log(
     `  passive at ${t}: genuine photos not live ${pct(genuineTexture.filter((s) => s < t).length / genuineTexture.length)}, attack shots live ${pct(attackTexture.filter((s) => s >= t).length / attackTexture.length)}`,

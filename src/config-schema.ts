@@ -136,7 +136,7 @@ export const livenessSchema = section({
     .number({ error: "must be a number in ]0,1]" })
     .gt(0, "must be a number in ]0,1]")
     .max(1, "must be a number in ]0,1]")
-    .default(0.02),
+    .default(0.025),
   /** Smallest head turn between two images, in degrees, that counts as a movement. */
   minMovementDegrees: z
     .number({ error: "must be a number from 0.5 to 45" })

@@ -19,7 +19,7 @@ export interface MotionOptions {
   minMovementDegrees: number;
 }
 
-export const MOTION_DEFAULTS: MotionOptions = { minResidual: 0.02, minMovementDegrees: 4 };
+export const MOTION_DEFAULTS: MotionOptions = { minResidual: 0.025, minMovementDegrees: 4 };
 
 /** What the motion between two images of one face shows. */
 export interface Motion {
