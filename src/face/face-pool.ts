@@ -268,7 +268,8 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
         const job: Job = {
           id: nextJobId++,
           // A private copy: the caller's buffer stays intact and the copy can be transferred.
-          bytes: image.slice(),
+          // Uint8Array's own slice, since a Node Buffer's slice() is a view of the same memory.
+          bytes: Uint8Array.prototype.slice.call(image),
           request,
           resolve: (result) => {
             results[index] = result.analysis;

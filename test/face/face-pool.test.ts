@@ -94,6 +94,17 @@ describe("face pool", () => {
     expect(isFacevaultError(unknown, "invalid_argument")).toBe(true);
   });
 
+  it("leaves the caller's bytes intact, a Node Buffer that shares its memory included", async () => {
+    // Two images as views of one ArrayBuffer, as a request body decoded in place gives them.
+    const shared = Buffer.concat([photo, photo]);
+    const first = shared.subarray(0, photo.byteLength);
+    const second = shared.subarray(photo.byteLength);
+    const results = await pool.analyze([first, second]);
+    expect(results.map((r) => r?.properties.faces.length)).toEqual([1, 1]);
+    expect(shared.buffer.byteLength).toBe(2 * photo.byteLength + shared.byteOffset);
+    expect(Buffer.compare(second, Buffer.from(photo))).toBe(0);
+  });
+
   it("rejects queued work when closed", async () => {
     const other = createFacePool({ workers: 1, maxQueue: 4 });
     const queued = rejection(other.analyze(images(2)));
