@@ -211,6 +211,14 @@ describe("loadConfig", () => {
     expect(failure(valid(), { FACEVAULT_FACE__WORKERS: "two" })).toBe(
       "config: face.workers (from FACEVAULT_FACE__WORKERS) must be an integer from 1 to 64",
     );
+    // The command-line client's variables may sit in the same shell as a server's.
+    const cliEnv = {
+      FACEVAULT_URL: "http://127.0.0.1:8080",
+      FACEVAULT_CLIENT: "hr",
+      FACEVAULT_KEY: "k",
+      FACEVAULT_KEY_FILE: "hr.key",
+    };
+    expect(loadConfig({ ...withConfig(valid()), env: cliEnv }).clients[0]?.clientId).toBe("c1");
   });
 
   it("shows the effective configuration with secrets redacted", () => {

@@ -380,8 +380,17 @@ function applyEnvironment(raw: Json, env: Record<string, string | undefined>): M
   return fromEnv;
 }
 
-/** FACEVAULT_ variables that are not settings. */
-const notSettings = new Set(["FACEVAULT_CONFIG"]);
+/**
+ * FACEVAULT_ variables that are not settings: the config file's path, and what the commands
+ * that call a server read (so one shell can hold both and still start `serve`).
+ */
+const notSettings = new Set([
+  "FACEVAULT_CONFIG",
+  "FACEVAULT_URL",
+  "FACEVAULT_CLIENT",
+  "FACEVAULT_KEY",
+  "FACEVAULT_KEY_FILE",
+]);
 
 function isUrl(value: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
