@@ -4,7 +4,7 @@ import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { createPostgresJobLog } from "./postgres-job-log.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
-import { bytesOf } from "./row-mapping.js";
+import { bytesOf, partitionSummaryOf } from "./row-mapping.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
   validateBatch,
@@ -526,14 +526,7 @@ export async function createPostgresTemplateStore(
         features: string;
         thumbnails: string;
       }>(sql.partitions);
-      return result.rows.map((row) => ({
-        storage: row.storage,
-        partition: row.partition,
-        revision: Number(row.revision),
-        templates: Number(row.templates),
-        featureVectors: Number(row.features),
-        thumbnails: Number(row.thumbnails),
-      }));
+      return result.rows.map(partitionSummaryOf);
     }),
 
     listTemplates: operation(

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { FacevaultError, isFacevaultError } from "../errors.js";
 import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
-import { bytesOf } from "./row-mapping.js";
+import { bytesOf, partitionSummaryOf } from "./row-mapping.js";
 import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
@@ -504,14 +504,7 @@ export async function createSqliteTemplateStore(
     ),
 
     listPartitions: operation("listPartitions", noArguments, (): PartitionSummary[] =>
-      statements.partitions.all().map((row) => ({
-        storage: row.storage,
-        partition: Number(row.partition),
-        revision: Number(row.revision),
-        templates: Number(row.templates),
-        featureVectors: Number(row.features),
-        thumbnails: Number(row.thumbnails),
-      })),
+      statements.partitions.all().map(partitionSummaryOf),
     ),
 
     listTemplates: operation(
