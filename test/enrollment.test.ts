@@ -303,6 +303,31 @@ describe("templates at rest", () => {
     ).toBe(true);
   });
 
+  it("leaves out of a tag-filtered Search a class whose tags were changed in the database, and says so", async () => {
+    const api = clientFor(server);
+    await api.enroll({ classId: 44n, images: images("people/person-03/01.jpg") });
+    await api.setTemplateTags({ classId: 44n, tags: ["night-shift"] });
+    await api.enroll({ classId: 45n, images: images("people/person-03/02.jpg") });
+    const probe = images("people/person-03/03.jpg");
+    const before = await api.search({ images: probe, tags: ["night-shift"], topMatches: true });
+    expect(before.result[0]?.matches.map((m) => m.classId)).toEqual([44n]);
+    // Class 45 gets the tag by hand, with a new revision so that the search index takes it up.
+    const db = new Database(server.app.config.database);
+    db.transaction(() => {
+      const { storage, partition } = server.clients.alice;
+      db.prepare(
+        "UPDATE partitions SET revision = revision + 1 WHERE storage = ? AND partition = ?",
+      ).run(storage, partition);
+      db.prepare(
+        "UPDATE templates SET tags = ?, revision = (SELECT revision FROM partitions WHERE storage = ? AND partition = ?) WHERE storage = ? AND partition = ? AND class_id = 45",
+      ).run(JSON.stringify(["night-shift"]), storage, partition, storage, partition);
+    })();
+    db.close();
+    const after = await api.search({ images: probe, tags: ["night-shift"], topMatches: true });
+    expect(after.result[0]?.matches.map((m) => m.classId)).toEqual([44n]);
+    expect(after.errors.map((e) => e.errorCode)).toContain("TemplateMetadataNotAuthentic");
+  });
+
   it("writes no plaintext feature vector or thumbnail to the database files", async () => {
     const api = clientFor(server);
     const paths = ["people/person-11/01.jpg", "people/person-11/02.jpg"];

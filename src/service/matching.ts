@@ -9,7 +9,7 @@ import {
   type FaceVerificationResponse,
   FaceVerificationResponseSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import { FacevaultError } from "../errors.js";
+import { FacevaultError, isFacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
 import { annotateMotion } from "../face/motion.js";
@@ -107,10 +107,16 @@ export function createMatching(options: MatchingOptions) {
       : current.distanceForScore(minScore);
     const limit = req.topMatches ? topMatchesCount : limits.maxSearchResults;
     const result = [];
+    let unauthentic = 0;
     for (const a of analyses) {
       // probeProblem() above guarantees features on every analysis.
       const probe = a.features?.vector ?? new Float32Array(current.dimension);
-      const matches = await index.search({ probe, tags, maxDistance, limit });
+      let matches = await index.search({ probe, tags, maxDistance, limit });
+      if (tags.length > 0) {
+        const checked = await withAuthenticTags(call, matches, tags);
+        unauthentic += checked.unauthentic;
+        matches = checked.kept;
+      }
       result.push(
         create(FaceSearchResponse_SearchResultSchema, {
           matches: matches.map((m) =>
@@ -126,19 +132,54 @@ export function createMatching(options: MatchingOptions) {
     annotateMotion(analyses);
     // Never silently: classes another encoder made were not compared (until `reencode`).
     const skipped = index.notComparable;
+    const errors = [];
+    if (skipped > 0) {
+      errors.push(
+        jobError(
+          "TemplatesNotCompared",
+          `${skipped} template(s) of this partition were made by another encoder than ${current.version} and were not compared; they are compared again once re-encoded (facevault reencode) or enrolled again`,
+        ),
+      );
+    }
+    if (unauthentic > 0) {
+      errors.push(
+        jobError(
+          "TemplateMetadataNotAuthentic",
+          `${unauthentic} match(es) were left out: their stored tags failed authentication (changed in the database)`,
+        ),
+      );
+    }
     return create(FaceSearchResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
       result,
-      errors:
-        skipped > 0
-          ? [
-              jobError(
-                "TemplatesNotCompared",
-                `${skipped} template(s) of this partition were made by another encoder than ${current.version} and were not compared; they are compared again once re-encoded (facevault reencode) or enrolled again`,
-              ),
-            ]
-          : [],
+      errors,
     });
+  }
+
+  /**
+   * The matches of a tag-filtered search whose tags hold up: the index took them from the
+   * database unchecked, so each match's metadata is read through the authenticated store (one
+   * read per match, at most `maxSearchResults`) and kept only when it is authentic and carries
+   * every asked tag (one changed or deleted since the index saw it is left out too, but not
+   * counted as unauthentic).
+   */
+  async function withAuthenticTags<M extends { classId: bigint }>(
+    call: CallContext,
+    matches: readonly M[],
+    tags: readonly string[],
+  ): Promise<{ kept: M[]; unauthentic: number }> {
+    const kept: M[] = [];
+    let unauthentic = 0;
+    for (const m of matches) {
+      try {
+        const stored = await store.get(bcidOf(call.client, m.classId));
+        if (stored && tags.every((t) => stored.tags.includes(t))) kept.push(m);
+      } catch (err) {
+        if (!isFacevaultError(err, "data_loss")) throw err;
+        unauthentic++;
+      }
+    }
+    return { kept, unauthentic };
   }
 
   return { verify, search };
