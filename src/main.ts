@@ -9,6 +9,13 @@ import { createProgram, withDefaultCommand } from "./cli/program.js";
 import { commandLine } from "./cli/usage-error.js";
 import { isFacevaultError } from "./errors.js";
 
+// A reader that stops early (`facevault --help | head`) ends the command quietly, as SIGPIPE
+// ends Unix tools (exit 141), instead of an unhandled EPIPE with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(141);
+});
+
 const { program, exitCode, activeCommand } = createProgram();
 program.parseAsync(withDefaultCommand(process.argv.slice(2)), { from: "user" }).then(
   () => {

@@ -92,3 +92,22 @@ describe("configuration errors", () => {
     );
   });
 });
+
+describe("output to a reader that stops early", () => {
+  it("ends quietly with 141, as SIGPIPE ends Unix tools (`facevault --help | head -1`)", async () => {
+    const proc = spawn(process.execPath, ["--import", "tsx", main, "--help"], {
+      env,
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    proc.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // Close our end before anything is written, as a `head` that has already exited has.
+    proc.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(141);
+  });
+});
