@@ -5,8 +5,8 @@
  *   (never silently) until `facevault reencode` upgrades them; then Search finds them;
  * - rekey: after `facevault rekey --new-master-key-file`, a server holding only the new key
  *   (the old one removed from previousMasterKeys) still opens every template;
- * - export / import: a partition into an encrypted archive and into another partition, where
- *   its templates verify; imported again, nothing is overwritten; a changed archive or a wrong
+ * - export / import: a partition into an encrypted archive, into another partition and into
+ *   another database under another master key, where its templates verify; imported again, nothing is overwritten; a changed archive or a wrong
  *   passphrase is refused;
  * - jobs prune: bookkeeping records older than the age go, newer ones stay.
  */
@@ -158,6 +158,30 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     } finally {
       bob.close();
     }
+    // And into another database under another master key (a new SQLite server of its own).
+    const other = await startTestServer({ config: { face: { workers: 1 } } });
+    try {
+      const intoOther = await runCli(
+        [
+          "import",
+          archive,
+          "--partition",
+          "bws/1",
+          "--passphrase-file",
+          join(dir, "pass.txt"),
+        ].concat(["--config", join(other.dir, "config.json"), "--json"]),
+        dir,
+      );
+      expect(intoOther.code, intoOther.stderr).toBe(0);
+      expect(JSON.parse(intoOther.stdout).rows).toHaveLength(2);
+      const there = connect(other);
+      expect((await there.verify({ classId: 1n, image: { image: probe } })).verified).toBe(true);
+      expect((await there.verify({ classId: 2n, image: { image: probe } })).verified).toBe(false);
+    } finally {
+      await other.close();
+      client = connect(server);
+    }
+
     // Again: nothing is overwritten. A changed archive or a wrong passphrase: refused.
     const lines = readFileSync(archive, "utf8").split("\n");
     lines[1] = `${lines[1]?.slice(0, 20)}A${lines[1]?.slice(21)}`;
