@@ -1,5 +1,4 @@
 import type { FacevaultConfig } from "../config.js";
-import { FacevaultError } from "../errors.js";
 import { createTemplateStore } from "../store/create-template-store.js";
 import type { Bcid, TemplateStore } from "../store/template-store.js";
 import { withAuthenticatedMetadata } from "../templates/metadata-authentication.js";
@@ -80,22 +79,4 @@ export async function countClasses(
 
 export function bcidOf(at: PartitionRef, classId: bigint): Bcid {
   return { storage: at.storage, partition: at.partition, classId };
-}
-
-/** Runs a read-modify-write until no concurrent writer got in between (bounded). */
-export async function retryOnConflict<T>(what: string, body: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await body();
-    } catch (err) {
-      const aborted = err instanceof FacevaultError && err.kind === "aborted";
-      if (!aborted) throw err;
-      if (attempt >= 50) {
-        throw new FacevaultError("aborted", `${what}: written concurrently too often; run again`, {
-          cause: err,
-        });
-      }
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
-    }
-  }
 }

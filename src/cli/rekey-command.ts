@@ -2,6 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FacevaultConfig } from "../config.js";
 import { FacevaultError } from "../errors.js";
+import { retryOnConflict } from "../store/retry-on-conflict.js";
 import { createTemplateSealer } from "../templates/template-sealer.js";
 import { createTemplateVault } from "../templates/template-vault.js";
 import {
@@ -10,7 +11,6 @@ import {
   countClasses,
   openTemplateStore,
   partitionsOf,
-  retryOnConflict,
 } from "./maintenance-store.js";
 import { createProgress } from "./progress.js";
 
@@ -81,27 +81,30 @@ export async function rekeyCommand(
           continue;
         }
         const bcid = bcidOf(at, classId);
-        const resealed = await retryOnConflict(`class ${classId}`, async () => {
-          const stored = await store.get(bcid);
-          if (!stored) return false; // deleted meanwhile
-          if (!sealer.needsRewrap(stored.compact) && !sealer.needsRewrap(stored.enhanced)) {
-            return false;
-          }
-          const { version, ...rest } = stored;
-          await store.put(
-            {
-              ...rest,
-              compact: vault.sealCompact(
-                bcid,
-                vault.openCompact(bcid, stored.compact),
-                perTemplateKey,
-              ),
-              enhanced: vault.sealEnhanced(bcid, vault.openEnhanced(bcid, stored.enhanced)),
-            },
-            version,
-          );
-          return true;
-        });
+        const resealed = await retryOnConflict(
+          { attempts: 50, tooOften: `class ${classId}: written concurrently too often; run again` },
+          async () => {
+            const stored = await store.get(bcid);
+            if (!stored) return false; // deleted meanwhile
+            if (!sealer.needsRewrap(stored.compact) && !sealer.needsRewrap(stored.enhanced)) {
+              return false;
+            }
+            const { version, ...rest } = stored;
+            await store.put(
+              {
+                ...rest,
+                compact: vault.sealCompact(
+                  bcid,
+                  vault.openCompact(bcid, stored.compact),
+                  perTemplateKey,
+                ),
+                enhanced: vault.sealEnhanced(bcid, vault.openEnhanced(bcid, stored.enhanced)),
+              },
+              version,
+            );
+            return true;
+          },
+        );
         if (resealed) summary.resealed++;
         cursor[name] = classId.toString();
         writeFileSync(cursorFile, JSON.stringify(cursor));

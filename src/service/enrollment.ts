@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import type { JobError } from "../../gen/bioid/services/v1/bws_common_pb.js";
 import {
@@ -8,11 +7,11 @@ import {
   FaceEnrollmentResponseSchema,
   FaceTemplateStatusSchema,
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
-import { FacevaultError, isFacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
 import { annotateMotion } from "../face/motion.js";
 import type { ImageAnalysis } from "../face/types.js";
+import { retryOnConflict } from "../store/retry-on-conflict.js";
 import type { Bcid, StoredTemplate, TemplateStore } from "../store/template-store.js";
 import { addFaces, compactOf, type NewFace } from "../templates/template-builder.js";
 import type { EnhancedTemplate, FeatureEntry } from "../templates/template-codec.js";
@@ -250,57 +249,46 @@ export function createEnrollment(options: EnrollmentOptions) {
       errors: imageErrorsOf(analyses),
     });
 
-    for (let attempt = 1; ; attempt++) {
-      call.signal.throwIfAborted();
-      if (attempt > 1) stored = await store.get(bcid);
-      // One time for the template and the vectors and thumbnails this attempt adds.
-      const enrolledAt = now();
-      const outcome = await plan(bcid, stored, candidates, analyses, enrolledAt, call.signal);
-      if (!outcome || "failed" in outcome) {
-        // Nothing to do (empty call, current template) or nothing usable: nothing is written.
-        response.performedAction = outcome ? Action.ENROLLMENT_FAILED : Action.NONE;
-        response.errors.push(...(outcome?.failed ?? []));
-        response.templateStatus = stored
-          ? templateStatus(stored)
-          : create(FaceTemplateStatusSchema, { classId: bcid.classId, available: false });
-        return response;
-      }
-      const write = {
-        bcid,
-        encoderVersion: current.version,
-        tags: stored?.tags ?? [],
-        createdAt: stored?.createdAt ?? enrolledAt,
-        enrolledAt,
-        featureCount: outcome.template.features.length,
-        thumbnailCount: outcome.template.thumbnails.length,
-        compact: vault.sealCompact(
+    const tooOften = `class ${bcid.classId} is being enrolled concurrently too often; retry`;
+    // Another call wrote this class meanwhile: read it again and merge again.
+    return retryOnConflict(
+      { attempts: maxAttempts, tooOften, signal: call.signal },
+      async (attempt) => {
+        if (attempt > 1) stored = await store.get(bcid);
+        // One time for the template and the vectors and thumbnails this attempt adds.
+        const enrolledAt = now();
+        const outcome = await plan(bcid, stored, candidates, analyses, enrolledAt, call.signal);
+        if (!outcome || "failed" in outcome) {
+          // Nothing to do (empty call, current template) or nothing usable: nothing is written.
+          response.performedAction = outcome ? Action.ENROLLMENT_FAILED : Action.NONE;
+          response.errors.push(...(outcome?.failed ?? []));
+          response.templateStatus = stored
+            ? templateStatus(stored)
+            : create(FaceTemplateStatusSchema, { classId: bcid.classId, available: false });
+          return response;
+        }
+        const write = {
           bcid,
-          compactOf(outcome.template, current.metric),
-          call.client.encryptCompactTemplate,
-        ),
-        enhanced: vault.sealEnhanced(bcid, outcome.template),
-      };
-      try {
+          encoderVersion: current.version,
+          tags: stored?.tags ?? [],
+          createdAt: stored?.createdAt ?? enrolledAt,
+          enrolledAt,
+          featureCount: outcome.template.features.length,
+          thumbnailCount: outcome.template.thumbnails.length,
+          compact: vault.sealCompact(
+            bcid,
+            compactOf(outcome.template, current.metric),
+            call.client.encryptCompactTemplate,
+          ),
+          enhanced: vault.sealEnhanced(bcid, outcome.template),
+        };
         const version = await store.put(write, stored?.version ?? 0);
         response.performedAction = outcome.action;
         response.enrolledImages = outcome.enrolled;
         response.errors.push(...outcome.errors);
         response.templateStatus = templateStatus({ ...write, version });
         return response;
-      } catch (err) {
-        if (!isFacevaultError(err, "aborted") || attempt >= maxAttempts) {
-          if (isFacevaultError(err, "aborted")) {
-            throw new FacevaultError(
-              "aborted",
-              `class ${bcid.classId} is being enrolled concurrently too often; retry`,
-              { cause: err },
-            );
-          }
-          throw err;
-        }
-        // Another call wrote this class meanwhile: wait a little (jittered) and merge again.
-        await sleep(Math.random() * Math.min(50, 2 * attempt), undefined, { signal: call.signal });
-      }
-    }
+      },
+    );
   };
 }
