@@ -45,6 +45,7 @@ check "dependency direction and cycles" depcruise src gen packages/client/src --
 mkdir -p .tmp
 rm -f .tmp/vitest-report.json
 vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest-report.json
+vitest_status=$?
 counts=$(node -e '
   const fs = require("node:fs");
   try {
@@ -55,6 +56,12 @@ counts=$(node -e '
   } catch { console.log(0, 1); }
 ')
 read -r vitest_passed vitest_failed <<<"$counts"
+# Vitest exits non-zero on errors outside any test too (a test process that died, an unhandled
+# rejection); its report then shows the lost tests only as pending. Count that as a failure.
+if [ "$vitest_status" -ne 0 ] && [ "$vitest_failed" -eq 0 ]; then
+  echo "FAILED: vitest exited with $vitest_status (errors outside the tests; see above)"
+  vitest_failed=1
+fi
 passed=$((passed + vitest_passed))
 failed=$((failed + vitest_failed))
 

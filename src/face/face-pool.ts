@@ -42,6 +42,11 @@ export interface FacePoolOptions extends DecodeOptions {
   onQueueFull?: () => void;
   /** Called after every analysed image with its stage timings (ms), e.g. for metrics. */
   onImageAnalysed?: (result: Omit<PipelineResult, "analysis">) => void;
+  /**
+   * How long close() waits for an image a worker is analysing before it stops the worker
+   * anyway, in ms. Default 10000.
+   */
+  closeWaitMs?: number;
 }
 
 /** Options of one `analyze` call. */
@@ -86,6 +91,8 @@ interface Slot {
   worker: Worker;
   state: "starting" | "idle" | "busy" | "dead";
   job: Job | undefined;
+  /** Set by close() while the slot is busy: called once its image is done. */
+  onIdle?: () => void;
 }
 
 /** The worker entry beside this module: the .ts source under vitest/tsx, else the .js file. */
@@ -98,6 +105,7 @@ const WORKER_ENTRY = new URL(
 export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const workerCount = options.workers ?? availableParallelism();
   const maxQueue = options.maxQueue ?? 64;
+  const closeWaitMs = options.closeWaitMs ?? 10_000;
   const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
   getEncoder(defaultVersion);
   const workerData: FaceWorkerData = {
@@ -161,6 +169,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
             const job = slot.job;
             slot.job = undefined;
             slot.state = "idle";
+            slot.onIdle?.();
             if (job && job.id === reply.id) {
               if (reply.type === "result") {
                 options.onImageAnalysed?.({
@@ -185,6 +194,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       worker.on("exit", () => {
         const wasStarting = slot.state === "starting";
         slot.state = "dead";
+        slot.onIdle?.();
         const job = slot.job;
         slot.job = undefined;
         job?.reject(
@@ -296,6 +306,21 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       if (closed) return;
       closed = true;
       failQueued(new FacevaultError("unavailable", "the face pool is closed"));
+      // Workers stop between images: terminating a thread inside native inference (onnxruntime)
+      // aborts the whole process.
+      await Promise.all(
+        slots.map((s) =>
+          s.state === "busy"
+            ? new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, closeWaitMs);
+                s.onIdle = () => {
+                  clearTimeout(timer);
+                  resolve();
+                };
+              })
+            : undefined,
+        ),
+      );
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
