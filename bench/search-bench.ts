@@ -9,6 +9,8 @@
  * Each case runs in its own child process so that its RSS is its own. Environment:
  * BENCH_SEARCH_DIMS (default 128,512,1024), BENCH_SEARCH_SIZES (default 10000,100000,1000000;
  * 1024-D stops at 100,000 unless BENCH_SEARCH_1024_FULL=1), BENCH_PROBES (default 50),
+ * BENCH_SCAN_THREADS (default 1: scan threads of the measured index; an index of the same rows
+ * scanned by the calling thread alone is measured interleaved with it for the ratio),
  * BENCH_FACE_WORKERS (default 2: face workers started and warmed up, idle, in the 512-D cases,
  * so their RSS counts), BENCH_DIR (default the OS temp dir; the SQLite files hold sealed
  * templates only and are deleted after each case), BENCH_STORE=postgres (a fresh schema in
@@ -28,6 +30,7 @@ import { createFacePool } from "../src/face/face-pool.js";
 import { createPostgresTemplateStore } from "../src/store/postgres-template-store.js";
 import { createSqliteTemplateStore } from "../src/store/sqlite-template-store.js";
 import type { TemplateStore } from "../src/store/template-store.js";
+import { createScanThreads, type ScanThreads } from "../src/templates/scan-threads.js";
 import { createSearchIndexes, type VectorMetric } from "../src/templates/search-index.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
 import { createTemplateVault } from "../src/templates/template-vault.js";
@@ -52,6 +55,10 @@ interface CaseResult {
   residentBytesPerTemplate: number;
   candidatesMedian: number;
   top10: { p50: number; p99: number };
+  /** Scan threads of the measured index (BENCH_SCAN_THREADS). */
+  scanThreads: number;
+  /** Top 10 on an index of the same rows scanned by the calling thread alone. */
+  top10OneThread?: { p50: number; p99: number };
   /** The scan alone within the top-10 searches. */
   scan: { p50: number; p99: number };
   threshold: { p50: number; p99: number };
@@ -206,8 +213,13 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
     const vault = createTemplateVault({ sealer: createTemplateSealer({ masterKeys: [key] }) });
     let lastCandidates = 0;
     let lastScanMs = 0;
-    const makeIndex = () =>
+    const threads = Number(process.env.BENCH_SCAN_THREADS ?? 1);
+    const scanThreads =
+      threads > 0 ? createScanThreads({ threads, logger: pino({ level: "silent" }) }) : undefined;
+    await scanThreads?.ready();
+    const makeIndex = (shared: ScanThreads | undefined) =>
       createSearchIndexes({
+        ...(shared ? { scanThreads: shared } : {}),
         store: opened,
         vault,
         encoderVersion: 2,
@@ -230,14 +242,14 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       return { seconds, maxDelayMs: loop.max / 1e6 };
     };
     // First load: every template opened one by one; it then stores a search snapshot.
-    const cold = await timedLoad(makeIndex());
+    const cold = await timedLoad(makeIndex(scanThreads));
     for (let i = 0; i < 3000 && (await opened.searchSnapshot("bench", 1)) === undefined; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const snapshotStored = (await opened.searchSnapshot("bench", 1)) !== undefined;
     const rssBeforeLoadMb = rssMb(); // the first index is garbage by now
     // What a restarted process (or another replica) does: load from the snapshot.
-    const index = makeIndex();
+    const index = makeIndex(scanThreads);
     const warm = await timedLoad(index);
     const rss = rssMb();
 
@@ -248,8 +260,12 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       for (let i = 0; i < size; i++) baselineRows.set(next(), i * dim);
     }
     const nextProbe = vectorSource(dim, 2);
+    // The same rows scanned by this thread alone, for the ratio (made after RSS was read).
+    const single = scanThreads ? makeIndex(undefined) : undefined;
+    await single?.sync();
     const times = {
       top10: [] as number[],
+      top10OneThread: [] as number[],
       scan: [] as number[],
       threshold: [] as number[],
       baseline: [] as number[],
@@ -274,6 +290,14 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
         index.search({ probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 10 }),
       );
       if (top.length !== 10) throw new Error("top 10 incomplete");
+      if (single) {
+        const alone = await measure(times.top10OneThread, () =>
+          single.search({ probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 10 }),
+        );
+        if (alone.some((m, i) => m.classId !== top[i]?.classId)) {
+          throw new Error("the threads' top 10 differs from one thread's");
+        }
+      }
       if (p >= 0) {
         candidates.push(lastCandidates);
         times.scan.push(lastScanMs);
@@ -284,6 +308,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       });
     }
     await faces?.close();
+    await scanThreads?.close();
     const stats = (xs: number[]) => ({ p50: median(xs), p99: percentile(xs, 99) });
     return {
       dim,
@@ -301,6 +326,8 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       residentBytesPerTemplate: index.residentBytes / size,
       candidatesMedian: median(candidates),
       top10: stats(times.top10),
+      scanThreads: threads,
+      ...(single ? { top10OneThread: stats(times.top10OneThread) } : {}),
       scan: stats(times.scan),
       threshold: stats(times.threshold),
       ...(baselineRows ? { baseline: stats(times.baseline) } : {}),
@@ -371,7 +398,7 @@ function main(): void {
     `Search over one partition in ${process.env.BENCH_STORE === "postgres" ? "PostgreSQL" : "a SQLite file"} (random unit vectors; each case in its own process; medians of interleaved probes; the box is shared and noisy)`,
   );
   console.log(
-    "dim   metric     templates  load s: templates / snapshot  max loop delay ms  RSS MB (before load)  index B/template  top-10 p50/p99 ms (scan alone)  threshold p50/p99 ms  candidates  old JS scan p50 ms (ratio)",
+    "dim   metric     templates  load s: templates / snapshot  max loop delay ms  RSS MB (before load)  index B/template  top-10 p50/p99 ms (scan alone)  threshold p50/p99 ms  candidates  old JS scan p50 ms (ratio)  one thread p50 ms (ratio)",
   );
   for (const dim of dims) {
     const metric: VectorMetric = dim === 128 ? "euclidean" : "cosine";
@@ -392,6 +419,14 @@ function main(): void {
           what: `Search ${dim}-D x ${size}: top 10 p50 / p99; with the threshold p50`,
           result: `${f(r.top10.p50)} / ${f(r.top10.p99)} ms; ${f(r.threshold.p50)} ms`,
         },
+        ...(r.top10OneThread
+          ? [
+              {
+                what: `Search ${dim}-D x ${size}: top 10 p50 on one thread / with ${r.scanThreads} scan thread(s)`,
+                result: `${f(r.top10OneThread.p50)} / ${f(r.top10.p50)} ms (${f(r.top10OneThread.p50 / r.top10.p50, 2)}x)`,
+              },
+            ]
+          : []),
         {
           what: `Load ${dim}-D x ${size}: from the templates / from the snapshot`,
           result: `${f(r.coldLoadS)} s / ${r.snapshotStored ? `${f(r.loadS)} s` : "none"}`,
@@ -402,7 +437,7 @@ function main(): void {
         },
       ]);
       console.log(
-        `${String(dim).padEnd(5)} ${metric.padEnd(10)} ${String(size).padStart(9)}  ${`${f(r.coldLoadS)} / ${r.snapshotStored ? f(r.loadS) : "none"}`.padStart(27)}  ${`${f(r.coldMaxLoopDelayMs, 0)} / ${f(r.maxLoopDelayMs, 0)}`.padStart(17)}  ${`${r.rssMb} (${r.rssBeforeLoadMb})${r.faceWorkers ? ` +${r.faceWorkers} face workers` : ""}`.padStart(20)}  ${f(r.residentBytesPerTemplate, 0).padStart(16)}  ${`${f(r.top10.p50)}/${f(r.top10.p99)} (${f(r.scan.p50)}/${f(r.scan.p99)})`.padStart(30)}  ${`${f(r.threshold.p50)}/${f(r.threshold.p99)}`.padStart(20)}  ${String(r.candidatesMedian).padStart(10)}  ${base}`,
+        `${String(dim).padEnd(5)} ${metric.padEnd(10)} ${String(size).padStart(9)}  ${`${f(r.coldLoadS)} / ${r.snapshotStored ? f(r.loadS) : "none"}`.padStart(27)}  ${`${f(r.coldMaxLoopDelayMs, 0)} / ${f(r.maxLoopDelayMs, 0)}`.padStart(17)}  ${`${r.rssMb} (${r.rssBeforeLoadMb})${r.faceWorkers ? ` +${r.faceWorkers} face workers` : ""}`.padStart(20)}  ${f(r.residentBytesPerTemplate, 0).padStart(16)}  ${`${f(r.top10.p50)}/${f(r.top10.p99)} (${f(r.scan.p50)}/${f(r.scan.p99)})`.padStart(30)}  ${`${f(r.threshold.p50)}/${f(r.threshold.p99)}`.padStart(20)}  ${String(r.candidatesMedian).padStart(10)}  ${base.padEnd(26)}  ${r.top10OneThread ? `${f(r.top10OneThread.p50)} (${f(r.top10OneThread.p50 / r.top10.p50, 2)}x)` : "n/a"}`,
       );
     }
   }

@@ -9,9 +9,11 @@ const dir = new URL("../src/templates/kernel/", import.meta.url).pathname;
 const wabt = await wabtInit();
 for (const file of readdirSync(dir).filter((f) => f.endsWith(".wat"))) {
   const name = basename(file, ".wat");
-  const module = wabt.parseWat(file, readFileSync(join(dir, file), "utf8"), { simd: true });
+  // SIMD for the kernel's lanes, threads for its shared memory; validate() takes its own set.
+  const features = { simd: true, threads: true };
+  const module = wabt.parseWat(file, readFileSync(join(dir, file), "utf8"), features);
   try {
-    module.validate();
+    module.validate(features);
     const { buffer } = module.toBinary({});
     const exportName = `${name.replace(/-([a-z])/g, (_, c) => c.toUpperCase())}Wasm`;
     writeFileSync(

@@ -34,6 +34,7 @@ import {
   backfillMetadataMacs,
   withAuthenticatedMetadata,
 } from "./templates/metadata-authentication.js";
+import { createScanThreads } from "./templates/scan-threads.js";
 import { createSearchIndexes, type SearchStats } from "./templates/search-index.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
@@ -125,7 +126,16 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxInputPixels: config.face.maxInputPixels,
   });
   const faces = tracedFacePool(pool, tracer);
+  const scanThreads =
+    config.search.scanThreads > 0
+      ? createScanThreads({
+          threads: config.search.scanThreads,
+          timeoutMs: config.search.scanThreadTimeoutMs,
+          logger,
+        })
+      : undefined;
   const searchIndexes = createSearchIndexes({
+    ...(scanThreads ? { scanThreads } : {}),
     ...(metrics
       ? {
           onSearch: (stats: SearchStats) => {
@@ -265,6 +275,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       await server.close();
       availability.close();
       await faces.close();
+      await scanThreads?.close();
       await store.close();
     },
   };

@@ -107,6 +107,16 @@ export const templatesSchema = section({
   maxFeatureVectors: int(1, 10_000).default(32),
 });
 
+export const searchSchema = section({
+  /**
+   * Threads that scan a share of each large partition's index beside the calling thread
+   * (partitions of at least 32,768 templates); 0 scans on the event loop's thread alone.
+   */
+  scanThreads: int(0, 64).default(1),
+  /** Longest wait for a scan thread's share before the server scans it itself, ms. */
+  scanThreadTimeoutMs: int(10, 60_000).default(5000),
+});
+
 export const matchingSchema = section({
   /** Verify/Search decision: each encoder's score is 0.5 at 0.1% false accepts on LFW. */
   minScore: z
@@ -214,6 +224,7 @@ export const configFileSchema = z.strictObject(
     face: faceSchema,
     templates: templatesSchema,
     matching: matchingSchema,
+    search: searchSchema,
     bookkeeping: bookkeepingSchema,
     liveness: livenessSchema,
     /** Required outside development mode. */
@@ -230,6 +241,7 @@ export type HttpSettings = ConfigFile["http"];
 export type MetricsSettings = ConfigFile["metrics"];
 export type FaceSettings = ConfigFile["face"];
 export type MatchingSettings = ConfigFile["matching"];
+export type SearchSettings = ConfigFile["search"];
 export type TemplateSettings = ConfigFile["templates"];
 export type BookkeepingSettings = ConfigFile["bookkeeping"];
 export type LivenessSettings = ConfigFile["liveness"];

@@ -28,6 +28,7 @@ import {
   type LivenessSettings,
   type MatchingSettings,
   type MetricsSettings,
+  type SearchSettings,
   secretSettings,
   type TemplateSettings,
   type TlsSettings,
@@ -42,6 +43,7 @@ export type {
   LivenessSettings,
   MatchingSettings,
   MetricsSettings,
+  SearchSettings,
   TemplateSettings,
   TlsSettings,
 };
@@ -80,6 +82,7 @@ export interface FacevaultConfig {
   face: FaceSettings;
   templates: TemplateSettings;
   matching: MatchingSettings;
+  search: SearchSettings;
   bookkeeping: BookkeepingSettings;
   liveness: LivenessSettings;
   clients: ClientConfig[];
@@ -201,6 +204,7 @@ export function loadConfig(options: LoadConfigOptions = {}): FacevaultConfig {
     face: file.face,
     templates: file.templates,
     matching: file.matching,
+    search: file.search,
     bookkeeping: file.bookkeeping,
     liveness: file.liveness,
     clients,

@@ -26,6 +26,15 @@ describe("class id table", () => {
         expect(table.size).toBe(reference.size);
       }
     }
+    // Bulk mapping agrees too: new ids, ids already present, and a view at an odd offset.
+    const bulk = BigInt64Array.from([...keys.slice(0, 50), 2n ** 40n + 7n, -5n]);
+    const view = new BigInt64Array(bulk.buffer, 8, bulk.length - 1);
+    table.setRows(view, 1000);
+    view.forEach((k, i) => {
+      reference.set(k, 1000 + i);
+    });
+    for (const k of [...keys, 2n ** 40n + 7n, -5n]) expect(table.get(k)).toBe(reference.get(k));
+    expect(table.size).toBe(reference.size);
     table.clear();
     expect(table.size).toBe(0);
     expect(table.get(1n)).toBe(undefined);

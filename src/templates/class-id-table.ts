@@ -9,6 +9,11 @@ export interface ClassIdTable {
   readonly bytes: number;
   get(classId: bigint): number | undefined;
   set(classId: bigint, row: number): void;
+  /**
+   * `set(classIds[i], firstRow + i)` for every i, without a bigint per key: loading a partition
+   * maps a million ids at once.
+   */
+  setRows(classIds: BigInt64Array, firstRow: number): void;
   delete(classId: bigint): boolean;
   clear(): void;
 }
@@ -20,13 +25,20 @@ const MIN_CAPACITY = 64;
 export function createClassIdTable(): ClassIdTable {
   let capacity = MIN_CAPACITY; // a power of two
   let keys = new BigInt64Array(capacity);
+  /** `keys` as little-endian 32-bit halves (low, high), read by `setRows`. */
+  let halves = new Uint32Array(keys.buffer);
   let rows = new Int32Array(capacity).fill(EMPTY);
   let size = 0;
 
   function slotOf(classId: bigint): number {
+    return slotOfHalves(
+      Number(BigInt.asUintN(32, classId)),
+      Number(BigInt.asUintN(32, classId >> 32n)),
+    );
+  }
+
+  function slotOfHalves(lo: number, hi: number): number {
     // Class ids are often sequential: mix both halves before masking.
-    const lo = Number(BigInt.asUintN(32, classId));
-    const hi = Number(BigInt.asUintN(32, classId >> 32n));
     return (Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) >>> 0) & (capacity - 1);
   }
 
@@ -41,6 +53,7 @@ export function createClassIdTable(): ClassIdTable {
     const oldRows = rows;
     capacity *= 2;
     keys = new BigInt64Array(capacity);
+    halves = new Uint32Array(keys.buffer);
     rows = new Int32Array(capacity).fill(EMPTY);
     for (let i = 0; i < oldRows.length; i++) {
       if (oldRows[i] === EMPTY) continue;
@@ -73,6 +86,29 @@ export function createClassIdTable(): ClassIdTable {
       }
       rows[at] = row;
     },
+    setRows(classIds, firstRow) {
+      while ((size + classIds.length) * 2 > capacity) grow();
+      // Copied when unaligned: a Uint32Array view needs a 4-byte offset (little-endian hosts).
+      const ids = new Uint32Array(
+        classIds.byteOffset % 4 === 0 ? classIds.buffer : classIds.slice().buffer,
+        classIds.byteOffset % 4 === 0 ? classIds.byteOffset : 0,
+        classIds.length * 2,
+      );
+      for (let i = 0; i < classIds.length; i++) {
+        const lo = ids[2 * i] as number;
+        const hi = ids[2 * i + 1] as number;
+        let at = slotOfHalves(lo, hi);
+        while (rows[at] !== EMPTY && (halves[2 * at] !== lo || halves[2 * at + 1] !== hi)) {
+          at = (at + 1) & (capacity - 1);
+        }
+        if (rows[at] === EMPTY) {
+          size++;
+          halves[2 * at] = lo;
+          halves[2 * at + 1] = hi;
+        }
+        rows[at] = firstRow + i;
+      }
+    },
     delete(classId) {
       let at = find(classId);
       if (rows[at] === EMPTY) return false;
@@ -97,6 +133,7 @@ export function createClassIdTable(): ClassIdTable {
     clear() {
       capacity = MIN_CAPACITY;
       keys = new BigInt64Array(capacity);
+      halves = new Uint32Array(keys.buffer);
       rows = new Int32Array(capacity).fill(EMPTY);
       size = 0;
     },

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   allDistances,
   bruteForce,
@@ -9,18 +10,32 @@ import {
 } from "../../test/support/search-reference.js";
 import { cosineDistance, euclideanDistance } from "../face/encoders.js";
 import { compileScanKernel, createQuantizedRows } from "./quantized-rows.js";
+import { createScanThreads, type ScanThreads } from "./scan-threads.js";
 import type { SearchMatch, VectorMetric } from "./search-index.js";
 import { minimumGain, quantizeProbe, quantizeRow, sameRowCode } from "./vector-quantizer.js";
 
 const kernel = compileScanKernel();
+let scanThreads: ScanThreads;
+
+beforeAll(async () => {
+  scanThreads = createScanThreads({ threads: 2, logger: pino({ level: "silent" }) });
+  await scanThreads.ready();
+});
+afterAll(() => scanThreads.close());
 
 /** Rows of `vectors` (class id i + 1, tag set 1 for odd class ids, else 0). */
-function rowsOf(vectors: readonly Float32Array[], metric: VectorMetric, blockRows?: number) {
+function rowsOf(
+  vectors: readonly Float32Array[],
+  metric: VectorMetric,
+  blockRows?: number,
+  threads?: ScanThreads,
+) {
   const dimension = vectors[0]?.length ?? 0;
   const rows = createQuantizedRows(kernel, {
     dimension,
     metric,
     ...(blockRows ? { blockRows } : {}),
+    ...(threads ? { scanThreads: threads } : {}),
   });
   vectors.forEach((v, i) => {
     rows.append(quantizeRow(v, metric), (i + 1) % 2);
@@ -55,27 +70,38 @@ function scanThenRank(
   return { matches, candidates: candidates.length };
 }
 
+/**
+ * Scans on this thread alone and shared with the scan threads (blocks of 8,192 rows, shares
+ * that start and end inside blocks) both equal the brute-force answer.
+ */
 function expectExactOn(vectors: readonly Float32Array[], metric: VectorMetric, seed: number) {
-  const rows = rowsOf(vectors, metric);
+  const alone = rowsOf(vectors, metric);
+  const shared = rowsOf(vectors, metric, undefined, scanThreads);
+  const sharesBefore = scanThreads.stats().shares;
   const odd = (i: number) => (i + 1) % 2 === 1;
   let candidates = 0;
   let scans = 0;
   for (const probe of probesFor(vectors, seed)) {
     const distances = allDistances(vectors, probe, metric);
-    const top = scanThenRank(rows, vectors, probe, metric);
-    expect(top.matches).toEqual(bruteForce(distances));
-    const tagged = scanThenRank(rows, vectors, probe, metric, { oddOnly: true });
-    expect(tagged.matches).toEqual(bruteForce(distances, { keep: odd }));
-    // A distance limit that falls inside the top 10.
-    const maxDistance = top.matches[4]?.distance as number;
-    const within = scanThenRank(rows, vectors, probe, metric, { maxDistance });
-    expect(within.matches).toEqual(bruteForce(distances, { maxDistance }));
-    expect(within.matches.length).toBe(5);
-    candidates += top.candidates + tagged.candidates;
-    scans += 2;
+    for (const rows of [alone, shared]) {
+      const top = scanThenRank(rows, vectors, probe, metric);
+      expect(top.matches).toEqual(bruteForce(distances));
+      const tagged = scanThenRank(rows, vectors, probe, metric, { oddOnly: true });
+      expect(tagged.matches).toEqual(bruteForce(distances, { keep: odd }));
+      // A distance limit that falls inside the top 10.
+      const maxDistance = top.matches[4]?.distance as number;
+      const within = scanThenRank(rows, vectors, probe, metric, { maxDistance });
+      expect(within.matches).toEqual(bruteForce(distances, { maxDistance }));
+      expect(within.matches.length).toBe(5);
+      candidates += top.candidates + tagged.candidates;
+      scans += 2;
+    }
   }
   // The bound is tight enough that only a few rows go to the exact step.
   expect(candidates / scans).toBeLessThan(200);
+  // The threads took their shares (two per scan: 100,000 rows are three shares).
+  expect(scanThreads.stats().shares - sharesBefore).toBeGreaterThanOrEqual(scans);
+  expect(scanThreads.stats().fallbacks).toBe(0);
 }
 
 describe("quantized rows", () => {

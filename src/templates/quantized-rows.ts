@@ -2,20 +2,26 @@ import { FacevaultError } from "../errors.js";
 import type { VectorMetric } from "../face/encoders.js";
 import { scanKernelWasm } from "./kernel/scan-kernel-wasm.js";
 import {
-  boundError,
-  estimatedGain,
+  instantiateScanKernel,
+  META_BYTES,
+  mergeCandidates,
+  OUT_PAIRS,
+  type RowLayout,
+  type ScanCandidate,
+  scanRange,
+} from "./scan-range.js";
+import type { ScanThreads } from "./scan-threads.js";
+import {
   MAX_DIMENSION,
   type ProbeCode,
   paddedDimension,
   type RowCode,
 } from "./vector-quantizer.js";
 
+export type { ScanCandidate } from "./scan-range.js";
+
 /** Rows of one block: blocks are allocated whole, so the rows never move when the set grows. */
 const DEFAULT_BLOCK_ROWS = 8192;
-/** Bytes of metadata per row: scale, half, codeNorm, residual (float32) and tag-set id (int32). */
-const META_BYTES = 20;
-/** (row, dot) pairs the kernel writes before handing back to JS to raise the floor. */
-const OUT_PAIRS = 2048;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 
@@ -24,13 +30,8 @@ export interface QuantizedRowsOptions {
   metric: VectorMetric;
   /** Rows per allocation block, a multiple of 16. Default 8192. */
   blockRows?: number;
-}
-
-/** A row the scan could not rule out: its gain lies in [lo, hi]. */
-export interface ScanCandidate {
-  row: number;
-  lo: number;
-  hi: number;
+  /** Threads that take shares of large scans; none: every scan runs on the calling thread. */
+  scanThreads?: ScanThreads;
 }
 
 export interface ScanOptions {
@@ -43,8 +44,8 @@ export interface ScanOptions {
 }
 
 /**
- * The int8 codes and bound numbers of one partition's rows, in a WebAssembly memory scanned by
- * the SIMD kernel (kernel/scan-kernel.wat). Rows are dense, 0 to size - 1; removing a row moves
+ * The int8 codes and bound numbers of one partition's rows, in a shared WebAssembly memory
+ * scanned by the SIMD kernel (kernel/scan-kernel.wat), on this thread and on the scan threads. Rows are dense, 0 to size - 1; removing a row moves
  * the last row into its place. Resident per row: the padded dimension in bytes plus 20.
  */
 export interface QuantizedRows {
@@ -77,26 +78,6 @@ export interface RowBatch {
   meta: Uint8Array;
 }
 
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  written: WebAssembly.Global;
-  scan(
-    codes: number,
-    meta: number,
-    rows: number,
-    dim: number,
-    probe: number,
-    mask: number,
-    t: number,
-    phi: number,
-    qn: number,
-    floor: number,
-    out: number,
-    outEnd: number,
-    rowBase: number,
-  ): number;
-}
-
 /** Compiles the scan kernel; one module serves every partition's instance. */
 export function compileScanKernel(): WebAssembly.Module {
   return new WebAssembly.Module(Buffer.from(scanKernelWasm, "base64"));
@@ -115,18 +96,27 @@ export function createQuantizedRows(
     throw new FacevaultError("invalid_argument", `dimension must be 1 to ${MAX_DIMENSION}`);
   }
   const dim = paddedDimension(options.dimension);
-  const instance = new WebAssembly.Instance(kernel, {});
-  const k = instance.exports as unknown as KernelExports;
-  const memory = k.memory;
+  const threads = options.scanThreads;
+  // Shared, so that the scan threads read the rows in place; the maximum is the 4 GiB limit.
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const k = instantiateScanKernel(kernel, memory);
 
-  // Scratch at the start: probe codes, then the (row, dot) pairs; blocks and the tag mask after.
+  // Scratch at the start: probe codes, then each thread's (row, dot) pairs (this thread's
+  // first); blocks and the tag mask after.
   const probeAt = 0;
-  const outAt = align(dim * 2, 16);
-  const outEnd = outAt + OUT_PAIRS * 8;
-  let top = align(outEnd, 16); // bump allocator: first free byte
+  const outAts: number[] = [];
+  let top = align(dim * 2, 16); // bump allocator: first free byte
+  for (let i = 0; i <= (threads?.threads ?? 0); i++) {
+    outAts.push(top);
+    top = align(top + OUT_PAIRS * 8, 16);
+  }
+  if (top > memory.buffer.byteLength)
+    memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
   let maskAt = 0;
   let maskCapacity = 0;
   const blocks: { codes: number; meta: number }[] = [];
+  /** `blocks` as the scan reads it: codes and metadata offsets interleaved. */
+  let blockTable = new Int32Array(16);
   let size = 0;
 
   function reserve(bytes: number): number {
@@ -170,7 +160,7 @@ export function createQuantizedRows(
     const buffer = memory.buffer;
     const meta = new DataView(buffer, at.meta, META_BYTES);
     return {
-      codes: new Int8Array(buffer.slice(at.codes, at.codes + dim)),
+      codes: new Int8Array(buffer, at.codes, dim).slice(),
       scale: meta.getFloat32(0, true),
       half: meta.getFloat32(4, true),
       codeNorm: meta.getFloat32(8, true),
@@ -179,7 +169,7 @@ export function createQuantizedRows(
   }
 
   function scan(probe: ProbeCode, options: ScanOptions): ScanCandidate[] {
-    const { limit } = options;
+    const { limit, minGain } = options;
     if (limit < 1 || size === 0) return [];
     let mask = 0;
     if (options.allowedTagSets) {
@@ -193,57 +183,37 @@ export function createQuantizedRows(
       mask = maskAt;
     }
     new Int16Array(memory.buffer, probeAt, dim).set(probe.codes);
-    const best = new MinHeap(limit); // the `limit` highest lower bounds seen
-    let floor = options.minGain;
-    let candidates: ScanCandidate[] = [];
-    for (let b = 0; b < blocks.length && b * blockRows < size; b++) {
-      const block = blocks[b] as { codes: number; meta: number };
-      const rows = Math.min(blockRows, size - b * blockRows);
-      let done = 0;
-      while (done < rows) {
-        done += k.scan(
-          block.codes + done * dim,
-          block.meta + done * META_BYTES,
-          rows - done,
-          dim,
-          probeAt,
-          mask,
-          probe.t,
-          probe.phi,
-          probe.qn,
-          floor,
-          outAt,
-          outEnd,
-          b * blockRows + done,
-        );
-        const written = k.written.value as number;
-        const buffer = memory.buffer;
-        const pairs = new Int32Array(buffer, outAt, (written - outAt) / 4);
-        const meta = new Float32Array(buffer);
-        for (let i = 0; i < pairs.length; i += 2) {
-          const row = pairs[i] as number;
-          const m = (place(row).meta >> 2) as number;
-          const half = meta[m + 1] as number;
-          const est = estimatedGain(meta[m] as number, half, pairs[i + 1] as number, probe);
-          const err = boundError(meta[m + 2] as number, meta[m + 3] as number, half, probe);
-          const hi = est + err;
-          if (hi < floor) continue;
-          const lo = est - err;
-          candidates.push({ row, lo, hi });
-          if (best.offer(lo) && best.full) floor = Math.max(floor, best.min);
-        }
-        if (candidates.length > 4 * limit + OUT_PAIRS) {
-          candidates = candidates.filter((c) => c.hi >= floor);
-        }
-      }
-    }
-    return candidates.filter((c) => c.hi >= floor);
+    const layout: RowLayout = {
+      dim,
+      blockRows,
+      blocks: blockTable.subarray(0, 2 * blocks.length),
+      probeAt,
+      maskAt: mask,
+    };
+    const bound = { t: probe.t, phi: probe.phi, qn: probe.qn };
+    const own = (from: number, to: number) =>
+      scanRange(k, memory, layout, bound, minGain, limit, from, to, outAts[0] as number);
+    if (!threads) return own(0, size);
+    const parts = threads.scan(
+      { memory, layout, probe: bound, minGain, limit, rows: size, outAt: outAts },
+      own,
+    );
+    return parts.length === 1
+      ? (parts[0] as ScanCandidate[])
+      : mergeCandidates(parts, minGain, limit);
   }
 
   function addBlock(): void {
     const codes = reserve(blockRows * dim);
     const meta = reserve(blockRows * META_BYTES);
     blocks.push({ codes, meta });
+    if (blockTable.length < 2 * blocks.length) {
+      const grown = new Int32Array(blockTable.length * 2);
+      grown.set(blockTable);
+      blockTable = grown;
+    }
+    blockTable[2 * blocks.length - 2] = codes;
+    blockTable[2 * blocks.length - 1] = meta;
   }
 
   /** Calls `copy(row, count)` for runs of rows [from, from + count) that lie in one block. */
@@ -339,51 +309,4 @@ function checkRow(row: number, size: number): void {
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
-}
-
-/** A bounded min-heap of numbers: keeps the `capacity` largest offered. */
-class MinHeap {
-  private readonly values: Float64Array;
-  private count = 0;
-
-  constructor(private readonly capacity: number) {
-    this.values = new Float64Array(capacity);
-  }
-
-  get full(): boolean {
-    return this.count === this.capacity;
-  }
-
-  get min(): number {
-    return this.values[0] as number;
-  }
-
-  /** Adds `value` if it is among the largest `capacity`; true when it was kept. */
-  offer(value: number): boolean {
-    const v = this.values;
-    if (this.count < this.capacity) {
-      let i = this.count++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if ((v[parent] as number) <= value) break;
-        v[i] = v[parent] as number;
-        i = parent;
-      }
-      v[i] = value;
-      return true;
-    }
-    if (value <= (v[0] as number)) return false;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= this.count) break;
-      const r = l + 1;
-      const c = r < this.count && (v[r] as number) < (v[l] as number) ? r : l;
-      if ((v[c] as number) >= value) break;
-      v[i] = v[c] as number;
-      i = c;
-    }
-    v[i] = value;
-    return true;
-  }
 }

@@ -9,6 +9,7 @@ import {
 } from "../store/template-store.js";
 import { createClassIdTable } from "./class-id-table.js";
 import { compileScanKernel, createQuantizedRows, type QuantizedRows } from "./quantized-rows.js";
+import type { ScanThreads } from "./scan-threads.js";
 import { decodeSnapshotChunk, encodeSnapshotChunk, snapshotFormat } from "./search-snapshot.js";
 import type { TemplateVault } from "./template-vault.js";
 import {
@@ -59,6 +60,8 @@ export interface SearchIndexesOptions {
    * them with one decryption per chunk instead of one per template. Default 10,000.
    */
   snapshotMinTemplates?: number;
+  /** Threads that take shares of large scans; none: every scan runs on the event loop's thread. */
+  scanThreads?: ScanThreads;
   /** Told after every search (metrics, benchmarks): rows re-ranked exactly, scans made. */
   onSearch?: (stats: SearchStats) => void;
 }
@@ -190,7 +193,11 @@ function createPartitionIndex(
 
   function emptyRows(): Rows {
     return {
-      codes: createQuantizedRows(kernel, { dimension, metric }),
+      codes: createQuantizedRows(kernel, {
+        dimension,
+        metric,
+        ...(options.scanThreads ? { scanThreads: options.scanThreads } : {}),
+      }),
       classIds: new BigInt64Array(64),
       rowOf: createClassIdTable(),
     };
@@ -364,9 +371,7 @@ function createPartitionIndex(
         fresh.classIds = grown;
       }
       fresh.classIds.set(decoded.classIds, from);
-      decoded.classIds.forEach((classId, i) => {
-        fresh.rowOf.set(classId, from + i);
-      });
+      fresh.rowOf.setRows(decoded.classIds, from);
       await yieldToEventLoop();
     }
     const changes = await store.partitionChanges(storage, partition, info.revision);

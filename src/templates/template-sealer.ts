@@ -267,7 +267,10 @@ function gcmOpen(
     const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.concat([header, Buffer.from(aad, "utf8")]));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    const plaintext = decipher.update(ciphertext);
+    const rest = decipher.final();
+    // GCM hands everything back from update(): no copy of a megabyte snapshot chunk to join.
+    return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
   } catch (cause) {
     throw dataLoss("authentication failed (tampered, or sealed for another place)", cause);
   }

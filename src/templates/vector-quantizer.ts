@@ -133,13 +133,18 @@ export function boundError(
   codeNorm: number,
   residual: number,
   half: number,
-  probe: ProbeCode,
+  probe: Pick<ProbeCode, "phi" | "qn">,
 ): number {
   return codeNorm * probe.phi + residual * probe.qn + (codeNorm * probe.qn + half) * 2 ** -20;
 }
 
 /** The estimated gain of a row from its code dot product (the kernel's operation order). */
-export function estimatedGain(scale: number, half: number, dot: number, probe: ProbeCode): number {
+export function estimatedGain(
+  scale: number,
+  half: number,
+  dot: number,
+  probe: Pick<ProbeCode, "t">,
+): number {
   return scale * probe.t * dot - half;
 }
 

@@ -2,7 +2,8 @@
 ;; Assembled by `npm run generate:wasm` (wabt from npm) into scan-kernel-wasm.ts; never edit that
 ;; file by hand. Row layout and the bound are explained in ../quantized-rows.ts.
 (module
-  (memory (export "memory") 1 65536)
+  ;; Shared, so that scan threads (../scan-threads.ts) read the same rows as the owning thread.
+  (import "env" "memory" (memory 1 65536 shared))
   ;; Address one past the last (row, dot) pair `scan` wrote.
   (global $written (export "written") (mut i32) (i32.const 0))
 

@@ -7,7 +7,8 @@ declare namespace WebAssembly {
     readonly [Symbol.toStringTag]: string;
   }
   interface Memory {
-    readonly buffer: ArrayBuffer;
+    /** A SharedArrayBuffer for a shared memory. */
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
     /** Adds `pages` of 64 KiB; returns the previous size in pages. */
     grow(pages: number): number;
   }
@@ -18,6 +19,9 @@ declare namespace WebAssembly {
     readonly exports: Record<string, unknown>;
   }
   var Module: { new (bytes: Uint8Array): Module };
+  var Memory: {
+    new (descriptor: { initial: number; maximum?: number; shared?: boolean }): Memory;
+  };
   var Instance: {
     new (module: Module, imports?: Record<string, Record<string, unknown>>): Instance;
   };
