@@ -217,7 +217,8 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
     const scanThreads =
       threads > 0 ? createScanThreads({ threads, logger: pino({ level: "silent" }) }) : undefined;
     await scanThreads?.ready();
-    const makeIndex = (shared: ScanThreads | undefined) =>
+    /** `measured`: the index whose search statistics the table reports. */
+    const makeIndex = (shared: ScanThreads | undefined, measured = true) =>
       createSearchIndexes({
         ...(shared ? { scanThreads: shared } : {}),
         store: opened,
@@ -227,6 +228,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
         metric,
         logger: pino({ level: "silent" }),
         onSearch: (stats) => {
+          if (!measured) return;
           lastCandidates = stats.candidates;
           lastScanMs = stats.scanMs;
         },
@@ -261,7 +263,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
     }
     const nextProbe = vectorSource(dim, 2);
     // The same rows scanned by this thread alone, for the ratio (made after RSS was read).
-    const single = scanThreads ? makeIndex(undefined) : undefined;
+    const single = scanThreads ? makeIndex(undefined, false) : undefined;
     await single?.sync();
     const times = {
       top10: [] as number[],
