@@ -11,14 +11,15 @@
  * 1024-D stops at 100,000 unless BENCH_SEARCH_1024_FULL=1), BENCH_PROBES (default 50),
  * BENCH_SCAN_THREADS (default 1: scan threads of the measured index; an index of the same rows
  * scanned by the calling thread alone is measured interleaved with it for the ratio),
- * BENCH_FACE_WORKERS (default 2: face workers started and warmed up, idle, in the 512-D cases,
- * so their RSS counts), BENCH_DIR (default the OS temp dir; the SQLite files hold sealed
+ * BENCH_FACE_WORKERS (default 2: face workers started and warmed up in the 512-D cases, so their
+ * RSS counts; then they analyse BENCH_LOAD_IMAGES photos, default 32, while searches run, and
+ * the peak RSS of that phase is reported), BENCH_DIR (default the OS temp dir; the SQLite files hold sealed
  * templates only and are deleted after each case), BENCH_STORE=postgres (a fresh schema in
  * FACEVAULT_TEST_DATABASE_URL, dropped after each case).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -26,12 +27,17 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { pino } from "pino";
+import sharp from "sharp";
 import { createFacePool } from "../src/face/face-pool.js";
 import { createPostgresTemplateStore } from "../src/store/postgres-template-store.js";
 import { createSqliteTemplateStore } from "../src/store/sqlite-template-store.js";
 import type { TemplateStore } from "../src/store/template-store.js";
 import { createScanThreads, type ScanThreads } from "../src/templates/scan-threads.js";
-import { createSearchIndexes, type VectorMetric } from "../src/templates/search-index.js";
+import {
+  createSearchIndexes,
+  type SearchQuery,
+  type VectorMetric,
+} from "../src/templates/search-index.js";
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
 import { createTemplateVault } from "../src/templates/template-vault.js";
 import { mulberry32 } from "../test/support/search-reference.js";
@@ -51,6 +57,10 @@ interface CaseResult {
   loadS: number;
   maxLoopDelayMs: number;
   rssMb: number;
+  /** Highest RSS sampled while the face workers analysed photos and searches ran (MB). */
+  rssUnderLoadMb?: number;
+  /** Photos analysed in that phase. */
+  loadImages?: number;
   rssBeforeLoadMb: number;
   residentBytesPerTemplate: number;
   candidatesMedian: number;
@@ -254,6 +264,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
     const index = makeIndex(scanThreads);
     const warm = await timedLoad(index);
     const rss = rssMb();
+    const underLoad = faces ? await sustainedLoad(faces, index, dim) : undefined;
 
     // The previous scan (float32 rows, JS loop) as the baseline, where its copy fits.
     const baselineRows = size * dim * 4 <= 2 ** 31 ? new Float32Array(size * dim) : undefined;
@@ -324,6 +335,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       loadS: warm.seconds,
       maxLoopDelayMs: warm.maxDelayMs,
       rssMb: rss,
+      ...(underLoad ? { rssUnderLoadMb: underLoad.peakMb, loadImages: underLoad.images } : {}),
       rssBeforeLoadMb,
       residentBytesPerTemplate: index.residentBytes / size,
       candidatesMedian: median(candidates),
@@ -344,6 +356,65 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       await admin.end();
     }
   }
+}
+
+/**
+ * Sustained load on the face workers with the index in memory: BENCH_LOAD_IMAGES (default 32)
+ * fixture photos at 640x480 and 1920x1080 through the pool with thumbnails, four at a time, while
+ * searches run back to back; the highest RSS sampled every 50 ms.
+ */
+async function sustainedLoad(
+  faces: ReturnType<typeof createFacePool>,
+  index: { search: (q: SearchQuery) => Promise<unknown> },
+  dim: number,
+): Promise<{ peakMb: number; images: number }> {
+  const count = Number(process.env.BENCH_LOAD_IMAGES ?? 32);
+  const sources = await loadPhotos();
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  let next = 0;
+  let done = false;
+  const nextProbe = vectorSource(dim, 3);
+  const searching = (async () => {
+    while (!done) {
+      await index.search({ probe: nextProbe(), tags: [], maxDistance: Infinity, limit: 10 });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < count) {
+        const photo = sources[next++ % sources.length] as Uint8Array;
+        await faces.analyze([photo], { thumbnails: true });
+      }
+    }),
+  );
+  done = true;
+  await searching;
+  clearInterval(sampler);
+  return { peakMb: Math.round(peak / 2 ** 20), images: count };
+}
+
+/** Fixture portraits as 640x480 and 1920x1080 JPEGs (a person in a landscape photo). */
+async function loadPhotos(): Promise<Uint8Array[]> {
+  const dir = new URL("../test/fixtures/faces/people/", import.meta.url);
+  const files = ["obama/01.jpg", "person-01/01.jpg", "kit/01.jpg", "rose/02.jpg"];
+  const out: Uint8Array[] = [];
+  for (const file of files) {
+    for (const [width, height] of [
+      [640, 480],
+      [1920, 1080],
+    ] as const) {
+      const jpeg = await sharp(readFileSync(new URL(file, dir)))
+        .resize({ width, height, fit: "contain", background: "#7f8c8d" })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      out.push(new Uint8Array(jpeg));
+    }
+  }
+  return out;
 }
 
 /** The scan Search used before the quantized kernel (float32 rows, four accumulators in JS). */
@@ -437,10 +508,23 @@ function main(): void {
           what: `Memory ${dim}-D x ${size}: index per template; process RSS`,
           result: `${f(r.residentBytesPerTemplate, 0)} B; ${r.rssMb} MB`,
         },
+        ...(r.rssUnderLoadMb
+          ? [
+              {
+                what: `Memory ${dim}-D x ${size}: peak RSS, ${r.faceWorkers} face workers analysing ${r.loadImages} photos with searches running`,
+                result: `${r.rssUnderLoadMb} MB`,
+              },
+            ]
+          : []),
       ]);
       console.log(
         `${String(dim).padEnd(5)} ${metric.padEnd(10)} ${String(size).padStart(9)}  ${`${f(r.coldLoadS)} / ${r.snapshotStored ? f(r.loadS) : "none"}`.padStart(27)}  ${`${f(r.coldMaxLoopDelayMs, 0)} / ${f(r.maxLoopDelayMs, 0)}`.padStart(17)}  ${`${r.rssMb} (${r.rssBeforeLoadMb})${r.faceWorkers ? ` +${r.faceWorkers} face workers` : ""}`.padStart(20)}  ${f(r.residentBytesPerTemplate, 0).padStart(16)}  ${`${f(r.top10.p50)}/${f(r.top10.p99)} (${f(r.scan.p50)}/${f(r.scan.p99)})`.padStart(30)}  ${`${f(r.threshold.p50)}/${f(r.threshold.p99)}`.padStart(20)}  ${String(r.candidatesMedian).padStart(10)}  ${base.padEnd(26)}  ${r.top10OneThread ? `${f(r.top10OneThread.p50)} (${f(r.top10OneThread.p50 / r.top10.p50, 2)}x)` : "n/a"}`,
       );
+      if (r.rssUnderLoadMb) {
+        console.log(
+          `      peak RSS ${r.rssUnderLoadMb} MB while ${r.faceWorkers} face workers analysed ${r.loadImages} photos (640x480 and 1920x1080, thumbnails) with searches running`,
+        );
+      }
     }
   }
 }

@@ -87,8 +87,9 @@ const WORKER_ENTRY = new URL(
 );
 
 /**
- * Starts the scan threads (unreferenced: they never keep the process alive). They take work
- * once they have started; until then the owner scans alone.
+ * Creates the scan threads. They start with the first scan large enough to share (or `ready()`),
+ * so a server whose partitions are small never starts them, and take work once they have
+ * started; until then the owner scans alone. They never keep the process alive.
  */
 export function createScanThreads(options: ScanThreadsOptions): ScanThreads {
   const count = options.threads ?? 1;
@@ -121,7 +122,11 @@ export function createScanThreads(options: ScanThreadsOptions): ScanThreads {
     });
     return thread;
   }
-  for (let i = 0; i < count; i++) threads.push(start(i));
+  /** Starts the threads once: on the first scan large enough to share, or `ready()`. */
+  function startAll(): void {
+    if (threads.length > 0 || closed) return;
+    for (let i = 0; i < count; i++) threads.push(start(i));
+  }
 
   function ready(thread: ScanThread): boolean {
     return !thread.broken && Atomics.load(control, count + thread.slot) === 1;
@@ -157,6 +162,7 @@ export function createScanThreads(options: ScanThreadsOptions): ScanThreads {
   return {
     threads: count,
     scan(job, scanOwn) {
+      if (job.rows >= 2 * MIN_ROWS_PER_THREAD) startAll();
       const helpers = threads.filter(ready);
       const split = Math.min(helpers.length + 1, Math.floor(job.rows / MIN_ROWS_PER_THREAD));
       if (split <= 1) return [scanOwn(0, job.rows)];
@@ -196,6 +202,7 @@ export function createScanThreads(options: ScanThreadsOptions): ScanThreads {
       return parts;
     },
     async ready() {
+      startAll();
       while (!closed && threads.some((t) => !t.broken && !ready(t))) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
