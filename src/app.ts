@@ -14,7 +14,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
-import { createVideoDecoder } from "./face/video-frames.js";
+import { createVideoDecoderThread } from "./face/video-thread.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
 import { createServer, type FacevaultServer } from "./server.js";
@@ -161,7 +161,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxFeatureVectors: config.templates.maxFeatureVectors,
     limits: config.limits,
   });
-  const videoDecoder = createVideoDecoder();
+  const videoDecoder = createVideoDecoderThread();
   const webService = createWebService({
     faces,
     passive: { minScore: config.liveness.passiveMinScore },
@@ -276,6 +276,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       availability.close();
       await faces.close();
       await scanThreads?.close();
+      await videoDecoder.close();
       await store.close();
     },
   };
