@@ -124,6 +124,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     maxQueue: config.face.maxQueue,
     encoderVersion: encoder.version,
     maxInputPixels: config.face.maxInputPixels,
+    closeWaitMs: config.face.closeWaitMs,
   });
   const faces = tracedFacePool(pool, tracer);
   const scanThreads =

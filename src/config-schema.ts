@@ -100,6 +100,11 @@ export const faceSchema = section({
   ),
   /** Larger images (per their header) are refused before decoding. */
   maxInputPixels: int(1, 1_000_000_000).default(50_000_000),
+  /**
+   * At shutdown, how long a worker may finish the image it analyses before it is stopped, ms:
+   * stopping a thread inside onnxruntime's inference can abort the whole process.
+   */
+  closeWaitMs: int(0, 600_000).default(10_000),
 });
 
 export const templatesSchema = section({
