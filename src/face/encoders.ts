@@ -1,7 +1,7 @@
 import { FacevaultError } from "../errors.js";
 import { arcFaceCrop, arcFacePoints, mirrorImage } from "./arcface-align.js";
 import type { DetectedFace } from "./detect.js";
-import type { FaceEngine } from "./engine.js";
+import type { EncoderModel, FaceEngine } from "./engine.js";
 import type { Point, RgbImage } from "./types.js";
 
 /**
@@ -34,6 +34,8 @@ export interface Encoder {
   distanceForScore(score: number): number;
   /** Whether the detect stage must run human's faceres for this encoder. */
   readonly needsDetectorDescriptor: boolean;
+  /** The engine model its vectors come from: the one a worker warms up for it. */
+  readonly model: EncoderModel;
   /** The feature vector of one face ({@link dimension} floats). */
   embed(engine: EncoderModels, input: EncoderInput): Promise<Float32Array>;
 }
@@ -118,6 +120,7 @@ interface EncoderDefinition {
   /** Distance change that moves the score from 0.5 to about 0.73 (logistic scale). */
   softness: number;
   needsDetectorDescriptor: boolean;
+  model: EncoderModel;
   /** Computes the vector; its length is checked against `dimension`. */
   embed(engine: EncoderModels, input: EncoderInput): Promise<Float32Array>;
 }
@@ -131,6 +134,7 @@ function defineEncoder(def: EncoderDefinition): Encoder {
     metric: def.metric,
     threshold: def.threshold,
     needsDetectorDescriptor: def.needsDetectorDescriptor,
+    model: def.model,
     embed: async (engine, input) => {
       const vector = await def.embed(engine, input);
       if (vector.length !== def.dimension) {
@@ -169,6 +173,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       softness: 0.05,
       // faceres runs inside human's detect on its own upright face crop.
       needsDetectorDescriptor: true,
+      model: "faceres",
       embed: async (_engine, { face }) => {
         if (!face.descriptor) throw new FacevaultError("internal", "faceres descriptor missing");
         return face.descriptor;
@@ -182,6 +187,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       threshold: 0.54,
       softness: 0.061,
       needsDetectorDescriptor: false,
+      model: "dlib",
       embed: (engine, { dlibCrop }) => engine.describeDlib(dlibCrop),
     }),
     defineEncoder({
@@ -192,6 +198,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       threshold: 0.66,
       softness: 0.077,
       needsDetectorDescriptor: false,
+      model: "arcFace",
       // The crop and its mirror image summed: on LFW folds 1-5 accuracy 99.20% vs 99.10%, EER
       // 0.94% vs 1.07%, for a second 12 ms run (src/face/README.md).
       embed: async (engine, { face, source, toSource }) => {

@@ -75,11 +75,17 @@ export interface FaceEngine {
    */
   describeArcFace(crop: RgbImage): Promise<Float32Array>;
   /**
-   * Runs every model once on a real face: the first inference of each model costs 0.3 to 0.9 s.
+   * Runs the detection models and the given encoder models (default: all) once on a real face:
+   * the first inference of each model costs 0.3 to 0.9 s. An encoder model left out warms up on
+   * its first real call; running one grows this engine's WebAssembly heap for good (faceres and
+   * dlib together ~80 MB per worker), so workers warm up only their default encoder's.
    * Throws when the sample yields no face, so a broken engine never reports ready.
    */
-  warmUp(sample: RgbImage): Promise<void>;
+  warmUp(sample: RgbImage, models?: readonly EncoderModel[]): Promise<void>;
 }
+
+/** The models encoders compute vectors with: faceres inside detection, dlib, MobileFaceNet. */
+export type EncoderModel = "faceres" | "dlib" | "arcFace";
 
 interface TensorImage extends EngineImage {
   readonly tensor: tfjs.Tensor3D;
@@ -210,10 +216,13 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
     }
   };
 
-  const warmUp = async (sample: RgbImage): Promise<void> => {
+  const warmUp = async (
+    sample: RgbImage,
+    models: readonly EncoderModel[] = ["faceres", "dlib", "arcFace"],
+  ): Promise<void> => {
     const image = upload(sample);
     try {
-      const faces = await detect(image, true);
+      const faces = await detect(image, models.includes("faceres"));
       if (faces.length !== 1) {
         throw new FacevaultError("internal", "face engine warm-up found no face in the sample");
       }
@@ -221,11 +230,14 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
     } finally {
       image.dispose();
     }
-    await describeDlib({
-      data: new Uint8Array(DLIB_CROP_SIZE * DLIB_CROP_SIZE * 3),
-      width: DLIB_CROP_SIZE,
-      height: DLIB_CROP_SIZE,
-    });
+    if (models.includes("dlib")) {
+      await describeDlib({
+        data: new Uint8Array(DLIB_CROP_SIZE * DLIB_CROP_SIZE * 3),
+        width: DLIB_CROP_SIZE,
+        height: DLIB_CROP_SIZE,
+      });
+    }
+    if (!models.includes("arcFace")) return;
     await mobileFaceNet.describe({
       data: new Uint8Array(ARCFACE_CROP_SIZE * ARCFACE_CROP_SIZE * 3),
       width: ARCFACE_CROP_SIZE,

@@ -107,8 +107,9 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const maxQueue = options.maxQueue ?? 64;
   const closeWaitMs = options.closeWaitMs ?? 10_000;
   const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
-  getEncoder(defaultVersion);
+  const defaultEncoder = getEncoder(defaultVersion);
   const workerData: FaceWorkerData = {
+    warmUp: [defaultEncoder.model],
     engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
     pipeline: {
       decode: decodeDefaults(options),

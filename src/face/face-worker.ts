@@ -3,7 +3,7 @@
  * one job at a time (the engine is single-threaded; overlapping calls gain nothing).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createFaceEngine, type EngineOptions } from "./engine.js";
+import { createFaceEngine, type EncoderModel, type EngineOptions } from "./engine.js";
 import { resolveModelPaths } from "./model-files.js";
 import { type AnalyzeRequest, analyzeImage, type PipelineOptions } from "./pipeline.js";
 import { loadWarmupSample } from "./warmup-sample.js";
@@ -13,6 +13,8 @@ import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 export interface FaceWorkerData {
   engine: EngineOptions;
   pipeline: PipelineOptions;
+  /** Models warmed up at start: the default encoder's (others warm up on first use). */
+  warmUp: EncoderModel[];
 }
 
 if (!parentPort) throw new Error("face-worker.ts must run in a worker thread");
@@ -23,7 +25,7 @@ const send = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void =>
 async function start(): Promise<void> {
   const data = workerData as FaceWorkerData;
   const engine = await createFaceEngine(data.engine);
-  await engine.warmUp(await loadWarmupSample(resolveModelPaths().humanPackage));
+  await engine.warmUp(await loadWarmupSample(resolveModelPaths().humanPackage), data.warmUp);
   port.on("message", (message: WorkerRequest) => {
     void run(message.id, message.bytes, message.request);
   });
