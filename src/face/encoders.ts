@@ -34,8 +34,8 @@ export interface Encoder {
   distanceForScore(score: number): number;
   /** Whether the detect stage must run human's faceres for this encoder. */
   readonly needsDetectorDescriptor: boolean;
-  /** The engine model its vectors come from: the one a worker warms up for it. */
-  readonly model: EncoderModel;
+  /** The engine models its vectors come from: the ones a worker warms up for it. */
+  readonly models: readonly EncoderModel[];
   /** The feature vector of one face ({@link dimension} floats). */
   embed(engine: EncoderModels, input: EncoderInput): Promise<Float32Array>;
 }
@@ -120,7 +120,7 @@ interface EncoderDefinition {
   /** Distance change that moves the score from 0.5 to about 0.73 (logistic scale). */
   softness: number;
   needsDetectorDescriptor: boolean;
-  model: EncoderModel;
+  models: readonly EncoderModel[];
   /** Computes the vector; its length is checked against `dimension`. */
   embed(engine: EncoderModels, input: EncoderInput): Promise<Float32Array>;
 }
@@ -134,7 +134,7 @@ function defineEncoder(def: EncoderDefinition): Encoder {
     metric: def.metric,
     threshold: def.threshold,
     needsDetectorDescriptor: def.needsDetectorDescriptor,
-    model: def.model,
+    models: def.models,
     embed: async (engine, input) => {
       const vector = await def.embed(engine, input);
       if (vector.length !== def.dimension) {
@@ -173,7 +173,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       softness: 0.05,
       // faceres runs inside human's detect on its own upright face crop.
       needsDetectorDescriptor: true,
-      model: "faceres",
+      models: ["faceres"],
       embed: async (_engine, { face }) => {
         if (!face.descriptor) throw new FacevaultError("internal", "faceres descriptor missing");
         return face.descriptor;
@@ -187,7 +187,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       threshold: 0.54,
       softness: 0.061,
       needsDetectorDescriptor: false,
-      model: "dlib",
+      models: ["dlib"],
       embed: (engine, { dlibCrop }) => engine.describeDlib(dlibCrop),
     }),
     defineEncoder({
@@ -198,7 +198,7 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
       threshold: 0.66,
       softness: 0.077,
       needsDetectorDescriptor: false,
-      model: "arcFace",
+      models: ["arcFace"],
       // The crop and its mirror image summed: on LFW folds 1-5 accuracy 99.20% vs 99.10%, EER
       // 0.94% vs 1.07%, for a second 12 ms run (src/face/README.md).
       embed: async (engine, { face, source, toSource }) => {

@@ -109,7 +109,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
   const defaultEncoder = getEncoder(defaultVersion);
   const workerData: FaceWorkerData = {
-    warmUp: [defaultEncoder.model],
+    warmUp: [...defaultEncoder.models],
     engine: { minConfidence: options.minConfidence ?? 0.5, maxFaces: options.maxFaces ?? 10 },
     pipeline: {
       decode: decodeDefaults(options),
