@@ -5,8 +5,13 @@
  * schema in test/fixtures/contract. Each cell checks the answers, the job headers on every
  * response, the error mapping (gRPC code, and HTTP status for REST) and compression; at the end
  * every client must have received the same answers and every call must have its bookkeeping.
+ * The BioIDWebService calls (liveness, video liveness, PhotoVerify) run over every client x
+ * {identity, gzip} only, without the deadline dimension (the same code path for both services),
+ * and the gzip cells only run the steps of `webGzipSteps`: face analysis is slow on this box
+ * (~0.3 s an image), and compression needs one image in and one answer out, not every image set.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -18,6 +23,7 @@ import {
   type VendorResult,
   vendorClientNames,
 } from "./support/vendor-clients.js";
+import { webmFromPhotos } from "./support/video.js";
 
 let server: TestServer;
 let clients: VendorClient[];
@@ -25,11 +31,30 @@ let token: string;
 
 const seeded = "4242";
 const b64 = (path: string) => Buffer.from(photo(path)).toString("base64");
+const bytes64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/**
+ * The web service's inputs that are made, not read: made once so every client sends the same
+ * bytes.
+ */
+let webInputs: { video: string; idPhoto02: string; idPhoto03: string };
+
+/** An ID photo as it arrives (small, JPEG, low contrast), as test/liveness.test.ts makes it. */
+async function idPhoto(path: string): Promise<string> {
+  const jpeg = await sharp(photo(path))
+    .rotate()
+    .resize({ width: 240 })
+    .linear(0.6, 50)
+    .jpeg({ quality: 40 })
+    .toBuffer();
+  return bytes64(jpeg);
+}
 
 beforeAll(async () => {
   // Every answer compressed when the client accepts it, so each gzip cell checks it.
   server = await startTestServer({ config: { http: { compressMinBytes: 0 } } });
-  token = await server.token(server.clients.alice);
+  // Long enough for the whole file on a loaded machine: an expired token would fail the late cells.
+  token = await server.token(server.clients.alice, 30);
   const seed = await fetch(`${server.baseUrl}/api/face/v1/enroll/${seeded}`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -39,6 +64,11 @@ beforeAll(async () => {
     "NEW_TEMPLATE_CREATED",
   );
   clients = createVendorClients(server.address, loadVendorSchema());
+  webInputs = {
+    video: bytes64(await webmFromPhotos([photo(frontal), photo(turnedLeft)])),
+    idPhoto02: await idPhoto("people/person-02/01.jpg"),
+    idPhoto03: await idPhoto("people/person-03/01.jpg"),
+  };
 });
 
 afterAll(async () => {
@@ -48,7 +78,7 @@ afterAll(async () => {
 
 interface Step {
   name: string;
-  call: Pick<VendorCall, "method" | "request"> & { anonymous?: boolean };
+  call: Pick<VendorCall, "service" | "method" | "request"> & { anonymous?: boolean };
   code: number;
   /** The HTTP status a REST caller gets (the one table of the wire contract). */
   httpStatus: number;
@@ -185,6 +215,141 @@ function steps(own: string): Step[] {
   ];
 }
 
+// alex/01 looks at the camera; in alex/03 he has turned to his own left (his nose points to the
+// image's right), checked by eye; the pair test/liveness.test.ts uses.
+const frontal = "people/alex/01.jpg";
+const turnedLeft = "people/alex/03.jpg";
+
+type WebAnswer = {
+  live: boolean;
+  livenessScore: number;
+  errors: { errorCode: string; message: string }[];
+  imageProperties: { faces: { motionLivenessScore: number; movementDirection: number }[] }[];
+  verificationLevel: string;
+  verificationScore: number;
+};
+const codesOf = (json: JsonObject) => (json as WebAnswer).errors.map((e) => e.errorCode);
+
+/**
+ * The BioIDWebService calls, each once; 13 face analyses in all (the video gives 4 frames), so
+ * a client's run stays a few seconds. The images are the ones test/liveness.test.ts checked.
+ */
+function webSteps(): Step[] {
+  const web = (method: string, request: JsonObject) => ({
+    service: "BioIDWebService" as const,
+    method,
+    request,
+  });
+  return [
+    {
+      name: "LivenessDetection of one image (passive)",
+      call: web("LivenessDetection", { liveImages: [{ image: b64("people/person-02/01.jpg") }] }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        const a = json as WebAnswer;
+        expect(json).toMatchObject({ status: "SUCCEEDED" });
+        expect(a.imageProperties).toHaveLength(1);
+        expect(a.livenessScore).toBeGreaterThan(0);
+        expect(a.live).toBe(!codesOf(json).includes("RejectedByPassiveLiveDetection"));
+      },
+    },
+    {
+      name: "LivenessDetection of a real head turn",
+      call: web("LivenessDetection", {
+        liveImages: [{ image: b64(frontal) }, { image: b64(turnedLeft) }],
+      }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        expect(codesOf(json)).not.toContain("RejectedByActiveLiveDetection");
+        const face = (json as WebAnswer).imageProperties[1]?.faces[0];
+        expect(face?.motionLivenessScore).toBeGreaterThanOrEqual(0.5);
+        // Turned to his own left: his nose toward the image's right, 360 degrees or close to it.
+        const direction = face?.movementDirection ?? 180;
+        expect(Math.min(direction, 360 - direction)).toBeLessThan(45);
+      },
+    },
+    {
+      // The wrong direction, so the answer shows the tag reached the server: a lost tag would
+      // ask no challenge and pass.
+      name: "LivenessDetection with a direction tag the head did not follow",
+      call: web("LivenessDetection", {
+        liveImages: [{ image: b64(frontal) }, { image: b64(turnedLeft), tags: ["right"] }],
+      }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        const a = json as WebAnswer;
+        expect(a.live).toBe(false);
+        const error = a.errors.find((e) => e.errorCode === "RejectedByChallengeResponse");
+        expect(error?.message).toMatch(/asked to turn right but turned left/);
+      },
+    },
+    {
+      name: "PhotoVerify of the photo's person",
+      call: web("PhotoVerify", {
+        photo: webInputs.idPhoto02,
+        liveImages: [{ image: b64("people/person-02/04.jpg") }],
+      }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        const a = json as WebAnswer;
+        expect(json).toMatchObject({ status: "SUCCEEDED" });
+        expect(a.verificationLevel).toMatch(/^LEVEL_[1-5]$/);
+        expect(a.verificationScore).toBeGreaterThan(0.5);
+        expect(a.livenessScore).toBeGreaterThan(0);
+      },
+    },
+    {
+      name: "PhotoVerify of another person",
+      call: web("PhotoVerify", {
+        photo: webInputs.idPhoto03,
+        liveImages: [{ image: b64("people/person-02/04.jpg") }],
+        disableLivenessDetection: true,
+      }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        const a = json as WebAnswer;
+        expect(a.verificationLevel).toBe("NOT_RECOGNIZED");
+        expect(a.verificationScore).toBeLessThan(0.5);
+        // Liveness was switched off: neither decided nor scored.
+        expect(a.live).toBe(false);
+        expect(a.livenessScore).toBe(0);
+      },
+    },
+    {
+      name: "PhotoVerify without a photo",
+      call: web("PhotoVerify", { liveImages: [{ image: b64("people/person-02/04.jpg") }] }),
+      code: 3,
+      httpStatus: 400,
+      message: /^photo: an ID photo is required/,
+    },
+    {
+      name: "VideoLivenessDetection of a WebM head turn",
+      call: web("VideoLivenessDetection", { video: webInputs.video }),
+      code: 0,
+      httpStatus: 200,
+      check: (json) => {
+        const a = json as WebAnswer;
+        expect(json).toMatchObject({ status: "SUCCEEDED" });
+        expect(a.imageProperties.length).toBeGreaterThanOrEqual(2);
+        expect(codesOf(json)).not.toContain("RejectedByActiveLiveDetection");
+        expect(a.livenessScore).toBeGreaterThan(0);
+      },
+    },
+    {
+      name: "VideoLivenessDetection of bytes that are no video",
+      call: web("VideoLivenessDetection", { video: b64(frontal) }),
+      code: 3,
+      httpStatus: 400,
+      message: /^video: /,
+    },
+  ];
+}
+
 interface Cell {
   client: (typeof vendorClientNames)[number];
   gzip: boolean;
@@ -194,55 +359,84 @@ const cells: Cell[] = vendorClientNames.flatMap((client) =>
   [false, true].flatMap((gzip) => [false, true].map((deadline) => ({ client, gzip, deadline }))),
 );
 
+/** The web service's cells: every client, with and without gzip (see the header comment). */
+const webCells: Cell[] = vendorClientNames.flatMap((client) =>
+  [false, true].map((gzip) => ({ client, gzip, deadline: false })),
+);
+/** The web steps a gzip cell runs: one face analysis, a compressed answer, and both errors. */
+const webGzipSteps = new Set([
+  "LivenessDetection of one image (passive)",
+  "PhotoVerify without a photo",
+  "VideoLivenessDetection of bytes that are no video",
+]);
+const webPlan = (cell: Cell) =>
+  webSteps().filter((step) => !cell.gzip || webGzipSteps.has(step.name));
+
 /** Answers per cell, by step, with the cell's own class id masked, for the final comparison. */
 const answers = new Map<string, (JsonObject | undefined)[]>();
+/** The web cells' answers by step name: a gzip cell runs only some of the steps. */
+const webAnswers = new Map<string, Map<string, JsonObject | undefined>>();
 /** Every call made: for the bookkeeping check. */
 const made: { result: VendorResult; step: Step; referenceNumber: string }[] = [];
+
+/**
+ * Runs one cell's plan on its client and checks every answer: the code and message, the HTTP
+ * status for REST, the job headers, the step's own check and the compression. Gives the results.
+ */
+async function runCell(
+  cell: Cell,
+  label: string,
+  plan: readonly Step[],
+  reference: (i: number) => string,
+): Promise<VendorResult[]> {
+  const calls: VendorCall[] = plan.map((step, i) => ({
+    ...(step.call.service ? { service: step.call.service } : {}),
+    method: step.call.method,
+    request: step.call.request,
+    token: step.call.anonymous ? null : token,
+    referenceNumber: reference(i),
+    gzip: cell.gzip,
+    ...(cell.deadline ? { timeoutMs: 5 * 60_000 } : {}),
+  }));
+  const client = clients.find((c) => c.name === cell.client) as VendorClient;
+  const results = await client.run(calls);
+  results.forEach((result, i) => {
+    const step = plan[i] as Step;
+    const where = `${label}: ${step.name}`;
+    expect({ code: result.code, message: result.message }, where).toMatchObject({
+      code: step.code,
+      ...(step.message ? { message: expect.stringMatching(step.message) } : {}),
+    });
+    if (cell.client === "rest") expect(result.httpStatus, where).toBe(step.httpStatus);
+    // The job headers, on answers and errors alike.
+    expect(result.headers.get("jobid"), where).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    expect(result.headers.get("bws-version"), where).toBe("3.0.0-test");
+    expect(result.headers.get("reference-number"), where).toBe(reference(i));
+    expect(Number(result.headers.get("response-time-ms")), where).toBeGreaterThanOrEqual(0);
+    if (cell.client !== "grpc-js" && cell.client !== "python-grpcio") {
+      // C-core and grpc-js keep HTTP's own date header to themselves.
+      expect(Date.parse(result.headers.get("date") ?? ""), where).toBeGreaterThan(0);
+    }
+    if (result.code === 0) {
+      step.check?.(result.json as JsonObject);
+      if (cell.client === "rest") expect(result.text, where).not.toMatch(/"classId":"/);
+      if (!["grpc-js", "python-grpcio"].includes(cell.client)) {
+        expect(result.responseEncoding, where).toBe(cell.gzip ? "gzip" : undefined);
+      }
+    }
+    made.push({ result, step, referenceNumber: reference(i) });
+  });
+  return results;
+}
 
 describe("conformance matrix", () => {
   cells.forEach((cell, index) => {
     const label = `${cell.client} ${cell.gzip ? "gzip" : "identity"} ${cell.deadline ? "5-minute deadline" : "no deadline"}`;
     it(label, async () => {
       const own = String(5000 + index);
-      const plan = steps(own);
-      const calls: VendorCall[] = plan.map((step, i) => ({
-        method: step.call.method,
-        request: step.call.request,
-        token: step.call.anonymous ? null : token,
-        referenceNumber: `cf-${index}-${i}`,
-        gzip: cell.gzip,
-        ...(cell.deadline ? { timeoutMs: 5 * 60_000 } : {}),
-      }));
-      const client = clients.find((c) => c.name === cell.client) as VendorClient;
-      const results = await client.run(calls);
-      results.forEach((result, i) => {
-        const step = plan[i] as Step;
-        const where = `${label}: ${step.name}`;
-        expect({ code: result.code, message: result.message }, where).toMatchObject({
-          code: step.code,
-          ...(step.message ? { message: expect.stringMatching(step.message) } : {}),
-        });
-        if (cell.client === "rest") expect(result.httpStatus, where).toBe(step.httpStatus);
-        // The job headers, on answers and errors alike.
-        expect(result.headers.get("jobid"), where).toMatch(
-          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-        );
-        expect(result.headers.get("bws-version"), where).toBe("3.0.0-test");
-        expect(result.headers.get("reference-number"), where).toBe(`cf-${index}-${i}`);
-        expect(Number(result.headers.get("response-time-ms")), where).toBeGreaterThanOrEqual(0);
-        if (cell.client !== "grpc-js" && cell.client !== "python-grpcio") {
-          // C-core and grpc-js keep HTTP's own date header to themselves.
-          expect(Date.parse(result.headers.get("date") ?? ""), where).toBeGreaterThan(0);
-        }
-        if (result.code === 0) {
-          step.check?.(result.json as JsonObject);
-          if (cell.client === "rest") expect(result.text, where).not.toMatch(/"classId":"/);
-          if (!["grpc-js", "python-grpcio"].includes(cell.client)) {
-            expect(result.responseEncoding, where).toBe(cell.gzip ? "gzip" : undefined);
-          }
-        }
-        made.push({ result, step, referenceNumber: `cf-${index}-${i}` });
-      });
+      const results = await runCell(cell, label, steps(own), (i) => `cf-${index}-${i}`);
       answers.set(
         label,
         results.map((r) => (r.json ? mask(r.json, own) : undefined)),
@@ -250,10 +444,29 @@ describe("conformance matrix", () => {
     });
   });
 
+  webCells.forEach((cell, index) => {
+    const label = `${cell.client} ${cell.gzip ? "gzip" : "identity"} BioIDWebService`;
+    it(label, async () => {
+      const plan = webPlan(cell);
+      const results = await runCell(cell, label, plan, (i) => `cf-web-${index}-${i}`);
+      // Nothing in these answers is the cell's own (job ids travel in headers): compared whole.
+      webAnswers.set(label, new Map(results.map((r, i) => [(plan[i] as Step).name, r.json])));
+    });
+  });
+
   it("gave every client the same answers", () => {
     const [first, ...rest] = [...answers.entries()];
     expect(answers.size).toBe(cells.length);
     for (const [label, list] of rest) expect(list, `${label} vs ${first?.[0]}`).toEqual(first?.[1]);
+    // The web service's: the first cell (identity) ran every step, each later cell some of them.
+    const [webFirst, ...webRest] = [...webAnswers.entries()];
+    expect(webAnswers.size).toBe(webCells.length);
+    expect(webFirst?.[1].size).toBe(webSteps().length);
+    for (const [label, byStep] of webRest) {
+      for (const [step, json] of byStep) {
+        expect(json, `${label} vs ${webFirst?.[0]}: ${step}`).toEqual(webFirst?.[1].get(step));
+      }
+    }
   });
 
   it("kept one bookkeeping record per call, matching it", async () => {
@@ -261,7 +474,9 @@ describe("conformance matrix", () => {
     const jobs = new Map(
       (await server.app.jobLog.listJobs({ limit: 10_000 })).map((j) => [j.jobId, j]),
     );
-    expect(made.length).toBe(cells.length * steps("1").length);
+    expect(made.length).toBe(
+      cells.length * steps("1").length + webCells.reduce((n, c) => n + webPlan(c).length, 0),
+    );
     for (const { result, step, referenceNumber } of made) {
       const job = jobs.get(result.headers.get("jobid") ?? "");
       expect(job, referenceNumber).toMatchObject({

@@ -3,7 +3,8 @@
  * facevault's: grpc-js with @grpc/proto-loader, Python's C-core gRPC with grpc_tools stubs,
  * Connect (JSON and binary) and gRPC-Web from the descriptors `buf build` makes, and REST by
  * hand from the wire contract. Each takes and gives canonical proto3 JSON, so a table of calls
- * runs unchanged over all of them.
+ * runs unchanged over all of them, and each calls either service of the contract (a call names
+ * the one it means).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -37,7 +38,17 @@ const bufBin = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.
 /** Debian's interpreter: python3-grpcio and python3-grpc-tools install for it. */
 export const debianPython = "/usr/bin/python3";
 
+/** The services of the contract, each with the schema file that declares it. */
+const serviceFiles = {
+  FaceRecognition: "bws_face_recognition.proto",
+  BioIDWebService: "bws_web_service.proto",
+} as const;
+export type VendorService = keyof typeof serviceFiles;
+const serviceNames = Object.keys(serviceFiles) as VendorService[];
+
 export interface VendorCall {
+  /** The service the RPC belongs to; FaceRecognition when absent. */
+  service?: VendorService;
   /** RPC name as in the schema, e.g. "Enroll". */
   method: string;
   /** Canonical proto3 JSON of the request. */
@@ -73,22 +84,39 @@ export interface VendorClient {
 }
 
 export interface VendorSchema {
-  service: DescService;
+  services: Record<VendorService, DescService>;
 }
 
 /** Builds the vendor-layout schema with buf into descriptors protobuf-es reads at run time. */
 export function loadVendorSchema(): VendorSchema {
   const image = execFileSync(bufBin, ["build", schemaDir, "-o", "-"], { maxBuffer: 1 << 24 });
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, image));
-  const service = registry.getService("bioid.services.v1.FaceRecognition");
-  if (!service) throw new Error("the vendor schema has no FaceRecognition service");
-  return { service };
+  const service = (name: VendorService): DescService => {
+    const found = registry.getService(`bioid.services.v1.${name}`);
+    if (!found) throw new Error(`the vendor schema has no ${name} service`);
+    return found;
+  };
+  return {
+    services: Object.fromEntries(serviceNames.map((n) => [n, service(n)])) as Record<
+      VendorService,
+      DescService
+    >,
+  };
 }
 
-function methodOf(schema: VendorSchema, name: string) {
-  const method = schema.service.methods.find((m) => m.name === name);
-  if (!method) throw new Error(`no method ${name}`);
+function serviceOf(call: VendorCall): VendorService {
+  return call.service ?? "FaceRecognition";
+}
+
+function methodOf(schema: VendorSchema, call: VendorCall) {
+  const method = schema.services[serviceOf(call)].methods.find((m) => m.name === call.method);
+  if (!method) throw new Error(`no method ${serviceOf(call)}.${call.method}`);
   return method;
+}
+
+/** One value per service of the contract, e.g. a client object for each. */
+function perService<T>(make: (service: VendorService) => T): Record<VendorService, T> {
+  return Object.fromEntries(serviceNames.map((n) => [n, make(n)])) as Record<VendorService, T>;
 }
 
 /** Canonical JSON of an answer given in any JSON form the schema reads (numbers, camelCase). */
@@ -141,20 +169,20 @@ function connectClient(
           ...compression,
         });
   };
-  const clients = {
-    gzip: createClient(schema.service, transport(true)),
-    identity: createClient(schema.service, transport(false)),
-  };
+  const transports = { gzip: transport(true), identity: transport(false) };
+  const clients = perService((service) => ({
+    gzip: createClient(schema.services[service], transports.gzip),
+    identity: createClient(schema.services[service], transports.identity),
+  }));
   return {
     name,
     async run(calls) {
       const results: VendorResult[] = [];
       for (const call of calls) {
-        const method = methodOf(schema, call.method);
-        const client = clients[call.gzip ? "gzip" : "identity"] as unknown as Record<
-          string,
-          (req: unknown, options: CallOptions) => Promise<never>
-        >;
+        const method = methodOf(schema, call);
+        const client = clients[serviceOf(call)][
+          call.gzip ? "gzip" : "identity"
+        ] as unknown as Record<string, (req: unknown, options: CallOptions) => Promise<never>>;
         let header: Headers | undefined;
         let trailer: Headers | undefined;
         const options: CallOptions = {
@@ -212,7 +240,7 @@ type ProtoLoaderMethod = (
 
 /** grpc-js with @grpc/proto-loader, field names as the schema spells them (keepCase). */
 function grpcJsClient(address: string, schema: VendorSchema): VendorClient {
-  const definition = protoLoader.loadSync("bws_face_recognition.proto", {
+  const definition = protoLoader.loadSync(Object.values(serviceFiles), {
     includeDirs: [schemaDir],
     keepCase: true,
     longs: String,
@@ -221,26 +249,27 @@ function grpcJsClient(address: string, schema: VendorSchema): VendorClient {
     defaults: true,
   });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    bioid: { services: { v1: { FaceRecognition: grpc.ServiceClientConstructor } } };
+    bioid: { services: { v1: Record<VendorService, grpc.ServiceClientConstructor> } };
   };
-  const Ctor = loaded.bioid.services.v1.FaceRecognition;
-  const clients = {
-    identity: new Ctor(address, grpc.credentials.createInsecure()),
-    // gzip as the channel's default compression, as many grpc-js callers configure it.
-    gzip: new Ctor(address, grpc.credentials.createInsecure(), {
-      "grpc.default_compression_algorithm": 2,
-    }),
-  };
+  const clients = perService((service) => {
+    const Ctor = loaded.bioid.services.v1[service];
+    return {
+      identity: new Ctor(address, grpc.credentials.createInsecure()),
+      // gzip as the channel's default compression, as many grpc-js callers configure it.
+      gzip: new Ctor(address, grpc.credentials.createInsecure(), {
+        "grpc.default_compression_algorithm": 2,
+      }),
+    };
+  });
   return {
     name: "grpc-js",
     async run(calls) {
       const results: VendorResult[] = [];
       for (const call of calls) {
-        const method = methodOf(schema, call.method);
-        const client = clients[call.gzip ? "gzip" : "identity"] as unknown as Record<
-          string,
-          ProtoLoaderMethod
-        >;
+        const method = methodOf(schema, call);
+        const client = clients[serviceOf(call)][
+          call.gzip ? "gzip" : "identity"
+        ] as unknown as Record<string, ProtoLoaderMethod>;
         const metadata = new grpc.Metadata();
         for (const [k, v] of Object.entries(metadataOf(call))) metadata.set(k, v);
         results.push(
@@ -281,8 +310,10 @@ function grpcJsClient(address: string, schema: VendorSchema): VendorClient {
       return results;
     },
     close() {
-      clients.identity.close();
-      clients.gzip.close();
+      for (const pair of Object.values(clients)) {
+        pair.identity.close();
+        pair.gzip.close();
+      }
     },
   };
 }
@@ -344,7 +375,7 @@ function pythonClient(address: string, schema: VendorSchema): VendorClient {
     `--python_out=${stubs}`,
     `--grpc_python_out=${stubs}`,
     "bws_shared.proto",
-    "bws_face_recognition.proto",
+    ...Object.values(serviceFiles),
   ]);
   return {
     name: "python-grpcio",
@@ -353,8 +384,11 @@ function pythonClient(address: string, schema: VendorSchema): VendorClient {
         address,
         stubs,
         calls: calls.map((call) => ({
+          // The module protoc makes of the service's file, e.g. bws_web_service_pb2(_grpc).
+          module: serviceFiles[serviceOf(call)].replace(/\.proto$/, ""),
+          service: serviceOf(call),
           method: call.method,
-          requestType: methodOf(schema, call.method).input.name,
+          requestType: methodOf(schema, call).input.name,
           request: call.request,
           metadata: metadataOf(call),
           gzip: call.gzip,
@@ -389,7 +423,7 @@ function pythonClient(address: string, schema: VendorSchema): VendorClient {
         headers: merged(r.headers, r.trailers),
         ...(r.json === undefined
           ? {}
-          : { json: canonical(methodOf(schema, (calls[i] as VendorCall).method).output, r.json) }),
+          : { json: canonical(methodOf(schema, calls[i] as VendorCall).output, r.json) }),
       }));
     },
     close() {},
@@ -401,22 +435,31 @@ function restClient(baseUrl: string, schema: VendorSchema): VendorClient {
   const route = (call: VendorCall): { verb: string; path: string; body?: unknown } => {
     const r = call.request as Record<string, JsonValue>;
     const id = String(r.classId ?? "0");
-    switch (call.method) {
-      case "Enroll":
+    switch (`${serviceOf(call)}.${call.method}`) {
+      // The web service's requests are their JSON bodies as they are.
+      case "BioIDWebService.LivenessDetection":
+        return { verb: "POST", path: "/api/v1/livenessdetection", body: r };
+      case "BioIDWebService.VideoLivenessDetection":
+        return { verb: "POST", path: "/api/v1/videolivenessdetection", body: r };
+      case "BioIDWebService.PhotoVerify":
+        return { verb: "POST", path: "/api/v1/photoverify", body: r };
+      case "FaceRecognition.Enroll":
         return { verb: "POST", path: `/api/face/v1/enroll/${id}`, body: r.images ?? [] };
-      case "Verify":
+      case "FaceRecognition.Verify":
         return { verb: "POST", path: `/api/face/v1/verify/${id}`, body: r.image ?? {} };
-      case "Search":
+      case "FaceRecognition.Search":
         return { verb: "POST", path: "/api/face/v1/search", body: r };
-      case "SetTemplateTags":
+      case "FaceRecognition.SetTemplateTags":
         return { verb: "PUT", path: `/api/face/v1/template/${id}/tags`, body: r.tags ?? [] };
-      case "GetTemplateStatus":
+      case "FaceRecognition.GetTemplateStatus":
         return {
           verb: "GET",
           path: `/api/face/v1/template/status/${id}${r.downloadThumbnails ? "?downloadThumbnails=true" : ""}`,
         };
-      default:
+      case "FaceRecognition.DeleteTemplate":
         return { verb: "DELETE", path: `/api/face/v1/template/${id}` };
+      default:
+        throw new Error(`no REST route for ${serviceOf(call)}.${call.method}`);
     }
   };
   return {
@@ -462,7 +505,7 @@ function restClient(baseUrl: string, schema: VendorSchema): VendorClient {
           results.push({
             code: 0,
             message: "",
-            json: canonical(methodOf(schema, call.method).output, raw),
+            json: canonical(methodOf(schema, call).output, raw),
             ...common,
           });
         } else {
