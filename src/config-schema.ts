@@ -146,7 +146,7 @@ export const livenessSchema = section({
     .number({ error: "must be a number in ]0,1]" })
     .gt(0, "must be a number in ]0,1]")
     .max(1, "must be a number in ]0,1]")
-    .default(0.008),
+    .default(0.012),
   /** Two images whose pixels cannot be followed: not live (`reject`) or judged by the mesh. */
   untrackedPairs: z
     .enum(["reject", "mesh"], { error: "must be one of reject, mesh" })

@@ -134,7 +134,7 @@ export function assessLiveness(
         code: "RejectedByChallengeResponse",
         message: motion.moved
           ? `the head was asked to turn ${challenge} but turned ${motion.moved} (yaw ${motion.yaw.toFixed(1)}, pitch ${motion.pitch.toFixed(1)} degrees)`
-          : `the head was asked to turn ${challenge} but did not turn (less than ${options.motion.minMovementDegrees} degrees)`,
+          : `the head was asked to turn ${challenge} but did not turn (${stillness(motion, options.motion)})`,
       });
     }
   }
@@ -157,7 +157,14 @@ function rejectionOf(
   }
   const bar = motion.evidence === "pixels" ? options.minPixelResidual : options.minResidual;
   if (!motion.moved) {
-    return `the head did not turn between ${first} and ${second} (less than ${options.minMovementDegrees} degrees), so no depth could be seen`;
+    return `the head did not turn between ${first} and ${second} (${stillness(motion, options)}), so no depth could be seen`;
   }
   return `the face moved like a flat picture between ${first} and ${second} (no depth parallax: ${motion.evidence} residual ${motion.residual.toFixed(4)} of the eye distance, below ${bar})`;
+}
+
+/** What "did not turn" was measured by, for messages. */
+function stillness(motion: Motion, options: MotionOptions): string {
+  return motion.evidence === "pixels"
+    ? `the nose moved less than ${options.minNoseShift} of the eye distance against the face`
+    : `less than ${options.minMovementDegrees} degrees`;
 }
