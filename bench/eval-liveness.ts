@@ -20,10 +20,16 @@ import sharp from "sharp";
 import { createFacePool } from "../src/face/face-pool.js";
 import { PASSIVE_DEFAULTS } from "../src/face/liveness.js";
 import { MOTION_DEFAULTS, measureMotion } from "../src/face/motion.js";
+import {
+  measurePixelParallax,
+  PARALLAX_DEFAULTS,
+  type PixelParallax,
+} from "../src/face/pixel-parallax.js";
 import type { FaceGeometry, ImageAnalysis } from "../src/face/types.js";
 import { fixtureDir } from "./bench-support.js";
+import { headTurnPair, outlineOfMesh, type TurnDirection } from "./head-turn.js";
 import { pct } from "./lfw-support.js";
-import { ATTACK_MODES, attackPair } from "./liveness-attacks.js";
+import { ATTACK_MODES, attackPair, seededRandom } from "./liveness-attacks.js";
 
 const dir = process.argv[2] ?? fixtureDir;
 const pairsPerPhoto = Number(process.argv[3] ?? 2);
@@ -34,7 +40,9 @@ const rows = readFileSync(join(dir, "labels.tsv"), "utf8")
   .slice(1)
   .map((r) => r.split("\t"))
   .filter(([file, identity, faces]) => file?.startsWith("people/") && identity && faces === "1")
-  .map(([file, identity]) => ({ file: file as string, identity: identity as string }));
+  .map(([file, identity]) => ({ file: file as string, identity: identity as string }))
+  // EVAL_EVERY=k keeps every k-th photo: a quicker, smaller run on a busy machine.
+  .filter((_, i) => i % Number(process.env.EVAL_EVERY ?? 1) === 0);
 
 const pool = createFacePool({ workers: Number(process.env.EVAL_WORKERS ?? 1), maxQueue: 64 });
 await pool.ready();
@@ -48,6 +56,22 @@ const analyse = async (images: Uint8Array[]): Promise<ImageAnalysis[]> => {
 };
 const texture = (a: ImageAnalysis): number => a.properties.faces[0]?.textureLivenessScore ?? 0;
 const passiveLive = (a: ImageAnalysis): boolean => texture(a) >= PASSIVE_DEFAULTS.minScore;
+/**
+ * The mesh measure (the older mode) for the sections that report it; the pixel measure is taken
+ * separately below so that each pair is tracked once.
+ */
+const MESH = { ...MOTION_DEFAULTS, evidence: "mesh" as const };
+/** Milliseconds of every pixel-parallax measurement, for the per-call cost. */
+const pixelMs: number[] = [];
+const pixel = (a: FaceGeometry, b: FaceGeometry): PixelParallax | undefined => {
+  if (!a.patch || !b.patch) return undefined;
+  const t = performance.now();
+  const p = measurePixelParallax(a.patch, b.patch);
+  pixelMs.push(performance.now() - t);
+  return p;
+};
+/** Raw per-pair measures, written to `EVAL_DUMP` (a JSON file) when set, for offline sweeps. */
+const dump: Record<string, unknown>[] = [];
 
 // Genuine photos
 const size = Number(process.env.EVAL_SIZE ?? 640);
@@ -87,6 +111,7 @@ interface Outcome {
   active: boolean;
   passive: boolean;
   residual: number;
+  pixel: PixelParallax | undefined;
 }
 const genuine: Outcome[] = [];
 let directions = 0;
@@ -98,15 +123,18 @@ for (let i = 0; i < rows.length; i++) {
     if (i === j || rows[i]?.identity !== rows[j]?.identity) continue;
     const [a, b] = [originals[i], originals[j]] as [ImageAnalysis, ImageAnalysis];
     if (!a.geometry || !b.geometry) continue;
-    const m = measureMotion(a.geometry, b.geometry);
+    const m = measureMotion(a.geometry, b.geometry, MESH);
     if (!m.moved) continue;
     if (i < j) {
       residualsGenuine.push(m.residual);
+      const px = pixel(a.geometry, b.geometry);
       genuine.push({
         active: m.residual >= MOTION_DEFAULTS.minResidual,
         passive: passiveLive(a) && passiveLive(b),
         residual: m.residual,
+        pixel: px,
       });
+      dump.push({ kind: "genuine-photos", i, j, mesh: m.residual, pixel: px });
     }
     // Reference: the nose moves across the face toward the side the head turns to.
     const [na, nb] = [noseOffset(a.geometry), noseOffset(b.geometry)];
@@ -133,8 +161,8 @@ for (let i = 0; i < rows.length; i++) {
     if (i === j || rows[i]?.identity !== rows[j]?.identity) continue;
     const [a, b, ma, mb] = [originals[i], originals[j], mirrored[i], mirrored[j]];
     if (!a?.geometry || !b?.geometry || !ma?.geometry || !mb?.geometry) continue;
-    const m = measureMotion(a.geometry, b.geometry);
-    const mm = measureMotion(ma.geometry, mb.geometry);
+    const m = measureMotion(a.geometry, b.geometry, MESH);
+    const mm = measureMotion(ma.geometry, mb.geometry, MESH);
     if (m.moved !== "left" && m.moved !== "right") continue;
     mirrorChecked++;
     const swapped = { left: "right", right: "left" }[m.moved];
@@ -147,6 +175,7 @@ const lines: string[] = [];
 const attackResiduals: number[] = [];
 const attackTexture: number[] = [];
 const attackResidualsByMode = new Map<string, number[]>();
+const attackPixelByMode = new Map<string, { mesh: number; pixel: PixelParallax | undefined }[]>();
 for (const mode of ATTACK_MODES) {
   const shots: Buffer[] = [];
   for (let p = 0; p < photos.length; p++) {
@@ -167,10 +196,16 @@ for (const mode of ATTACK_MODES) {
       continue;
     }
     pairs++;
-    const m = measureMotion(a.geometry, b.geometry);
+    const m = measureMotion(a.geometry, b.geometry, MESH);
     attackResiduals.push(m.residual);
     attackResidualsByMode.set(mode, [...(attackResidualsByMode.get(mode) ?? []), m.residual]);
     attackTexture.push(texture(a), texture(b));
+    const px = pixel(a.geometry, b.geometry);
+    attackPixelByMode.set(mode, [
+      ...(attackPixelByMode.get(mode) ?? []),
+      { mesh: m.residual, pixel: px },
+    ]);
+    dump.push({ kind: `attack-${mode}`, i, mesh: m.residual, pixel: px });
     const active = m.residual >= MOTION_DEFAULTS.minResidual;
     const passive = passiveLive(a) || passiveLive(b);
     if (active) activeLive++;
@@ -181,6 +216,65 @@ for (const mode of ATTACK_MODES) {
     `| ${mode} | ${pairs} (${noFace} without a face) | ${pct(activeLive / pairs)} (${activeLive}) | ${pct(passiveLiveCount / pairs)} (${passiveLiveCount}) | ${pct(bothLive / pairs)} (${bothLive}) |`,
   );
 }
+// Synthetic head turns (bench/head-turn.ts): each photo and a copy re-rendered with the head
+// turned 5-15 degrees, the four directions in turn. The only genuine pairs whose pixels can be
+// followed: the fixtures hold no two frames of one capture.
+const turnDirections: TurnDirection[] = ["left", "right", "up", "down"];
+const turnShots: Buffer[] = [];
+const turnTruth: { direction: TurnDirection; degrees: number; photo: number }[] = [];
+for (let p = 0; p < photos.length; p++) {
+  const g = originals[p]?.geometry;
+  if (!g) continue;
+  const random = seededRandom(5000 + p);
+  const direction = turnDirections[p % 4] as TurnDirection;
+  const degrees = 5 + random() * 10;
+  turnShots.push(
+    ...(await headTurnPair(photos[p] as Buffer, outlineOfMesh(g), direction, degrees, 7000 + p)),
+  );
+  turnTruth.push({ direction, degrees, photo: p });
+}
+const turnAnalyses = await analyse(turnShots);
+interface TurnOutcome {
+  truth: TurnDirection;
+  degrees: number;
+  mesh: number;
+  meshMoved: string | undefined;
+  /** The direction read from the 2D mesh (nose between cheeks, eyes and mouth). */
+  nose2d: string;
+  pixel: PixelParallax | undefined;
+}
+const turns: TurnOutcome[] = [];
+let turnsNoFace = 0;
+turnTruth.forEach((t, k) => {
+  const [a, b] = [turnAnalyses[2 * k], turnAnalyses[2 * k + 1]];
+  if (!a?.geometry || !b?.geometry) {
+    turnsNoFace++;
+    return;
+  }
+  const m = measureMotion(a.geometry, b.geometry, MESH);
+  const px = pixel(a.geometry, b.geometry);
+  const [na, nb] = [noseOffset(a.geometry), noseOffset(b.geometry)];
+  const [dx, dy] = [nb.x - na.x, nb.y - na.y];
+  const nose2d =
+    Math.abs(dx) >= Math.abs(dy) ? (dx > 0 ? "left" : "right") : dy > 0 ? "down" : "up";
+  turns.push({
+    nose2d,
+    truth: t.direction,
+    degrees: t.degrees,
+    mesh: m.residual,
+    meshMoved: m.moved,
+    pixel: px,
+  });
+  dump.push({
+    kind: "turn",
+    ...t,
+    mesh: m.residual,
+    meshMoved: m.moved,
+    yaw: m.yaw,
+    pitch: m.pitch,
+    pixel: px,
+  });
+});
 await pool.close();
 
 const sorted = (v: number[]) => [...v].sort((x, y) => x - y);
@@ -189,14 +283,14 @@ console.log(
   `photos scaled to fit ${size} px; passive minScore ${PASSIVE_DEFAULTS.minScore}, active minResidual ${MOTION_DEFAULTS.minResidual}, minMovementDegrees ${MOTION_DEFAULTS.minMovementDegrees}; ${photos.length} photos, ${pairsPerPhoto} attack pairs per photo and mode\n`,
 );
 console.log(
-  "| attack mode | pairs | active: live | passive: both shots live | active and passive: live |",
+  "| attack mode | pairs | active (mesh): live | passive: both shots live | active (mesh) and passive: live |",
 );
 console.log("| --- | --- | --- | --- | --- |");
 for (const l of lines) console.log(l);
 const activeNot = genuine.filter((g) => !g.active).length;
 const passiveNot = genuine.filter((g) => !g.passive).length;
 console.log(
-  `\ngenuine pose-change pairs: ${genuine.length}; not live by active ${pct(activeNot / genuine.length)} (${activeNot}), by passive ${pct(passiveNot / genuine.length)} (${passiveNot})`,
+  `\ngenuine pose-change pairs: ${genuine.length}; not live by active (mesh) ${pct(activeNot / genuine.length)} (${activeNot}), by passive ${pct(passiveNot / genuine.length)} (${passiveNot})`,
 );
 console.log(
   `residual (share of eye distance): attacks p50 ${q(attackResiduals, 0.5)?.toFixed(4)} p99 ${q(attackResiduals, 0.99)?.toFixed(4)} max ${q(attackResiduals, 1)?.toFixed(4)}; genuine p1 ${q(residualsGenuine, 0.01)?.toFixed(4)} p5 ${q(residualsGenuine, 0.05)?.toFixed(4)} p50 ${q(residualsGenuine, 0.5)?.toFixed(4)}`,
@@ -224,3 +318,79 @@ console.log(
 );
 for (const [i, j, why] of directionPairs)
   console.log(`  ${rows[i]?.file} -> ${rows[j]?.file}: ${why}`);
+
+// Pixel parallax (src/face/pixel-parallax.ts)
+const trackable = (p: PixelParallax | undefined): p is PixelParallax => !!p?.trackable;
+console.log(
+  `\npixel parallax: minTracked ${PARALLAX_DEFAULTS.minTracked}, minTrackedShare ${PARALLAX_DEFAULTS.minTrackedShare}; cost per pair p50 ${q(pixelMs, 0.5)?.toFixed(1)} ms p95 ${q(pixelMs, 0.95)?.toFixed(1)} ms max ${q(pixelMs, 1)?.toFixed(1)} ms (${pixelMs.length} pairs, main thread)`,
+);
+const trackShare = (v: (PixelParallax | undefined)[]) =>
+  `${pct(v.filter(trackable).length / v.length)} trackable (tracked points p50 ${q(
+    v.map((p) => p?.tracked ?? 0),
+    0.5,
+  )}, of candidates p50 ${q(
+    v.map((p) => p?.candidates ?? 0),
+    0.5,
+  )})`;
+console.log(
+  `  genuine photo pairs (two different photos): ${trackShare(genuine.map((g) => g.pixel))}`,
+);
+for (const [mode, v] of attackPixelByMode) {
+  const r = v
+    .map((x) => x.pixel)
+    .filter(trackable)
+    .map((p) => p.residual);
+  console.log(
+    `  attack ${mode}: ${trackShare(v.map((x) => x.pixel))}; residual p50 ${q(r, 0.5)?.toFixed(4)} p99 ${q(r, 0.99)?.toFixed(4)} max ${q(r, 1)?.toFixed(4)}`,
+  );
+}
+const turnR = turns
+  .map((t) => t.pixel)
+  .filter(trackable)
+  .map((p) => p.residual);
+console.log(
+  `  synthetic head turns (5-15 degrees): ${turns.length} pairs (${turnsNoFace} without a face), ${trackShare(turns.map((t) => t.pixel))}; residual p1 ${q(turnR, 0.01)?.toFixed(4)} p5 ${q(turnR, 0.05)?.toFixed(4)} p50 ${q(turnR, 0.5)?.toFixed(4)}`,
+);
+for (const t of [0.006, 0.008, 0.01, 0.012, 0.015]) {
+  const liveAttack = (x: { mesh: number; pixel: PixelParallax | undefined }, fallback: boolean) =>
+    trackable(x.pixel) ? x.pixel.residual >= t : fallback && x.mesh >= MOTION_DEFAULTS.minResidual;
+  const modes = (fallback: boolean) =>
+    [...attackPixelByMode]
+      .map(([mode, v]) => {
+        const n = v.filter((x) => liveAttack(x, fallback)).length;
+        return `${mode} ${pct(n / v.length)} (${n})`;
+      })
+      .join(", ");
+  const genuineNot = (fallback: boolean) =>
+    genuine.filter((g) => !liveAttack({ mesh: g.residual, pixel: g.pixel }, fallback)).length;
+  const turnsNot = (fallback: boolean) =>
+    turns.filter((g) => !liveAttack({ mesh: g.mesh, pixel: g.pixel }, fallback)).length;
+  for (const fallback of [false, true]) {
+    console.log(
+      `  pixel residual ${t}, untracked ${fallback ? "falls back to the mesh" : "is not live"}: attacks live: ${modes(fallback)}; genuine photo pairs not live ${pct(genuineNot(fallback) / genuine.length)} (${genuineNot(fallback)}); synthetic turns not live ${pct(turnsNot(fallback) / turns.length)} (${turnsNot(fallback)})`,
+    );
+  }
+}
+// Directions on the synthetic turns, against the direction they were rendered with.
+const noseDirection = (p: PixelParallax): string =>
+  Math.abs(p.noseShift.x) >= Math.abs(p.noseShift.y)
+    ? p.noseShift.x > 0
+      ? "left"
+      : "right"
+    : p.noseShift.y > 0
+      ? "down"
+      : "up";
+const meshRight = turns.filter((t) => t.meshMoved === t.truth).length;
+const meshNone = turns.filter((t) => t.meshMoved === undefined).length;
+const nose2dRight = turns.filter((t) => t.nose2d === t.truth).length;
+const tracked = turns.filter((t) => trackable(t.pixel));
+const pixelRight = tracked.filter(
+  (t) => noseDirection(t.pixel as PixelParallax) === t.truth,
+).length;
+console.log(
+  `  synthetic turn directions: mesh pose ${pct(meshRight / turns.length)} right (${meshRight} of ${turns.length}; ${meshNone} below ${MOTION_DEFAULTS.minMovementDegrees} degrees), tracked nose shift ${pct(pixelRight / tracked.length)} right (${pixelRight} of ${tracked.length} trackable), 2D mesh nose reference ${pct(nose2dRight / turns.length)} right (${nose2dRight} of ${turns.length})`,
+);
+if (process.env.EVAL_DUMP) {
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(process.env.EVAL_DUMP, JSON.stringify(dump));
+}

@@ -14,6 +14,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
+import { MOTION_DEFAULTS } from "./face/motion.js";
 import { createVideoDecoderThread } from "./face/video-thread.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
@@ -167,7 +168,11 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     faces,
     passive: { minScore: config.liveness.passiveMinScore },
     motion: {
+      ...MOTION_DEFAULTS,
+      evidence: config.liveness.activeEvidence,
       minResidual: config.liveness.activeMinResidual,
+      minPixelResidual: config.liveness.activeMinPixelResidual,
+      untracked: config.liveness.untrackedPairs,
       minMovementDegrees: config.liveness.minMovementDegrees,
     },
     maxVideoFrames: config.liveness.videoFrames,

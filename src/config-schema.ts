@@ -152,6 +152,20 @@ export const livenessSchema = section({
     .gt(0, "must be a number in ]0,1]")
     .max(1, "must be a number in ]0,1]")
     .default(0.025),
+  /** Active liveness evidence: the face's tracked pixels, or the face mesh (the older mode). */
+  activeEvidence: z
+    .enum(["pixels", "mesh"], { error: "must be one of pixels, mesh" })
+    .default("pixels"),
+  /** Pixel planar-fit residual (share of the eye distance) at and above which motion is a head's. */
+  activeMinPixelResidual: z
+    .number({ error: "must be a number in ]0,1]" })
+    .gt(0, "must be a number in ]0,1]")
+    .max(1, "must be a number in ]0,1]")
+    .default(0.012),
+  /** Two images whose pixels cannot be followed: not live (`reject`) or judged by the mesh. */
+  untrackedPairs: z
+    .enum(["reject", "mesh"], { error: "must be one of reject, mesh" })
+    .default("reject"),
   /** Smallest head turn between two images, in degrees, that counts as a movement. */
   minMovementDegrees: z
     .number({ error: "must be a number from 0.5 to 45" })

@@ -5,6 +5,7 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { headTurnPair, outlineOfEyes } from "../bench/head-turn.js";
 import { attackPair } from "../bench/liveness-attacks.js";
 import { photo } from "./support/photos.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -29,7 +30,14 @@ interface Answer {
     live?: boolean;
     livenessScore?: number;
     errors?: { errorCode: string; message: string }[];
-    imageProperties?: { faces?: { motionLivenessScore?: number; movementDirection?: number }[] }[];
+    imageProperties?: {
+      faces?: {
+        motionLivenessScore?: number;
+        movementDirection?: number;
+        leftEye?: { x: number; y: number };
+        rightEye?: { x: number; y: number };
+      }[];
+    }[];
     verificationLevel?: string;
     verificationScore?: number;
     code?: number;
@@ -53,10 +61,27 @@ const liveness = (images: { image: Uint8Array; tags?: string[] }[]) =>
     liveImages: images.map((i) => ({ image: b64(i.image), tags: i.tags ?? [] })),
   });
 
-// alex/01 looks at the camera; in alex/03 he has turned to his own left (his nose points to the
-// image's right), checked by eye.
+// alex/01 looks at the camera; in alex/03, another photo, he has turned to his own left (his
+// nose points to the image's right), checked by eye.
 const frontal = photo("people/alex/01.jpg");
-const turnedLeft = photo("people/alex/03.jpg");
+const otherPhotoTurnedLeft = photo("people/alex/03.jpg");
+/**
+ * alex/01 re-rendered with his head turned 15 degrees to his own left (bench/head-turn.ts): a
+ * pair whose pixels can be followed, as two frames of one capture; the fixtures hold none.
+ */
+let turnedLeft: Uint8Array;
+beforeAll(async () => {
+  const a = await liveness([{ image: frontal }]);
+  const face = a.body.imageProperties?.[0]?.faces?.[0];
+  if (!face?.leftEye || !face.rightEye) throw new Error("alex/01: no eyes in the answer");
+  [, turnedLeft] = await headTurnPair(
+    frontal,
+    outlineOfEyes(face.leftEye, face.rightEye),
+    "left",
+    15,
+    3,
+  );
+}, 60_000);
 
 describe("LivenessDetection", () => {
   it("passive: one image gets a texture score and a decision that agrees with it", async () => {
@@ -88,7 +113,14 @@ describe("LivenessDetection", () => {
     expect(a.body.imageProperties?.[1]?.faces?.[0]?.motionLivenessScore).toBeLessThan(0.5);
   });
 
-  it("active: a real head turn shows depth and fills the motion fields", async () => {
+  it("active: two different photos of one person are not live (a photo swap)", async () => {
+    const a = await liveness([{ image: frontal }, { image: otherPhotoTurnedLeft }]);
+    expect(a.body.live).toBe(false);
+    const error = a.body.errors?.find((e) => e.errorCode === "RejectedByActiveLiveDetection");
+    expect(error?.message).toMatch(/pixels could not be followed/);
+  });
+
+  it("active: a head turn shows depth and fills the motion fields", async () => {
     const a = await liveness([{ image: frontal }, { image: turnedLeft }]);
     expect(codes(a)).not.toContain("RejectedByActiveLiveDetection");
     const face = a.body.imageProperties?.[1]?.faces?.[0];

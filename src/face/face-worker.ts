@@ -41,6 +41,10 @@ async function start(): Promise<void> {
       if (thumbnail) transfer.push(thumbnail.buffer as ArrayBuffer);
       const { geometry } = result.analysis;
       if (geometry) transfer.push(geometry.mesh.buffer as ArrayBuffer);
+      if (geometry?.patch) {
+        transfer.push(geometry.patch.pixels.buffer as ArrayBuffer);
+        transfer.push(geometry.patch.mesh.buffer as ArrayBuffer);
+      }
       send({ type: "result", id, result }, transfer);
     } catch (err) {
       send({ type: "failed", id, message: err instanceof Error ? err.message : String(err) });

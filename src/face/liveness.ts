@@ -123,12 +123,10 @@ export function assessLiveness(
         message: `${field}[0] and ${field}[1] do not show the same person`,
       });
     }
-    if (motion.residual < options.motion.minResidual) {
+    if (!motion.deep) {
       rejections.push({
         code: "RejectedByActiveLiveDetection",
-        message: motion.moved
-          ? `the face moved like a flat picture between ${field}[0] and ${field}[1] (no depth parallax: residual ${motion.residual.toFixed(4)} of the eye distance, below ${options.motion.minResidual})`
-          : `the head did not turn between ${field}[0] and ${field}[1] (less than ${options.motion.minMovementDegrees} degrees), so no depth could be seen`,
+        message: rejectionOf(motion, options.motion, `${field}[0]`, `${field}[1]`),
       });
     }
     if (challenge && motion.moved !== challenge) {
@@ -136,7 +134,7 @@ export function assessLiveness(
         code: "RejectedByChallengeResponse",
         message: motion.moved
           ? `the head was asked to turn ${challenge} but turned ${motion.moved} (yaw ${motion.yaw.toFixed(1)}, pitch ${motion.pitch.toFixed(1)} degrees)`
-          : `the head was asked to turn ${challenge} but did not turn (less than ${options.motion.minMovementDegrees} degrees)`,
+          : `the head was asked to turn ${challenge} but did not turn (${stillness(motion, options.motion)})`,
       });
     }
   }
@@ -144,4 +142,29 @@ export function assessLiveness(
   verdict.score = complete ? Math.min(...scores) : 0;
   verdict.live = complete && rejections.length === 0 && !analyses.some((a) => a.error);
   return verdict;
+}
+
+/** Why the motion between `first` and `second` showed no depth, for the rejection's message. */
+function rejectionOf(
+  motion: Motion,
+  options: MotionOptions,
+  first: string,
+  second: string,
+): string {
+  if (motion.evidence === "untracked") {
+    const p = motion.pixels;
+    return `the face's pixels could not be followed from ${first} to ${second} (${p?.tracked ?? 0} of ${p?.candidates ?? 0} points tracked): they look like two different pictures, not one face moving`;
+  }
+  const bar = motion.evidence === "pixels" ? options.minPixelResidual : options.minResidual;
+  if (!motion.moved) {
+    return `the head did not turn between ${first} and ${second} (${stillness(motion, options)}), so no depth could be seen`;
+  }
+  return `the face moved like a flat picture between ${first} and ${second} (no depth parallax: ${motion.evidence} residual ${motion.residual.toFixed(4)} of the eye distance, below ${bar})`;
+}
+
+/** What "did not turn" was measured by, for messages. */
+function stillness(motion: Motion, options: MotionOptions): string {
+  return motion.evidence === "pixels"
+    ? `the nose moved less than ${options.minNoseShift} of the eye distance against the face`
+    : `less than ${options.minMovementDegrees} degrees`;
 }

@@ -1,5 +1,15 @@
 import { getEncoder } from "./encoders.js";
+import { planarResidual } from "./homography.js";
+import {
+  measurePixelParallax,
+  PARALLAX_DEFAULTS,
+  type ParallaxOptions,
+  type PixelParallax,
+} from "./pixel-parallax.js";
 import type { FaceGeometry, ImageAnalysis } from "./types.js";
+
+// The fit lived here first; the attack generator and older imports read it from here.
+export { fitHomography, planarResidual } from "./homography.js";
 
 /** A direction of head movement, as the challenge-response tags name it. */
 export type Direction = "up" | "down" | "left" | "right";
@@ -7,25 +17,76 @@ export type Direction = "up" | "down" | "left" | "right";
 /** Settings of active liveness (two images of one face). */
 export interface MotionOptions {
   /**
-   * Planar-fit residual, as a share of the inter-eye distance, at and above which the motion
-   * between two images is that of a real head (depth parallax) rather than of a flat picture.
-   * Chosen with `npm run eval:liveness` (see README).
+   * What the depth evidence is. `pixels` (default): the face's own pixels tracked between the
+   * images (pixel-parallax.ts), `minPixelResidual` the bar. `mesh`: the face mesh's points,
+   * `minResidual` the bar; the mesh model draws a 3D face even on a tilted flat photo, so a
+   * third to a half of moved-photo attacks passed it (README).
+   */
+  evidence: "pixels" | "mesh";
+  /**
+   * Mesh planar-fit residual, as a share of the inter-eye distance, at and above which the mesh
+   * says the motion is a real head's. Used by `evidence: "mesh"` and by `untracked: "mesh"`.
    */
   minResidual: number;
   /**
-   * Smallest head turn between the images, in degrees of yaw or pitch, that counts as a movement
-   * with a direction.
+   * Pixel planar-fit residual, as a share of the inter-eye distance, at and above which the
+   * tracked pixels move like a real head rather than a flat picture. Chosen with
+   * `npm run eval:liveness` (see README).
+   */
+  minPixelResidual: number;
+  /**
+   * What a pair whose pixels cannot be followed (too few points track: two different photos, a
+   * swapped face, a large change of light) counts as, with `evidence: "pixels"`. `reject`
+   * (default): not live, as an attacker who shows two different photos of the victim makes
+   * exactly such a pair. `mesh`: the mesh's residual decides, which lets such photo swaps pass
+   * whenever the two photos differ in pose (README).
+   */
+  untracked: "reject" | "mesh";
+  /**
+   * Smallest head turn between the images, in degrees of yaw or pitch of the mesh pose, that
+   * counts as a movement with a direction when the pixels do not decide.
    */
   minMovementDegrees: number;
+  /**
+   * Smallest shift of the nose against the rest of the face (tracked pixels, share of the eye
+   * distance, larger axis; pixel-parallax.ts `noseShift`) that counts as a head turn with a
+   * direction when the pixels decide. Set between the moved-photo attacks (largest 0.0083, a
+   * blurred pair) and the synthetic head turns of 5-15 degrees (smallest 0.0104) of the full
+   * `npm run eval:liveness` run (README).
+   */
+  minNoseShift: number;
+  parallax: ParallaxOptions;
 }
 
-export const MOTION_DEFAULTS: MotionOptions = { minResidual: 0.025, minMovementDegrees: 4 };
+export const MOTION_DEFAULTS: MotionOptions = {
+  evidence: "pixels",
+  minResidual: 0.025,
+  minPixelResidual: 0.012,
+  untracked: "reject",
+  minMovementDegrees: 4,
+  minNoseShift: 0.009,
+  parallax: PARALLAX_DEFAULTS,
+};
 
 /** What the motion between two images of one face shows. */
 export interface Motion {
-  /** RMS distance of the mesh points to the best planar (homography) fit, / inter-eye distance. */
+  /**
+   * Which measure decided: the tracked pixels, the mesh, or `untracked` (pixels were asked for
+   * but too few points tracked, and `untracked` is `reject`).
+   */
+  evidence: "pixels" | "mesh" | "untracked";
+  /** Whether the motion shows the depth of a real head by that measure. */
+  deep: boolean;
+  /**
+   * The residual that decided, RMS distance to the best planar (homography) fit over the
+   * inter-eye distance: of the tracked pixels or of the mesh; 0 when untracked.
+   */
   residual: number;
-  /** Motion liveness in ]0,1]: 0.5 at `minResidual`, higher for more parallax. */
+  /** The mesh's residual, whatever decided (for reports and the evaluation). */
+  meshResidual: number;
+  /** What pixel tracking found, when both images carried a face patch and pixels were asked for. */
+  pixels?: PixelParallax;
+  /** Motion liveness in ]0,1]: 0.5 at the deciding bar, higher for more parallax. */
   score: number;
   /** Change of yaw and pitch from the first image to the second, in degrees. */
   yaw: number;
@@ -41,11 +102,12 @@ export interface Motion {
 }
 
 /**
- * Compares the primary face of two images. A real head that turns shows depth parallax: its mesh
+ * Compares the primary face of two images. A real head that turns shows depth parallax: its
  * points do not move as a plane. A photo or screen held up to the camera, however it is moved or
- * tilted, moves as a plane, which a homography fits up to the mesh's own noise. Direction: the
- * pose change from the mesh (yaw, pitch), in the subject's own frame for `moved` (left = the
- * subject turns to their own left).
+ * tilted, moves as a plane, which a homography fits up to the measurement's noise. The points
+ * are the face's own pixels, tracked (pixel-parallax.ts), or with `evidence: "mesh"` the face
+ * mesh's. Direction: the pose change from the mesh (yaw, pitch), in the subject's own frame for
+ * `moved` (left = the subject turns to their own left).
  */
 export function measureMotion(
   a: FaceGeometry,
@@ -53,12 +115,70 @@ export function measureMotion(
   options: MotionOptions = MOTION_DEFAULTS,
 ): Motion {
   const scale = (a.eyeDistance + b.eyeDistance) / 2;
-  const residual = scale > 0 ? planarResidual(a.mesh, b.mesh) / scale : 0;
-  const score = Math.min(1, Math.max(0.001, residual / (residual + options.minResidual)));
+  const meshResidual = scale > 0 ? planarResidual(a.mesh, b.mesh) / scale : 0;
   const yaw = b.pose.yaw - a.pose.yaw;
   const pitch = b.pose.pitch - a.pose.pitch;
   const moved = directionOf(yaw, pitch, options.minMovementDegrees);
-  return { residual, score, yaw, pitch, moved, direction: moved ? imageAngle(yaw, pitch) : 0 };
+  const turn = { yaw, pitch, moved, direction: moved ? imageAngle(yaw, pitch) : 0 };
+  const byMesh = (): Motion => ({
+    evidence: "mesh",
+    deep: meshResidual >= options.minResidual,
+    residual: meshResidual,
+    meshResidual,
+    score: scoreOf(meshResidual, options.minResidual),
+    ...turn,
+  });
+  if (options.evidence === "mesh" || !a.patch || !b.patch) return byMesh();
+  const pixels = measurePixelParallax(a.patch, b.patch, options.parallax);
+  if (!pixels.trackable) {
+    if (options.untracked === "mesh") return { ...byMesh(), pixels };
+    return {
+      evidence: "untracked",
+      deep: false,
+      residual: 0,
+      meshResidual,
+      pixels,
+      score: 0.001,
+      ...turn,
+    };
+  }
+  // The direction from the tracked nose: on synthetic head turns it was right in 76 of 76, the
+  // mesh pose in 45 (it reads about half the turn, so small turns fall below its minimum).
+  const { x, y } = pixels.noseShift;
+  const nosed = nosedDirection(x, y, options.minNoseShift);
+  return {
+    evidence: "pixels",
+    deep: pixels.residual >= options.minPixelResidual,
+    residual: pixels.residual,
+    meshResidual,
+    pixels,
+    score: scoreOf(pixels.residual, options.minPixelResidual),
+    yaw,
+    pitch,
+    moved: nosed,
+    direction: nosed ? noseAngle(x, y) : 0,
+  };
+}
+
+/**
+ * The subject's direction from the nose's shift in the image (x right, y down): the nose moving
+ * to the image's right is a turn to the subject's own left (unmirrored camera).
+ */
+function nosedDirection(x: number, y: number, min: number): Direction | undefined {
+  if (Math.max(Math.abs(x), Math.abs(y)) < min) return undefined;
+  if (Math.abs(x) >= Math.abs(y)) return x > 0 ? "left" : "right";
+  return y > 0 ? "down" : "up";
+}
+
+/** The nose's shift as an angle in the image, counter-clockwise from the image's right. */
+function noseAngle(x: number, y: number): number {
+  const degrees = (Math.atan2(-y, x) * 180) / Math.PI;
+  return degrees <= 0 ? degrees + 360 : degrees;
+}
+
+/** Motion liveness in ]0,1]: 0.5 at the bar, toward 1 for residuals far above it. */
+function scoreOf(residual: number, bar: number): number {
+  return Math.min(1, Math.max(0.001, residual / (residual + bar)));
 }
 
 /**
@@ -77,139 +197,6 @@ function directionOf(yaw: number, pitch: number, minDegrees: number): Direction 
 function imageAngle(yaw: number, pitch: number): number {
   const degrees = (Math.atan2(-pitch, -yaw) * 180) / Math.PI;
   return degrees <= 0 ? degrees + 360 : degrees;
-}
-
-/**
- * RMS reprojection error in pixels of the homography that best maps the points `from` onto
- * `to` (x0, y0, x1, y1, ...): least squares on Hartley-normalised coordinates, refitted once
- * on the 90% best-fitting points so a few misplaced mesh points do not count as parallax.
- * Written here rather than taken from a library: an 8x8 linear solve needs no OpenCV (no npm
- * package offers it without a native or multi-megabyte wasm build), and a deterministic trimmed
- * fit gives the same score for the same images, which RANSAC's random draws would not.
- */
-export function planarResidual(from: Float32Array, to: Float32Array): number {
-  const n = Math.min(from.length, to.length) / 2;
-  if (n < 8) return 0;
-  const all = Array.from({ length: n }, (_, i) => i);
-  let h = fitHomography(from, to, all);
-  if (!h) return 0;
-  const errors = all.map((i) => reprojectionError(h as number[], from, to, i));
-  const kept = all
-    .slice()
-    .sort((i, j) => (errors[i] as number) - (errors[j] as number))
-    .slice(0, Math.ceil(0.9 * n));
-  h = fitHomography(from, to, kept) ?? h;
-  let sum = 0;
-  for (const i of kept) sum += reprojectionError(h, from, to, i) ** 2;
-  return Math.sqrt(sum / kept.length);
-}
-
-function reprojectionError(h: number[], from: Float32Array, to: Float32Array, i: number): number {
-  const x = from[2 * i] as number;
-  const y = from[2 * i + 1] as number;
-  const w = (h[6] as number) * x + (h[7] as number) * y + 1;
-  const u = ((h[0] as number) * x + (h[1] as number) * y + (h[2] as number)) / w;
-  const v = ((h[3] as number) * x + (h[4] as number) * y + (h[5] as number)) / w;
-  return Math.hypot(u - (to[2 * i] as number), v - (to[2 * i + 1] as number));
-}
-
-/** Centre and scale that give points mean 0 and mean distance sqrt(2) (Hartley). */
-function normaliser(p: Float32Array, idx: readonly number[]): [number, number, number] {
-  let cx = 0;
-  let cy = 0;
-  for (const i of idx) {
-    cx += p[2 * i] as number;
-    cy += p[2 * i + 1] as number;
-  }
-  cx /= idx.length;
-  cy /= idx.length;
-  let d = 0;
-  for (const i of idx) d += Math.hypot((p[2 * i] as number) - cx, (p[2 * i + 1] as number) - cy);
-  d /= idx.length;
-  return [cx, cy, d > 0 ? Math.SQRT2 / d : 1];
-}
-
-/**
- * Homography (row-major, h33 = 1) mapping `from` onto `to` (x0, y0, x1, y1, ...) for the points
- * `idx` (default all), least squares, in pixels; undefined when the points are degenerate.
- */
-export function fitHomography(
-  from: Float32Array,
-  to: Float32Array,
-  idx: readonly number[] = Array.from({ length: from.length / 2 }, (_, i) => i),
-): number[] | undefined {
-  const [ax, ay, as] = normaliser(from, idx);
-  const [bx, by, bs] = normaliser(to, idx);
-  // Normal equations of the 8 unknowns (h33 = 1) of the normalised problem.
-  const ata = Array.from({ length: 8 }, () => new Float64Array(8));
-  const atb = new Float64Array(8);
-  const addRow = (row: number[], rhs: number): void => {
-    for (let r = 0; r < 8; r++) {
-      const rr = row[r] as number;
-      if (rr === 0) continue;
-      atb[r] = (atb[r] as number) + rr * rhs;
-      const line = ata[r] as Float64Array;
-      for (let c = 0; c < 8; c++) line[c] = (line[c] as number) + rr * (row[c] as number);
-    }
-  };
-  for (const i of idx) {
-    const x = ((from[2 * i] as number) - ax) * as;
-    const y = ((from[2 * i + 1] as number) - ay) * as;
-    const u = ((to[2 * i] as number) - bx) * bs;
-    const v = ((to[2 * i + 1] as number) - by) * bs;
-    addRow([x, y, 1, 0, 0, 0, -u * x, -u * y], u);
-    addRow([0, 0, 0, x, y, 1, -v * x, -v * y], v);
-  }
-  const solved = solve(ata, atb);
-  if (!solved) return undefined;
-  // Undo the normalisations: H = Tb^-1 * Hn * Ta.
-  const hn = [...solved, 1];
-  const ta = [as, 0, -as * ax, 0, as, -as * ay, 0, 0, 1];
-  const tbInv = [1 / bs, 0, bx, 0, 1 / bs, by, 0, 0, 1];
-  const h = multiply(tbInv, multiply(hn, ta));
-  const h33 = h[8] as number;
-  if (Math.abs(h33) < 1e-12) return undefined;
-  return h.slice(0, 8).map((v) => v / h33);
-}
-
-function multiply(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(9).fill(0);
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 3; c++) {
-      let s = 0;
-      for (let k = 0; k < 3; k++) s += (a[3 * r + k] as number) * (b[3 * k + c] as number);
-      out[3 * r + c] = s;
-    }
-  }
-  return out;
-}
-
-/** Gaussian elimination with partial pivoting; undefined when singular. */
-function solve(a: Float64Array[], b: Float64Array): number[] | undefined {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i] as number]);
-  for (let c = 0; c < n; c++) {
-    let pivot = c;
-    for (let r = c + 1; r < n; r++) {
-      if (Math.abs(m[r]?.[c] as number) > Math.abs(m[pivot]?.[c] as number)) pivot = r;
-    }
-    if (Math.abs(m[pivot]?.[c] as number) < 1e-12) return undefined;
-    [m[c], m[pivot]] = [m[pivot] as number[], m[c] as number[]];
-    const top = m[c] as number[];
-    for (let r = c + 1; r < n; r++) {
-      const row = m[r] as number[];
-      const f = (row[c] as number) / (top[c] as number);
-      for (let k = c; k <= n; k++) row[k] = (row[k] as number) - f * (top[k] as number);
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    const row = m[r] as number[];
-    let s = row[n] as number;
-    for (let k = r + 1; k < n; k++) s -= (row[k] as number) * (x[k] as number);
-    x[r] = s / (row[r] as number);
-  }
-  return x;
 }
 
 /**

@@ -3,6 +3,7 @@ import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
 import { getEncoder } from "./encoders.js";
 import { DLIB_CROP_SIZE, type FaceEngine, turnedSize } from "./engine.js";
+import { cutFacePatch } from "./face-patch.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
 import { choosePrimaryFace, type PrimaryFaceOptions } from "./primary-face.js";
@@ -171,7 +172,16 @@ export async function analyzeImage(
   const analysis: ImageAnalysis = {
     properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
   };
-  if (primary) analysis.geometry = faceGeometry(primary, decoded.scale);
+  if (primary) {
+    analysis.geometry = faceGeometry(primary, decoded.scale);
+    analysis.geometry.patch = cutFacePatch(
+      decoded.image,
+      primary.mesh.slice(0, MESH_POINTS),
+      primary.landmarks,
+      toSource,
+      rotated,
+    );
+  }
   if (verdict.suitable && primary && crop) {
     const vector = await encoder.embed(engine, {
       face: primary,

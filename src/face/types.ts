@@ -90,6 +90,23 @@ export interface FaceGeometry {
   pose: { yaw: number; pitch: number; roll: number };
   /** Distance between the eye centres in input pixels: the face's scale. */
   eyeDistance: number;
+  /**
+   * The face as a grey patch at a fixed scale, for pixel motion (face-patch.ts); absent where
+   * geometry was built without pixels (tests of the mesh path).
+   */
+  patch?: FacePatch;
+}
+
+/** A grey square of the face at a fixed analysis scale (face-patch.ts). */
+export interface FacePatch {
+  /** Grey values 0-255, row-major, `size` x `size`. */
+  pixels: Uint8Array;
+  /** Side in pixels. */
+  size: number;
+  /** The 468 mesh points in the patch, x0, y0, ..., pixel-index coordinates (centres at 0). */
+  mesh: Float32Array;
+  /** Distance between the eye centres in patch pixels. */
+  eyeDistance: number;
 }
 
 /** Decoded RGB pixels, row-major, 3 bytes per pixel. */

@@ -160,12 +160,13 @@ export function createWebService(options: WebServiceOptions): WebService {
       encoderVersion: encoder.version,
     });
     // Active liveness between the first frame and each later one: a real head shows parallax in
-    // its largest turn, so the pair with the largest residual carries the decision.
+    // its largest turn, so the pair with the highest motion score carries the decision (the
+    // score, not the residual: pixel and mesh residuals have different bars).
     let best: LivenessVerdict | undefined;
     for (let k = 1; k < analyses.length; k++) {
       const pair = [analyses[0], analyses[k]] as ImageAnalysis[];
       const verdict = assessLiveness(pair, liveness, undefined, "frames");
-      if (!best || (verdict.motion?.residual ?? 0) > (best.motion?.residual ?? 0)) best = verdict;
+      if (!best || (verdict.motion?.score ?? 0) > (best.motion?.score ?? 0)) best = verdict;
     }
     return livenessResponse(analyses, best as LivenessVerdict, "frames");
   }
