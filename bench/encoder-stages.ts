@@ -1,15 +1,18 @@
 /**
- * `npx tsx bench/encoder-stages.ts [rounds]`: the pipeline's stage times with the default encoder
- * and with encoder 2, interleaved in one worker (640x480 fixture photos, with thumbnails as
- * Enroll makes them): medians of the embed stage and of the whole analysis per image. Steadier on
- * a shared box than end-to-end throughput, as only the stage that differs is compared.
+ * `npx tsx bench/encoder-stages.ts [rounds] [versions]`: the pipeline's stage times with the
+ * default encoder and with encoder 2 (or the comma-separated `versions`), interleaved in one
+ * worker (640x480 fixture photos, with thumbnails as Enroll makes them): medians of the embed
+ * stage and of the whole analysis per image. Steadier on a shared box than end-to-end
+ * throughput, as only the stage that differs is compared.
  */
 import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
 import { createFacePool } from "../src/face/face-pool.js";
 import { median, photosAt } from "./bench-support.js";
 
 const rounds = Number(process.argv[2] ?? 4);
-const versions = [DEFAULT_ENCODER_VERSION, 2];
+const versions = process.argv[3]
+  ? process.argv[3].split(",").map(Number)
+  : [DEFAULT_ENCODER_VERSION, 2];
 const photos = await photosAt(640, 480);
 const times = new Map(versions.map((v) => [v, { embed: [] as number[], total: [] as number[] }]));
 let current = versions[0] as number;

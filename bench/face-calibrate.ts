@@ -8,6 +8,10 @@
  * - `encoders`: EER on the pairs, 5-fold accuracy, and over all cross-identity pairs of the
  *   images the distance at 1%, 0.1% and 0.01% false accepts with the genuine pairs accepted
  *   there, for encoder 1 and 2, Euclidean and cosine; genuine rejections by head pose.
+ * - `primary`: which face of a photo with several is the labelled person, and the encoders on the
+ *   labelled faces.
+ * - `fusion` (only when named): encoder 3's alignment variants and the fusion of encoders 2 and 3
+ *   on the labelled faces (CALIBRATE_FUSE, CALIBRATE_WEIGHTS choose what is fused).
  * - `rotation`: how often upright LFW photos are turned, and how often photos turned by 90, 180
  *   and 270 degrees (the first 600) come back upright.
  * - `degrade`: the fixture portraits degraded (smaller, blurred, darker, brighter, cut by the
@@ -16,13 +20,22 @@
  * Runs one engine per core in child processes; prints the numbers src/face/README.md quotes.
  */
 import { fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deserialize, serialize } from "node:v8";
 import sharp from "sharp";
-import { dlibFrame, frameToAffine, moveFrame, warpAffine } from "../src/face/align.js";
-import { arcFaceCrop, arcFacePoints, mirrorImage } from "../src/face/arcface-align.js";
+import { type Affine, dlibFrame, frameToAffine, moveFrame, warpAffine } from "../src/face/align.js";
+import {
+  ARCFACE_CROP_SIZE,
+  ARCFACE_TEMPLATE,
+  arcFaceCrop,
+  arcFacePoints,
+  fitSimilarity,
+  mirrorImage,
+} from "../src/face/arcface-align.js";
 import { decodeDefaults, decodeImage } from "../src/face/decode.js";
 import { detectFaces } from "../src/face/detect.js";
 import {
@@ -39,13 +52,14 @@ import {
   type FaceEngine,
   turnedSize,
 } from "../src/face/engine.js";
+import type { AlignmentPoints } from "../src/face/eyes.js";
 import { shareInside } from "../src/face/image-measures.js";
 import { resolveModelPaths } from "../src/face/model-files.js";
 import { analyzeImage, type PipelineOptions, type PipelineResult } from "../src/face/pipeline.js";
 import { PRIMARY_FACE_DEFAULTS } from "../src/face/primary-face.js";
 import { QUALITY_DEFAULTS } from "../src/face/quality.js";
 import { findUprightFaces, ROTATION_DEFAULTS, unturnPoint } from "../src/face/rotation.js";
-import type { Box, Point } from "../src/face/types.js";
+import type { Box, Point, RgbImage } from "../src/face/types.js";
 import { loadWarmupSample } from "../src/face/warmup-sample.js";
 import { compactOf } from "../src/templates/template-builder.js";
 import { equalErrorRate } from "../test/face/fixtures.js";
@@ -56,8 +70,13 @@ interface Task {
   key: string;
   file: string;
   encoderVersion: number;
-  /** `faces`: every face of the image with the vectors of every encoder (see `describeFaces`). */
-  mode?: "faces";
+  /**
+   * `faces`: every face of the image with the vectors of every encoder (see `describeFaces`);
+   * `variants`: encoder 3's alignment variants `variants` of the face at `geometry`.
+   */
+  mode?: "faces" | "variants";
+  geometry?: FaceGeometry;
+  variants?: string[];
   /** Analyse with the pipeline's defaults instead of the calibration's relaxed gates. */
   production?: boolean;
   /** Pixel transformation applied before analysis. */
@@ -84,6 +103,8 @@ interface Outcome {
   faceRecords?: FaceRecord[];
   /** Size of the upright image the face records refer to. */
   size?: { width: number; height: number };
+  /** With mode `variants`. */
+  v3?: FaceRecord["v3"];
 }
 
 /** One detected face with everything the primary-face and encoder studies read. */
@@ -99,10 +120,138 @@ interface FaceRecord {
   pose: { yaw: number; pitch: number; roll: number };
   visible: number;
   v2: Float32Array;
-  /** Encoder 3's raw outputs: the crop, its mirror image, the crop aligned on the pupils. */
-  v3: Float32Array;
-  v3mirror: Float32Array;
-  v3pupils: Float32Array;
+  /**
+   * Encoder 3's raw outputs per alignment variant (see {@link ALIGNMENTS}): the crop and its
+   * mirror image. The detection pass computes `contour` (what encoders.ts does); the `fusion`
+   * part adds the others for the labelled faces from `geometry`, without detecting again.
+   */
+  v3: Record<string, { crop: Float32Array; mirror: Float32Array }>;
+  geometry: FaceGeometry;
+}
+
+/** A face's mesh and eye points in the pixels of the decoded image (before any turn). */
+interface FaceGeometry {
+  mesh: Point[];
+  landmarks: { leftEye: Point; rightEye: Point; alignment: AlignmentPoints };
+}
+
+/** How one alignment variant places and samples encoder 3's crop. */
+interface Alignment {
+  /** The five template points (template order), in the geometry's pixels. */
+  points(face: FaceGeometry): Point[];
+  sampling: "antialiased" | "bilinear" | "area";
+}
+
+/** Mean of two mesh points (eye corners). */
+const midMesh = (face: FaceGeometry, i: number, j: number): Point => {
+  const a = face.mesh[i] as Point;
+  const b = face.mesh[j] as Point;
+  return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+};
+
+/**
+ * Encoder 3's alignment variants measured by the `primary` part, each a full model run (and one
+ * for its mirror image) per face. `contour` is what encoders.ts does. Eyes: the contour centre,
+ * the pupils (iris model), the midpoint of the eye corners (mesh 33/133 on the image's left,
+ * 362/263 on its right). Nose: mesh 1 (tip) or 4. Mouth: outer corners 61/291 or inner 78/308.
+ * Sampling: anti-aliased bilinear (sub-samples when shrinking), plain bilinear (one sample per
+ * pixel, as cv2.warpAffine), area (box filter over the sub-samples).
+ */
+const ALIGNMENTS: Record<string, Alignment> = {
+  contour: { points: (f) => arcFacePoints(f), sampling: "antialiased" },
+  pupils: {
+    points: (f) => [f.landmarks.rightEye, f.landmarks.leftEye, ...arcFacePoints(f).slice(2)],
+    sampling: "antialiased",
+  },
+  corners: {
+    points: (f) => [midMesh(f, 33, 133), midMesh(f, 362, 263), ...arcFacePoints(f).slice(2)],
+    sampling: "antialiased",
+  },
+  nose4: {
+    points: (f) => {
+      const p = arcFacePoints(f);
+      return [p[0] as Point, p[1] as Point, f.mesh[4] as Point, p[3] as Point, p[4] as Point];
+    },
+    sampling: "antialiased",
+  },
+  mouthInner: {
+    points: (f) => [...arcFacePoints(f).slice(0, 3), f.mesh[78] as Point, f.mesh[308] as Point],
+    sampling: "antialiased",
+  },
+  contourBilinear: { points: (f) => arcFacePoints(f), sampling: "bilinear" },
+  contourArea: { points: (f) => arcFacePoints(f), sampling: "area" },
+  pupilsBilinear: {
+    points: (f) => [f.landmarks.rightEye, f.landmarks.leftEye, ...arcFacePoints(f).slice(2)],
+    sampling: "bilinear",
+  },
+};
+
+/** Encoder 3's raw outputs (crop and mirror image) for the named alignment variants. */
+async function describeVariants(
+  engine: FaceEngine,
+  source: RgbImage,
+  geometry: FaceGeometry,
+  names: readonly string[],
+): Promise<FaceRecord["v3"]> {
+  const v3: FaceRecord["v3"] = {};
+  for (const name of names) {
+    const alignment = ALIGNMENTS[name];
+    if (!alignment) throw new Error(`unknown alignment variant ${name}`);
+    const crop = alignedCrop(source, alignment.points(geometry), alignment.sampling);
+    v3[name] = {
+      crop: await engine.describeArcFace(crop),
+      mirror: await engine.describeArcFace(mirrorImage(crop)),
+    };
+  }
+  return v3;
+}
+
+/** The affine map arcFaceCrop renders with (output pixel -> source, half-integer centres). */
+function arcFaceMap(points: readonly Point[]): Affine {
+  const s = fitSimilarity(ARCFACE_TEMPLATE, points);
+  return {
+    a: s.a,
+    b: -s.b,
+    c: s.tx + 0.5 - 0.5 * (s.a - s.b),
+    d: s.b,
+    e: s.a,
+    f: s.ty + 0.5 - 0.5 * (s.b + s.a),
+  };
+}
+
+/** One bilinear sample per output pixel, no anti-aliasing (cv2.warpAffine's INTER_LINEAR). */
+function warpPlainBilinear(source: RgbImage, m: Affine, side: number): RgbImage {
+  const out = new Uint8Array(side * side * 3);
+  const { data, width: sw, height: sh } = source;
+  const at = (x: number, y: number, c: number) =>
+    x < 0 || y < 0 || x >= sw || y >= sh ? 0 : (data[(y * sw + x) * 3 + c] as number);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const sx = m.a * (x + 0.5) + m.b * (y + 0.5) + m.c - 0.5;
+      const sy = m.d * (x + 0.5) + m.e * (y + 0.5) + m.f - 0.5;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      for (let c = 0; c < 3; c++) {
+        const v =
+          (1 - fx) * (1 - fy) * at(x0, y0, c) +
+          fx * (1 - fy) * at(x0 + 1, y0, c) +
+          (1 - fx) * fy * at(x0, y0 + 1, c) +
+          fx * fy * at(x0 + 1, y0 + 1, c);
+        out[(y * side + x) * 3 + c] = Math.round(v);
+      }
+    }
+  }
+  return { data: out, width: side, height: side };
+}
+
+function alignedCrop(source: RgbImage, points: readonly Point[], sampling: Alignment["sampling"]) {
+  if (sampling === "antialiased") return arcFaceCrop(source, points);
+  const m = arcFaceMap(points);
+  return sampling === "area"
+    ? warpAffine(source, m, ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE, true)
+    : warpPlainBilinear(source, m, ARCFACE_CROP_SIZE);
 }
 
 const FIXTURES = fileURLToPath(new URL("../test/fixtures/faces/", import.meta.url));
@@ -189,14 +338,44 @@ async function run(tasks: Task[]): Promise<Map<string, Outcome>> {
   return results;
 }
 
-/** Faces of every LFW image with each encoder's vectors (one detection per image). */
+/** Where the calibration keeps its face records (vectors: never printed). */
+const cacheDir = join(tmpdir(), "facevault-calibrate");
+/** Names a cache after the LFW folder and the record format. */
+const cacheKey = (lfw: string, count: number): string =>
+  createHash("sha256")
+    .update(JSON.stringify([resolvePath(lfw), count, "records-v2"]))
+    .digest("hex")
+    .slice(0, 16);
+
+/**
+ * Faces of every LFW image with each encoder's vectors (one detection per image). The records
+ * are cached in a binary file under the system's temporary folder, keyed by the LFW folder and
+ * the alignment variants, so that variants and fusions are re-scored without running the models
+ * again (a pass takes several minutes per core); CALIBRATE_FRESH=1 ignores the cache.
+ */
 async function lfwFaces(lfw: string) {
   const pairs = readLfwPairs(lfw);
   const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  const cache = join(cacheDir, `lfw-faces-${cacheKey(lfw, files.length)}.v8`);
+  type Image = {
+    file: string;
+    identity: string;
+    faces: FaceRecord[];
+    size: { width: number; height: number };
+  };
+  if (existsSync(cache) && process.env.CALIBRATE_FRESH !== "1") {
+    console.log(`(face records from ${cache})`);
+    return { pairs, images: deserialize(readFileSync(cache)) as Image[] };
+  }
   const out = await run(
     files.map((f) => ({ key: f, file: join(lfw, f), encoderVersion: 3, mode: "faces" as const })),
   );
-  const images = files.map((file) => {
+  const failed = [...out.values()].filter((o) => o.error);
+  if (failed.length > 0) {
+    // a bug in a variant would otherwise pass for images without faces
+    throw new Error(`${failed.length} images failed, e.g. ${failed[0]?.key}: ${failed[0]?.error}`);
+  }
+  const images: Image[] = files.map((file) => {
     const o = out.get(file);
     return {
       file,
@@ -205,14 +384,19 @@ async function lfwFaces(lfw: string) {
       size: o?.size ?? { width: 250, height: 250 },
     };
   });
+  mkdirSync(dirname(cache), { recursive: true });
+  writeFileSync(cache, serialize(images));
+  console.log(`(face records cached in ${cache})`);
   return { pairs, images };
 }
 
 type LfwImage = Awaited<ReturnType<typeof lfwFaces>>["images"][number];
 
 /** Encoder 3's vector as the registry computes it: crop and mirror summed, L2-normalised. */
-const flipAveraged = (f: FaceRecord): Float32Array =>
-  normalize(f.v3.map((x, i) => x + (f.v3mirror[i] as number)));
+const flipAveraged = (f: FaceRecord, alignment = "contour"): Float32Array => {
+  const { crop, mirror } = f.v3[alignment] as FaceRecord["v3"][string];
+  return normalize(crop.map((x, i) => x + (mirror[i] as number)));
+};
 
 /** Whether the quality stage would take this face for features (gates of QUALITY_DEFAULTS). */
 const suitable = (f: FaceRecord): boolean =>
@@ -228,7 +412,7 @@ const suitable = (f: FaceRecord): boolean =>
  * stranger would be enrolled), refused. Then encoder 3's variants and encoders 1 and 2 on the
  * labelled faces.
  */
-async function primary(lfw: string): Promise<void> {
+async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Promise<void> {
   const { pairs, images } = await lfwFaces(lfw);
   const counts = [0, 0, 0, 0];
   for (const im of images) counts[Math.min(3, im.faces.length)]++;
@@ -394,12 +578,16 @@ async function primary(lfw: string): Promise<void> {
   console.log(
     `\nencoders on the labelled face of each image (${[...labelled.values()].filter(Boolean).length} of ${images.length} images with a suitable one):`,
   );
+  if (study === "fusion") {
+    await addVariants(lfw, labelled);
+    alignmentAndFusion(pairs, labelled);
+    return;
+  }
   const variants: [string, (f: FaceRecord) => Float32Array | undefined, typeof cosineDistance][] = [
     ["2 dlib, Euclidean", (f) => f.v2, euclideanDistance],
     ["2 dlib, cosine", (f) => f.v2, cosineDistance],
-    ["3 crop only", (f) => normalize(Float32Array.from(f.v3)), cosineDistance],
+    ["3 crop only", (f) => normalize(Float32Array.from(f.v3.contour?.crop ?? [])), cosineDistance],
     ["3 flip-averaged", (f) => vectors.get(f), cosineDistance],
-    ["3 on the pupils", (f) => normalize(Float32Array.from(f.v3pupils)), cosineDistance],
   ];
   for (const [name, vectorOf, metric] of variants) {
     const byFile = new Map<string, Float32Array>();
@@ -416,6 +604,193 @@ async function primary(lfw: string): Promise<void> {
     if (name.startsWith("2 dlib, Euclidean") || name === "3 flip-averaged") {
       const encoder = getEncoder(name.startsWith("2") ? 2 : 3);
       templates({ ...encoder, threshold: d01 }, byFile);
+    }
+  }
+}
+
+/**
+ * Adds encoder 3's alignment variants to the labelled faces: CALIBRATE_VARIANTS (names of
+ * {@link ALIGNMENTS}, comma-separated; default all), each cached in a file of its own next to
+ * the face records.
+ */
+async function addVariants(lfw: string, labelled: Map<string, FaceRecord | undefined>) {
+  const names = (process.env.CALIBRATE_VARIANTS ?? Object.keys(ALIGNMENTS).join(","))
+    .split(",")
+    .filter((name) => name !== "" && name !== "contour");
+  const cacheOf = (name: string) =>
+    join(cacheDir, `lfw-variant-${cacheKey(lfw, labelled.size)}-${name}.v8`);
+  const missing = names.filter((name) => !existsSync(cacheOf(name)));
+  const faces = [...labelled].filter((e): e is [string, FaceRecord] => e[1] !== undefined);
+  if (missing.length > 0) {
+    const out = await run(
+      faces.map(([file, f]) => ({
+        key: file,
+        file: join(lfw, file),
+        encoderVersion: 3,
+        mode: "variants" as const,
+        geometry: f.geometry,
+        variants: missing,
+      })),
+    );
+    const failed = [...out.values()].filter((o) => o.error || !o.v3);
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} faces failed, e.g. ${failed[0]?.key}: ${failed[0]?.error}`);
+    }
+    for (const name of missing) {
+      const byFile = Object.fromEntries(
+        [...out].map(([file, o]) => [file, (o.v3 as FaceRecord["v3"])[name]]),
+      );
+      writeFileSync(cacheOf(name), serialize(byFile));
+    }
+  }
+  for (const name of names) {
+    const byFile = deserialize(readFileSync(cacheOf(name))) as FaceRecord["v3"];
+    for (const [file, f] of faces) {
+      const v = byFile[file];
+      if (!v) throw new Error(`variant ${name} missing for ${file}`);
+      f.v3[name] = v;
+    }
+  }
+}
+
+/**
+ * Distances of every pair of `files` (i < j, row by row) under one vector per file and a metric,
+ * packed into one array: 7.2 million pairs on LFW folds 1-5, computed once per variant so that
+ * fusions are sums of these arrays.
+ */
+function pairDistances(
+  files: readonly string[],
+  vectorOf: (file: string) => Float32Array,
+  metric: (a: Float32Array, b: Float32Array) => number,
+): Float32Array {
+  const n = files.length;
+  const out = new Float32Array((n * (n - 1)) / 2);
+  const vectors = files.map(vectorOf);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const a = vectors[i] as Float32Array;
+    for (let j = i + 1; j < n; j++) out[k++] = metric(a, vectors[j] as Float32Array);
+  }
+  return out;
+}
+
+/** Index of the pair (i, j), i < j, in {@link pairDistances}' packing. */
+const pairIndex = (n: number, i: number, j: number): number =>
+  i > j ? pairIndex(n, j, i) : i * n - (i * (i + 1)) / 2 + (j - i - 1);
+
+/** Cosine distance of two unit vectors (1 - dot). */
+function unitCosineDistance(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
+  return 1 - dot;
+}
+
+/**
+ * Encoder 3's alignment variants (crop alone and flip-averaged) and the score fusion of encoders
+ * 2 and 3 on the labelled faces: distance w·d3 + (1-w)·d2 (cosine of the concatenation
+ * sqrt(w)·n(v3) ‖ sqrt(1-w)·n(v2)), and, for encoder 2's Euclidean distance, the squared
+ * Euclidean distance of sqrt(w)·n(v3) ‖ sqrt(1-w)·v2 (= 2w·d3 + (1-w)·e2²). One line per
+ * variant: EER on the protocol's pairs, 5-fold accuracy (threshold from the other folds) with
+ * features and with every pair counted, and over all cross-identity pairs the genuine pairs
+ * accepted at 1%, 0.1%, 0.01% false accepts; the distance at 0.1% is the threshold, the softness
+ * spreads 1% and 0.01% over scores 0.25 and 0.75 (as for the registered encoders).
+ */
+function alignmentAndFusion(
+  pairs: ReturnType<typeof readLfwPairs>,
+  labelled: Map<string, FaceRecord | undefined>,
+): void {
+  const files = [...labelled.keys()].filter((f) => labelled.get(f));
+  const n = files.length;
+  const face = (file: string) => labelled.get(file) as FaceRecord;
+  const position = new Map(files.map((f, i) => [f, i]));
+  const genuine = new Uint8Array((n * (n - 1)) / 2);
+  for (let i = 0, k = 0; i < n; i++) {
+    const id = identityOf(files[i] as string);
+    for (let j = i + 1; j < n; j++, k++) genuine[k] = id === identityOf(files[j] as string) ? 1 : 0;
+  }
+  const protocol = pairs.map((p) => {
+    const i = position.get(p.a);
+    const j = position.get(p.b);
+    return { k: i === undefined || j === undefined ? -1 : pairIndex(n, i, j), ...p };
+  });
+  console.log(
+    `
+alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs with features) | every pair counted | TAR at FAR 1% | at 0.1% (threshold) | at 0.01% | softness`,
+  );
+  const report = (name: string, d: Float32Array): { tar01: number; eer: number } => {
+    const scored = protocol.map((p) => ({
+      d: p.k < 0 ? Number.POSITIVE_INFINITY : (d[p.k] as number),
+      same: p.same,
+      fold: p.fold,
+    }));
+    const both = scored.filter((x) => Number.isFinite(x.d));
+    const e = equalErrorRate(
+      both.filter((x) => x.same).map((x) => x.d),
+      both.filter((x) => !x.same).map((x) => x.d),
+    );
+    const withFeatures = meanSd(foldAccuracies(both.map((x) => ({ ...x, score: -x.d }))));
+    const every = meanSd(foldAccuracies(scored.map((x) => ({ ...x, score: -x.d }))));
+    let impostorCount = 0;
+    for (const g of genuine) impostorCount += 1 - g;
+    const impostor = new Float32Array(impostorCount);
+    const genuineD: number[] = [];
+    for (let k = 0, m = 0; k < d.length; k++) {
+      if (genuine[k]) genuineD.push(d[k] as number);
+      else impostor[m++] = d[k] as number;
+    }
+    impostor.sort();
+    const atFar = [0.01, 0.001, 0.0001].map((far) => {
+      const t = quantile(impostor, far);
+      return { t, tar: genuineD.filter((g) => g <= t).length / genuineD.length };
+    });
+    const [f1, f01, f001] = atFar as [(typeof atFar)[0], (typeof atFar)[0], (typeof atFar)[0]];
+    console.log(
+      `  | ${name} | ${pct(e.rate)} | ${pct(withFeatures.mean)} ± ${pct(withFeatures.sd)} | ${pct(every.mean)} ± ${pct(every.sd)} | ${pct(f1.tar)} | ${pct(f01.tar)} (${f01.t.toFixed(4)}) | ${pct(f001.tar)} | ${((f1.t - f001.t) / (2 * Math.log(3))).toFixed(4)} |`,
+    );
+    return { tar01: f01.tar, eer: e.rate };
+  };
+  const unit = (v: Float32Array) => normalize(Float32Array.from(v));
+  const d2cos = pairDistances(files, (f) => unit(face(f).v2), unitCosineDistance);
+  const d2euc = pairDistances(files, (f) => face(f).v2, euclideanDistance);
+  report("2, Euclidean (used)", d2euc);
+  report("2, cosine", d2cos);
+  // squared for the Euclidean fusion
+  const e2sq = d2euc.map((x) => x * x);
+  const d3: Record<string, Float32Array> = {};
+  const present = Object.keys(ALIGNMENTS).filter((name) =>
+    files.every((f) => face(f).v3[name] !== undefined),
+  );
+  for (const name of present) {
+    const crop = pairDistances(
+      files,
+      (f) => unit((face(f).v3[name] as FaceRecord["v3"][string]).crop),
+      unitCosineDistance,
+    );
+    report(`3 ${name}, crop alone`, crop);
+    const flip = pairDistances(files, (f) => flipAveraged(face(f), name), unitCosineDistance);
+    report(`3 ${name}, flip-averaged${name === "contour" ? " (used)" : ""}`, flip);
+    if (name === "contour") d3["contour, crop alone"] = crop;
+    d3[`${name}, flip`] = flip;
+  }
+  // which encoder-3 variants to fuse: CALIBRATE_FUSE=name,name (d3 keys), default the one in use
+  const fuse = (process.env.CALIBRATE_FUSE ?? "contour, flip;contour, crop alone").split(";");
+  const weights = (process.env.CALIBRATE_WEIGHTS ?? "0.4,0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9")
+    .split(",")
+    .map(Number);
+  for (const name of fuse) {
+    const a = d3[name];
+    if (!a) throw new Error(`no encoder-3 variant ${name}; known: ${Object.keys(d3).join("; ")}`);
+    const fused = new Float32Array(a.length);
+    for (const w of weights) {
+      for (let k = 0; k < a.length; k++)
+        fused[k] = w * (a[k] as number) + (1 - w) * (d2cos[k] as number);
+      report(`fused cosine, 3 ${name}, w ${w}`, fused);
+    }
+    for (const w of weights) {
+      for (let k = 0; k < a.length; k++) {
+        fused[k] = 2 * w * (a[k] as number) + (1 - w) * (e2sq[k] as number);
+      }
+      report(`fused Euclidean, 3 ${name}, w ${w}`, fused);
     }
   }
 }
@@ -493,13 +868,19 @@ async function describeFaces(
       DLIB_CROP_SIZE,
       DLIB_CROP_SIZE,
     );
-    const points = arcFacePoints(face).map(toSource);
-    const crop = arcFaceCrop(decoded.image, points);
-    const pupils = arcFaceCrop(decoded.image, [
-      toSource(face.landmarks.rightEye),
-      toSource(face.landmarks.leftEye),
-      ...points.slice(2),
-    ]);
+    const geometry: FaceGeometry = {
+      mesh: face.mesh.map(toSource),
+      landmarks: {
+        leftEye: toSource(face.landmarks.leftEye),
+        rightEye: toSource(face.landmarks.rightEye),
+        alignment: {
+          leftEye: toSource(face.landmarks.alignment.leftEye),
+          rightEye: toSource(face.landmarks.alignment.rightEye),
+          mouth: toSource(face.landmarks.alignment.mouth),
+        },
+      },
+    };
+    const v3 = await describeVariants(engine, decoded.image, geometry, ["contour"]);
     const { leftEye, rightEye, mouth } = face.landmarks.alignment;
     const record: FaceRecord = {
       box: face.box,
@@ -516,9 +897,8 @@ async function describeFaces(
       pose: face.pose,
       visible: shareInside(face.mesh, upright.width, upright.height),
       v2: await engine.describeDlib(dlibCrop),
-      v3: await engine.describeArcFace(crop),
-      v3mirror: await engine.describeArcFace(mirrorImage(crop)),
-      v3pupils: await engine.describeArcFace(pupils),
+      v3,
+      geometry,
     };
     records.push(record);
   }
@@ -852,7 +1232,7 @@ async function main(): Promise<void> {
   const [lfw, ...parts] = process.argv.slice(2);
   if (!lfw) {
     console.error(
-      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders[:v,...]|primary|rotation|degrade]...",
+      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders[:v,...]|primary|fusion|rotation|degrade]...",
     );
     process.exit(2);
   }
@@ -866,6 +1246,7 @@ async function main(): Promise<void> {
     await encoders(lfw, chosen ? chosen.split(",").map(Number) : [...encoderVersions()].reverse());
   }
   if (want("primary")) await primary(lfw);
+  if (parts.includes("fusion")) await primary(lfw, "fusion");
 }
 
 // ---------------------------------------------------------------- child process: analyse tasks
@@ -876,6 +1257,17 @@ if (process.argv[2] === "--child") {
     for (const task of tasks) {
       try {
         const bytes = await variantBytes(task);
+        if (task.mode === "variants") {
+          const decoded = await decodeImage(bytes, OPTIONS.decode);
+          const v3 = await describeVariants(
+            engine,
+            decoded.image,
+            task.geometry as FaceGeometry,
+            task.variants ?? [],
+          );
+          process.send?.({ key: task.key, faces: 1, rotated: 0, suitable: true, v3 });
+          continue;
+        }
         if (task.mode === "faces") {
           const { records, size, rotated } = await describeFaces(engine, bytes);
           process.send?.({

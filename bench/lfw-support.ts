@@ -87,7 +87,7 @@ export function meanSd(values: number[]): { mean: number; sd: number } {
 }
 
 /** The value at quantile q of an ascending array. */
-export function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
