@@ -30,10 +30,9 @@ import sharp from "sharp";
 import { type Affine, dlibFrame, frameToAffine, moveFrame, warpAffine } from "../src/face/align.js";
 import {
   ARCFACE_CROP_SIZE,
-  ARCFACE_TEMPLATE,
   arcFaceCrop,
+  arcFaceMap,
   arcFacePoints,
-  fitSimilarity,
   mirrorImage,
 } from "../src/face/arcface-align.js";
 import { decodeDefaults, decodeImage } from "../src/face/decode.js";
@@ -204,19 +203,6 @@ async function describeVariants(
     };
   }
   return v3;
-}
-
-/** The affine map arcFaceCrop renders with (output pixel -> source, half-integer centres). */
-function arcFaceMap(points: readonly Point[]): Affine {
-  const s = fitSimilarity(ARCFACE_TEMPLATE, points);
-  return {
-    a: s.a,
-    b: -s.b,
-    c: s.tx + 0.5 - 0.5 * (s.a - s.b),
-    d: s.b,
-    e: s.a,
-    f: s.ty + 0.5 - 0.5 * (s.b + s.a),
-  };
 }
 
 /** One bilinear sample per output pixel, no anti-aliasing (cv2.warpAffine's INTER_LINEAR). */
@@ -723,13 +709,7 @@ alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs 
       same: p.same,
       fold: p.fold,
     }));
-    const both = scored.filter((x) => Number.isFinite(x.d));
-    const e = equalErrorRate(
-      both.filter((x) => x.same).map((x) => x.d),
-      both.filter((x) => !x.same).map((x) => x.d),
-    );
-    const withFeatures = meanSd(foldAccuracies(both.map((x) => ({ ...x, score: -x.d }))));
-    const every = meanSd(foldAccuracies(scored.map((x) => ({ ...x, score: -x.d }))));
+    const { e, withFeatures, every } = protocolStats(scored);
     let impostorCount = 0;
     for (const g of genuine) impostorCount += 1 - g;
     const impostor = new Float32Array(impostorCount);
@@ -796,6 +776,21 @@ alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs 
 }
 
 /**
+ * The protocol pairs' numbers from their distances (Infinity: a photo without features): the
+ * pairs with features, their EER and fold accuracy, and the fold accuracy of every pair.
+ */
+function protocolStats(scored: { d: number; same: boolean; fold: number }[]) {
+  const both = scored.filter((x) => Number.isFinite(x.d));
+  const e = equalErrorRate(
+    both.filter((x) => x.same).map((x) => x.d),
+    both.filter((x) => !x.same).map((x) => x.d),
+  );
+  const withFeatures = meanSd(foldAccuracies(both.map((x) => ({ ...x, score: -x.d }))));
+  const every = meanSd(foldAccuracies(scored.map((x) => ({ ...x, score: -x.d }))));
+  return { both, e, withFeatures, every };
+}
+
+/**
  * EER and accuracy on the pairs, and over all cross-identity pairs of the images the distance at
  * 1%, 0.1% and 0.01% false accepts with the share of same-identity pairs accepted there.
  */
@@ -810,13 +805,7 @@ function reportEncoder(
     const b = vectors.get(p.b);
     return { d: a && b ? metric(a, b) : Number.POSITIVE_INFINITY, same: p.same, fold: p.fold };
   });
-  const both = scored.filter((x) => Number.isFinite(x.d));
-  const e = equalErrorRate(
-    both.filter((x) => x.same).map((x) => x.d),
-    both.filter((x) => !x.same).map((x) => x.d),
-  );
-  const withFeatures = meanSd(foldAccuracies(both.map((x) => ({ ...x, score: -x.d }))));
-  const every = meanSd(foldAccuracies(scored.map((x) => ({ ...x, score: -x.d }))));
+  const { both, e, withFeatures, every } = protocolStats(scored);
   const keys = [...vectors.keys()];
   const impostor: number[] = [];
   const genuine: number[] = [];

@@ -13,7 +13,7 @@
  */
 import sharp from "sharp";
 import type { FaceGeometry, Point } from "../src/face/types.js";
-import { seededRandom } from "./liveness-attacks.js";
+import { sampleBilinear, seededRandom } from "./liveness-attacks.js";
 
 export type TurnDirection = "up" | "down" | "left" | "right";
 
@@ -151,15 +151,7 @@ function turn(
       }
       const fx = Math.min(w - 1.001, Math.max(0, px));
       const fy = Math.min(h - 1.001, Math.max(0, py));
-      const xi = Math.floor(fx);
-      const yi = Math.floor(fy);
-      const [u, v] = [fx - xi, fy - yi];
-      for (let ch = 0; ch < 3; ch++) {
-        const p = (yy: number, xx: number) => src.data[(yy * w + xx) * 3 + ch] as number;
-        const top = p(yi, xi) * (1 - u) + p(yi, xi + 1) * u;
-        const bottom = p(yi + 1, xi) * (1 - u) + p(yi + 1, xi + 1) * u;
-        out[(y * w + x) * 3 + ch] = Math.round(top * (1 - v) + bottom * v);
-      }
+      sampleBilinear(src, fx, fy, out, (y * w + x) * 3);
     }
   }
   return { data: out, width: w, height: h };

@@ -71,19 +71,34 @@ function perspective(src: Rgb, random: () => number, strength: number): Rgb {
       const sx = (a * x + b * y + c) / z;
       const sy = (d * x + e * y + f) / z;
       if (sx < 0 || sy < 0 || sx >= w - 1 || sy >= h - 1) continue;
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      const fx = sx - x0;
-      const fy = sy - y0;
-      for (let ch = 0; ch < 3; ch++) {
-        const p = (yy: number, xx: number) => src.data[(yy * w + xx) * 3 + ch] as number;
-        const top = p(y0, x0) * (1 - fx) + p(y0, x0 + 1) * fx;
-        const bottom = p(y0 + 1, x0) * (1 - fx) + p(y0 + 1, x0 + 1) * fx;
-        out[(y * w + x) * 3 + ch] = Math.round(top * (1 - fy) + bottom * fy);
-      }
+      sampleBilinear(src, sx, sy, out, (y * w + x) * 3);
     }
   }
   return { data: out, width: w, height: h };
+}
+
+/**
+ * Writes the bilinear sample of `src` at (sx, sy) (pixel-index coordinates, within the image
+ * less its last row and column) as three bytes at `out[o]`.
+ */
+export function sampleBilinear(
+  src: { data: Uint8Array | Buffer; width: number },
+  sx: number,
+  sy: number,
+  out: Uint8Array | Buffer,
+  o: number,
+): void {
+  const w = src.width;
+  const x0 = Math.floor(sx);
+  const y0 = Math.floor(sy);
+  const fx = sx - x0;
+  const fy = sy - y0;
+  for (let ch = 0; ch < 3; ch++) {
+    const p = (yy: number, xx: number) => src.data[(yy * w + xx) * 3 + ch] as number;
+    const top = p(y0, x0) * (1 - fx) + p(y0, x0 + 1) * fx;
+    const bottom = p(y0 + 1, x0) * (1 - fx) + p(y0 + 1, x0 + 1) * fx;
+    out[o + ch] = Math.round(top * (1 - fy) + bottom * fy);
+  }
 }
 
 /** A screen's interference pattern: a slanted sinusoid of a few pixels' period, multiplied in. */

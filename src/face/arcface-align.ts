@@ -91,10 +91,17 @@ export function fitSimilarity(
  * (pixels outside the source are black).
  */
 export function arcFaceCrop(source: RgbImage, points: readonly Point[]): RgbImage {
-  // Fit template -> source directly: the warp maps output pixels to source pixels.
+  return warpAffine(source, arcFaceMap(points), ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE);
+}
+
+/**
+ * The map from the crop's pixels to the source's for the five `points` (template order, source
+ * pixel-index coordinates): the template fitted onto the points, so the warp reads the source.
+ */
+export function arcFaceMap(points: readonly Point[]): Affine {
   const s = fitSimilarity(ARCFACE_TEMPLATE, points);
   // warpAffine's coordinates put pixel centres at half-integers; both point sets use integers.
-  const map: Affine = {
+  return {
     a: s.a,
     b: -s.b,
     c: s.tx + 0.5 - 0.5 * (s.a - s.b),
@@ -102,7 +109,6 @@ export function arcFaceCrop(source: RgbImage, points: readonly Point[]): RgbImag
     e: s.a,
     f: s.ty + 0.5 - 0.5 * (s.b + s.a),
   };
-  return warpAffine(source, map, ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE);
 }
 
 /** The crop mirrored left to right (for flip averaging). */
