@@ -15,6 +15,7 @@ import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { MOTION_DEFAULTS } from "./face/motion.js";
+import { createParallaxThread } from "./face/parallax-thread.js";
 import { createVideoDecoderThread } from "./face/video-thread.js";
 import { createLogger } from "./logger.js";
 import { type Job, jobElapsedMs } from "./rpc/context-values.js";
@@ -164,6 +165,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     limits: config.limits,
   });
   const videoDecoder = createVideoDecoderThread();
+  const parallax = createParallaxThread();
   const webService = createWebService({
     faces,
     passive: { minScore: config.liveness.passiveMinScore },
@@ -177,6 +179,8 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     },
     maxVideoFrames: config.liveness.videoFrames,
     videoFrames: (video, frames, signal) => videoDecoder.frames(video, frames, signal),
+    pixelParallax: (a, b, parallaxOptions, signal) =>
+      parallax.measure(a, b, parallaxOptions, signal),
   });
   const apiDocs = createApiDocs();
   const metricsOnApiPort =
@@ -283,6 +287,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       await faces.close();
       await scanThreads?.close();
       await videoDecoder.close();
+      await parallax.close();
       await store.close();
     },
   };

@@ -11,7 +11,9 @@ import { headTurnPair, outlineOfMesh } from "../bench/head-turn.js";
 import { attackPair } from "../bench/liveness-attacks.js";
 import { createFacePool } from "../src/face/face-pool.js";
 import { MOTION_DEFAULTS, measureMotion } from "../src/face/motion.js";
-import type { FaceGeometry } from "../src/face/types.js";
+import { createParallaxThread } from "../src/face/parallax-thread.js";
+import { measurePixelParallax } from "../src/face/pixel-parallax.js";
+import type { FaceGeometry, FacePatch } from "../src/face/types.js";
 import { photo } from "./support/photos.js";
 
 const pool = createFacePool({ workers: 1, maxQueue: 16 });
@@ -63,6 +65,30 @@ describe("active liveness from tracked pixels", () => {
     expect(m.deep).toBe(true);
     // The subject's own left: the nose toward the image's right.
     expect(m.pixels?.noseShift.x).toBeGreaterThan(Math.abs(m.pixels?.noseShift.y ?? 0));
+  });
+
+  it("measures on its own thread what it measures on the calling thread", async () => {
+    const frontal = await webcam("people/obama/01.jpg");
+    const [g] = await geometries([frontal]);
+    const [first, second] = await headTurnPair(
+      frontal,
+      outlineOfMesh(g as FaceGeometry),
+      "up",
+      10,
+      5,
+    );
+    const [a, b] = (await geometries([first, second])) as [FaceGeometry, FaceGeometry];
+    const thread = createParallaxThread();
+    try {
+      const options = MOTION_DEFAULTS.parallax;
+      const there = await thread.measure(a.patch as FacePatch, b.patch as FacePatch, options);
+      const here = measurePixelParallax(a.patch as FacePatch, b.patch as FacePatch, options);
+      expect(there).toEqual(here);
+      expect(there.tracked).toBeGreaterThan(options.minTracked);
+      expect(measureMotion(a, b, MOTION_DEFAULTS, there)).toEqual(measureMotion(a, b));
+    } finally {
+      await thread.close();
+    }
   });
 
   it("cannot follow two different photos of one person, and does not call them live", async () => {

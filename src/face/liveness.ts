@@ -1,4 +1,5 @@
 import { type Direction, type Motion, type MotionOptions, measureMotion } from "./motion.js";
+import type { PixelParallax } from "./pixel-parallax.js";
 import type { ImageAnalysis } from "./types.js";
 
 /** Settings of passive (texture) liveness. */
@@ -64,13 +65,15 @@ export interface LivenessOptions {
  * Passive liveness on each image (texture), active liveness on two (depth parallax of the mesh,
  * the two faces of one person), challenge-response when `challenge` names the direction the head
  * had to turn between them. Fills the second image's motion fields. `field` names the images in
- * messages (e.g. `liveImages`).
+ * messages (e.g. `liveImages`). `pixels`: the two images' pixel parallax when it was measured
+ * on another thread (else it is measured here).
  */
 export function assessLiveness(
   analyses: readonly ImageAnalysis[],
   options: LivenessOptions,
   challenge: Direction | undefined,
   field: string,
+  pixels?: PixelParallax,
 ): LivenessVerdict {
   const rejections: LivenessRejection[] = [];
   const scores: number[] = [];
@@ -104,7 +107,7 @@ export function assessLiveness(
   const verdict: LivenessVerdict = { live: false, score: 0, rejections };
   const [first, second] = analyses;
   if (analyses.length === 2 && first?.geometry && second?.geometry && scores.length === 2) {
-    const motion = measureMotion(first.geometry, second.geometry, options.motion);
+    const motion = measureMotion(first.geometry, second.geometry, options.motion, pixels);
     verdict.motion = motion;
     const face = second.properties.faces[0];
     if (face) {

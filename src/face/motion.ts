@@ -113,6 +113,7 @@ export function measureMotion(
   a: FaceGeometry,
   b: FaceGeometry,
   options: MotionOptions = MOTION_DEFAULTS,
+  measured?: PixelParallax,
 ): Motion {
   const scale = (a.eyeDistance + b.eyeDistance) / 2;
   const meshResidual = scale > 0 ? planarResidual(a.mesh, b.mesh) / scale : 0;
@@ -128,8 +129,9 @@ export function measureMotion(
     score: scoreOf(meshResidual, options.minResidual),
     ...turn,
   });
-  if (options.evidence === "mesh" || !a.patch || !b.patch) return byMesh();
-  const pixels = measurePixelParallax(a.patch, b.patch, options.parallax);
+  if (!pixelsNeeded(a, b, options) || !a.patch || !b.patch) return byMesh();
+  // `measured`: the same measure made on another thread (parallax-thread.ts).
+  const pixels = measured ?? measurePixelParallax(a.patch, b.patch, options.parallax);
   if (!pixels.trackable) {
     if (options.untracked === "mesh") return { ...byMesh(), pixels };
     return {
@@ -158,6 +160,15 @@ export function measureMotion(
     moved: nosed,
     direction: nosed ? noseAngle(x, y) : 0,
   };
+}
+
+/** Whether {@link measureMotion} of `a` and `b` tracks pixels (else the mesh decides). */
+export function pixelsNeeded(
+  a: FaceGeometry | undefined,
+  b: FaceGeometry | undefined,
+  options: MotionOptions = MOTION_DEFAULTS,
+): boolean {
+  return options.evidence !== "mesh" && a?.patch !== undefined && b?.patch !== undefined;
 }
 
 /**

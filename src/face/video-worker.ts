@@ -3,28 +3,14 @@
  * that ffmpeg's WebAssembly never holds the server's event loop. Started by video-thread.ts.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { FacevaultError } from "../errors.js";
+import { serveTasks } from "./task-thread.js";
 import { createVideoDecoder, type VideoDecoderOptions } from "./video-frames.js";
-import type { VideoReply, VideoRequest } from "./video-thread.js";
+import type { VideoRequest } from "./video-thread.js";
 
 if (!parentPort) throw new Error("video-worker.ts must run in a worker thread");
-const port = parentPort;
 const decoder = createVideoDecoder(workerData as VideoDecoderOptions);
 
-port.on("message", async (request: VideoRequest) => {
-  let reply: VideoReply;
-  try {
-    const frames = await decoder.frames(request.video, request.frames);
-    reply = { id: request.id, frames };
-    port.postMessage(
-      reply,
-      frames.map((f) => f.buffer as ArrayBuffer),
-    );
-  } catch (err) {
-    reply =
-      err instanceof FacevaultError
-        ? { id: request.id, error: { kind: err.kind, message: err.message, field: err.field } }
-        : { id: request.id, error: { kind: "internal", message: "video decoding failed" } };
-    port.postMessage(reply);
-  }
+serveTasks<VideoRequest, Uint8Array[]>(parentPort, "video decoder", async (request) => {
+  const frames = await decoder.frames(request.video, request.frames);
+  return { result: frames, transfer: frames.map((f) => f.buffer as ArrayBuffer) };
 });

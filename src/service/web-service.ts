@@ -18,13 +18,14 @@ import {
   type LivenessVerdict,
   type PassiveOptions,
 } from "../face/liveness.js";
-import type { Direction, MotionOptions } from "../face/motion.js";
+import { type Direction, type MotionOptions, pixelsNeeded } from "../face/motion.js";
 import {
   PHOTO_VERIFY_ENCODER,
   photoVerifyCompare,
   photoVerifyLevel,
 } from "../face/photo-verify-levels.js";
-import type { ImageAnalysis } from "../face/types.js";
+import type { ParallaxOptions, PixelParallax } from "../face/pixel-parallax.js";
+import type { FacePatch, ImageAnalysis } from "../face/types.js";
 import type { CallContext } from "./call-context.js";
 import { imageErrorsOf, imagePropertiesOf, jobError, probeProblem } from "./image-results.js";
 import { requireImageCount } from "./request-validation.js";
@@ -40,6 +41,16 @@ export interface WebServiceOptions {
   videoFrames?: (video: Uint8Array, frames: number, signal: AbortSignal) => Promise<Uint8Array[]>;
   /** Frames sampled from a video. */
   maxVideoFrames: number;
+  /**
+   * Pixel parallax of two face patches measured off the event loop's thread (parallax-thread.ts);
+   * undefined: measured on the calling thread.
+   */
+  pixelParallax?: (
+    a: FacePatch,
+    b: FacePatch,
+    options: ParallaxOptions,
+    signal: AbortSignal,
+  ) => Promise<PixelParallax>;
 }
 
 /** The BWS BioIDWebService operations, independent of any transport. */
@@ -99,6 +110,19 @@ export function createWebService(options: WebServiceOptions): WebService {
     distance: encoder.distance,
   };
 
+  /** The pair's pixel parallax from the thread, when active liveness will track pixels. */
+  const pixelsOf = async (
+    pair: readonly (ImageAnalysis | undefined)[],
+    signal: AbortSignal,
+  ): Promise<PixelParallax | undefined> => {
+    const [a, b] = [pair[0]?.geometry, pair[1]?.geometry];
+    if (!options.pixelParallax || pair.length !== 2 || !pixelsNeeded(a, b, options.motion)) {
+      return undefined;
+    }
+    if (!a?.patch || !b?.patch) return undefined;
+    return options.pixelParallax(a.patch, b.patch, options.motion.parallax, signal);
+  };
+
   const livenessResponse = (
     analyses: readonly ImageAnalysis[],
     verdict: LivenessVerdict,
@@ -128,7 +152,8 @@ export function createWebService(options: WebServiceOptions): WebService {
       req.liveImages.map((i) => i.image),
       { signal: call.signal, encoderVersion: encoder.version },
     );
-    const verdict = assessLiveness(analyses, liveness, challenge, "liveImages");
+    const pixels = await pixelsOf(analyses, call.signal);
+    const verdict = assessLiveness(analyses, liveness, challenge, "liveImages", pixels);
     return livenessResponse(analyses, verdict, "liveImages");
   }
 
@@ -165,7 +190,8 @@ export function createWebService(options: WebServiceOptions): WebService {
     let best: LivenessVerdict | undefined;
     for (let k = 1; k < analyses.length; k++) {
       const pair = [analyses[0], analyses[k]] as ImageAnalysis[];
-      const verdict = assessLiveness(pair, liveness, undefined, "frames");
+      const pixels = await pixelsOf(pair, call.signal);
+      const verdict = assessLiveness(pair, liveness, undefined, "frames", pixels);
       if (!best || (verdict.motion?.score ?? 0) > (best.motion?.score ?? 0)) best = verdict;
     }
     return livenessResponse(analyses, best as LivenessVerdict, "frames");
@@ -205,7 +231,8 @@ export function createWebService(options: WebServiceOptions): WebService {
         );
     });
     if (!req.disableLivenessDetection) {
-      const verdict = assessLiveness(live, liveness, challenge, "liveImages");
+      const pixels = await pixelsOf(live, call.signal);
+      const verdict = assessLiveness(live, liveness, challenge, "liveImages", pixels);
       response.live = verdict.live;
       response.livenessScore = verdict.score;
       for (const r of verdict.rejections) {
