@@ -14,7 +14,7 @@ import { createTokenVerifier } from "./auth/token-verifier.js";
 import { type FacevaultConfig, readTlsFiles } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
-import { MOTION_DEFAULTS } from "./face/motion.js";
+import { MOTION_DEFAULTS, type PixelMeasure } from "./face/motion.js";
 import { createParallaxThread } from "./face/parallax-thread.js";
 import { createVideoDecoderThread } from "./face/video-thread.js";
 import { createLogger } from "./logger.js";
@@ -154,7 +154,20 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     metric: encoder.metric,
     logger,
   });
+  const parallax = createParallaxThread();
+  const motion = {
+    ...MOTION_DEFAULTS,
+    evidence: config.liveness.activeEvidence,
+    minResidual: config.liveness.activeMinResidual,
+    minPixelResidual: config.liveness.activeMinPixelResidual,
+    untracked: config.liveness.untrackedPairs,
+    minMovementDegrees: config.liveness.minMovementDegrees,
+  };
+  const pixelParallax: PixelMeasure = (a, b, parallaxOptions, signal) =>
+    parallax.measure(a, b, parallaxOptions, signal);
   const service = createFaceRecognitionService({
+    motion,
+    pixelParallax,
     store,
     vault,
     faces,
@@ -165,22 +178,13 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     limits: config.limits,
   });
   const videoDecoder = createVideoDecoderThread();
-  const parallax = createParallaxThread();
   const webService = createWebService({
     faces,
     passive: { minScore: config.liveness.passiveMinScore },
-    motion: {
-      ...MOTION_DEFAULTS,
-      evidence: config.liveness.activeEvidence,
-      minResidual: config.liveness.activeMinResidual,
-      minPixelResidual: config.liveness.activeMinPixelResidual,
-      untracked: config.liveness.untrackedPairs,
-      minMovementDegrees: config.liveness.minMovementDegrees,
-    },
+    motion,
     maxVideoFrames: config.liveness.videoFrames,
     videoFrames: (video, frames, signal) => videoDecoder.frames(video, frames, signal),
-    pixelParallax: (a, b, parallaxOptions, signal) =>
-      parallax.measure(a, b, parallaxOptions, signal),
+    pixelParallax,
   });
   const apiDocs = createApiDocs();
   const metricsOnApiPort =

@@ -6,7 +6,7 @@ import {
   type ParallaxOptions,
   type PixelParallax,
 } from "./pixel-parallax.js";
-import type { FaceGeometry, ImageAnalysis } from "./types.js";
+import type { FaceGeometry, FacePatch, ImageAnalysis } from "./types.js";
 
 // The fit lived here first; the attack generator and older imports read it from here.
 export { fitHomography, planarResidual } from "./homography.js";
@@ -210,15 +210,26 @@ function imageAngle(yaw: number, pitch: number): number {
   return degrees <= 0 ? degrees + 360 : degrees;
 }
 
+/** Pixel parallax measured off the calling thread (parallax-thread.ts). */
+export type PixelMeasure = (
+  a: FacePatch,
+  b: FacePatch,
+  options: ParallaxOptions,
+  signal?: AbortSignal,
+) => Promise<PixelParallax>;
+
 /**
  * Fills `motionLivenessScore` and `movementDirection` of the primary face of every image whose
  * previous image in the call shows the same person (features within the encoder's threshold):
- * the motion from that previous image. Other faces keep them unset (0 on the wire).
+ * the motion from that previous image. Other faces keep them unset (0 on the wire). `measure`
+ * tracks the pixels on another thread; without it they are tracked here.
  */
-export function annotateMotion(
+export async function annotateMotion(
   analyses: readonly ImageAnalysis[],
   options: MotionOptions = MOTION_DEFAULTS,
-): void {
+  measure?: PixelMeasure,
+  signal?: AbortSignal,
+): Promise<void> {
   for (let i = 1; i < analyses.length; i++) {
     const [a, b] = [analyses[i - 1], analyses[i]];
     const face = b?.properties.faces[0];
@@ -226,7 +237,13 @@ export function annotateMotion(
     if (a.features.encoderVersion !== b.features.encoderVersion) continue;
     const encoder = getEncoder(a.features.encoderVersion);
     if (encoder.distance(a.features.vector, b.features.vector) > encoder.threshold) continue;
-    const motion = measureMotion(a.geometry, b.geometry, options);
+    const { patch: pa } = a.geometry;
+    const { patch: pb } = b.geometry;
+    const pixels =
+      measure && pa && pb && pixelsNeeded(a.geometry, b.geometry, options)
+        ? await measure(pa, pb, options.parallax, signal)
+        : undefined;
+    const motion = measureMotion(a.geometry, b.geometry, options, pixels);
     face.motionLivenessScore = motion.score;
     face.movementDirection = motion.direction;
   }

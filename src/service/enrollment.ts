@@ -9,7 +9,7 @@ import {
 } from "../../gen/bioid/services/v1/face_recognition_pb.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
-import { annotateMotion } from "../face/motion.js";
+import { annotateMotion, type MotionOptions, type PixelMeasure } from "../face/motion.js";
 import type { ImageAnalysis } from "../face/types.js";
 import { retryOnConflict } from "../store/retry-on-conflict.js";
 import type { Bcid, StoredTemplate, TemplateStore } from "../store/template-store.js";
@@ -36,6 +36,10 @@ export interface EnrollmentOptions {
    * other faces (the template's, and the call's single-face photos) to be added; see `screen`.
    */
   minScore: number;
+  /** Motion liveness between consecutive images of one person. Default MOTION_DEFAULTS. */
+  motion?: MotionOptions;
+  /** Tracks pixels off the event loop's thread (parallax-thread.ts); undefined: on it. */
+  pixelParallax?: PixelMeasure;
   /** Read-merge-write attempts when concurrent enrollments of one class collide. Default 50. */
   maxWriteAttempts?: number;
   now?: () => Date;
@@ -243,7 +247,7 @@ export function createEnrollment(options: EnrollmentOptions) {
         : [],
     );
     // Consecutive images of one person: the motion between them (motion liveness).
-    annotateMotion(analyses);
+    await annotateMotion(analyses, options.motion, options.pixelParallax, call.signal);
     const response = create(FaceEnrollmentResponseSchema, {
       imageProperties: analyses.map(imagePropertiesOf),
       errors: imageErrorsOf(analyses),

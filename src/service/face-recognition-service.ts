@@ -52,6 +52,8 @@ export function createFaceRecognitionService(
     maxFeatureVectors: options.maxFeatureVectors,
     maxImagesPerRequest: limits.maxImagesPerRequest,
     minScore: options.minScore,
+    ...(options.motion ? { motion: options.motion } : {}),
+    ...(options.pixelParallax ? { pixelParallax: options.pixelParallax } : {}),
   });
   const matching = createMatching(options);
 

@@ -12,7 +12,7 @@ import {
 import { FacevaultError, isFacevaultError } from "../errors.js";
 import { getEncoder } from "../face/encoders.js";
 import type { FacePool } from "../face/face-pool.js";
-import { annotateMotion } from "../face/motion.js";
+import { annotateMotion, type MotionOptions, type PixelMeasure } from "../face/motion.js";
 import type { TemplateStore } from "../store/template-store.js";
 import type { SearchIndexes } from "../templates/search-index.js";
 import type { TemplateVault } from "../templates/template-vault.js";
@@ -38,6 +38,10 @@ export interface MatchingOptions {
   /** Decision threshold on the score in ]0,1]: at or above it, a face matches. */
   minScore: number;
   limits: TagLimits & { maxImagesPerRequest: number; maxSearchResults: number };
+  /** Motion liveness between consecutive images of one person. Default MOTION_DEFAULTS. */
+  motion?: MotionOptions;
+  /** Tracks pixels off the event loop's thread (parallax-thread.ts); undefined: on it. */
+  pixelParallax?: PixelMeasure;
 }
 
 /** Matches returned per image with `topMatches`, whatever the threshold (the contract's 10). */
@@ -129,7 +133,7 @@ export function createMatching(options: MatchingOptions) {
       );
     }
     // Consecutive images of one person: the motion between them (motion liveness).
-    annotateMotion(analyses);
+    await annotateMotion(analyses, options.motion, options.pixelParallax, call.signal);
     // Never silently: classes another encoder made were not compared (until `reencode`).
     const skipped = index.notComparable;
     const errors = [];

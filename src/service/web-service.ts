@@ -18,14 +18,19 @@ import {
   type LivenessVerdict,
   type PassiveOptions,
 } from "../face/liveness.js";
-import { type Direction, type MotionOptions, pixelsNeeded } from "../face/motion.js";
+import {
+  type Direction,
+  type MotionOptions,
+  type PixelMeasure,
+  pixelsNeeded,
+} from "../face/motion.js";
 import {
   PHOTO_VERIFY_ENCODER,
   photoVerifyCompare,
   photoVerifyLevel,
 } from "../face/photo-verify-levels.js";
-import type { ParallaxOptions, PixelParallax } from "../face/pixel-parallax.js";
-import type { FacePatch, ImageAnalysis } from "../face/types.js";
+import type { PixelParallax } from "../face/pixel-parallax.js";
+import type { ImageAnalysis } from "../face/types.js";
 import type { CallContext } from "./call-context.js";
 import { imageErrorsOf, imagePropertiesOf, jobError, probeProblem } from "./image-results.js";
 import { requireImageCount } from "./request-validation.js";
@@ -45,12 +50,7 @@ export interface WebServiceOptions {
    * Pixel parallax of two face patches measured off the event loop's thread (parallax-thread.ts);
    * undefined: measured on the calling thread.
    */
-  pixelParallax?: (
-    a: FacePatch,
-    b: FacePatch,
-    options: ParallaxOptions,
-    signal: AbortSignal,
-  ) => Promise<PixelParallax>;
+  pixelParallax?: PixelMeasure;
 }
 
 /** The BWS BioIDWebService operations, independent of any transport. */
