@@ -4,12 +4,13 @@
  * deletes by tag, the call log with filters, over grpc-js, Connect and REST.
  */
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { createConnectClient, createGrpcJsClient } from "@facevault/client";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin } from "../gen/facevault/admin/v1/admin_pb.js";
+import { codeOf } from "./support/rpc-errors.js";
 import { samplePng, seedTemplate } from "./support/seed.js";
 import { startTestServer, type TestServer, testPostgresUrl } from "./support/test-server.js";
 
@@ -20,15 +21,6 @@ const admins = [
   // Alice's partition only (the test server's clients: alice bws/1, bob bws/2).
   { id: "alice-ops", key: aliceKey, scopes: ["bws/1"] },
 ];
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const schema = `facevault_admin_${process.pid}_${Date.now().toString(36)}`;
 describe.each([

@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaceEnrollmentResponse_EnrollmentAction as Action } from "../gen/bioid/services/v1/face_recognition_pb.js";
 import { noFacePhoto, photo, photosByIdentity, withPasserBy } from "./support/photos.js";
+import { codeOf } from "./support/rpc-errors.js";
 import { startTestServer, type TestClient, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -37,15 +38,6 @@ async function opened(s: TestServer, classId: bigint) {
   const stored = await s.app.store.get(where);
   if (!stored) throw new Error(`class ${classId} has no template`);
   return { stored, enhanced: s.app.vault.openEnhanced(where, stored.enhanced) };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<Code> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  throw new Error("expected the call to fail");
 }
 
 beforeAll(async () => {
