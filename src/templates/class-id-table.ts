@@ -24,41 +24,56 @@ const MIN_CAPACITY = 64;
 /** Creates an empty table; see {@link ClassIdTable}. */
 export function createClassIdTable(): ClassIdTable {
   let capacity = MIN_CAPACITY; // a power of two
-  let keys = new BigInt64Array(capacity);
-  /** `keys` as little-endian 32-bit halves (low, high), read by `setRows`. */
-  let halves = new Uint32Array(keys.buffer);
+  /** Per slot the key's unsigned 32-bit halves, low then high: no bigint is kept. */
+  let keys = new Uint32Array(2 * capacity);
   let rows = new Int32Array(capacity).fill(EMPTY);
   let size = 0;
 
-  function slotOf(classId: bigint): number {
-    return slotOfHalves(
-      Number(BigInt.asUintN(32, classId)),
-      Number(BigInt.asUintN(32, classId >> 32n)),
-    );
-  }
+  const low = (classId: bigint) => Number(BigInt.asUintN(32, classId));
+  const high = (classId: bigint) => Number(BigInt.asUintN(32, classId >> 32n));
 
-  function slotOfHalves(lo: number, hi: number): number {
+  function slotOf(lo: number, hi: number): number {
     // Class ids are often sequential: mix both halves before masking.
     return (Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) >>> 0) & (capacity - 1);
   }
 
-  function find(classId: bigint): number {
-    let i = slotOf(classId);
-    while (rows[i] !== EMPTY && keys[i] !== classId) i = (i + 1) & (capacity - 1);
+  /** The slot holding the key, or the empty slot where it would go. */
+  function find(lo: number, hi: number): number {
+    let i = slotOf(lo, hi);
+    while (rows[i] !== EMPTY && (keys[2 * i] !== lo || keys[2 * i + 1] !== hi)) {
+      i = (i + 1) & (capacity - 1);
+    }
     return i;
+  }
+
+  /** Maps the key to `row`, growing first when the table would be more than half full. */
+  function put(lo: number, hi: number, row: number): void {
+    let at = find(lo, hi);
+    if (rows[at] === EMPTY) {
+      if ((size + 1) * 2 > capacity) {
+        grow();
+        at = find(lo, hi);
+      }
+      size++;
+      keys[2 * at] = lo;
+      keys[2 * at + 1] = hi;
+    }
+    rows[at] = row;
   }
 
   function grow(): void {
     const oldKeys = keys;
     const oldRows = rows;
     capacity *= 2;
-    keys = new BigInt64Array(capacity);
-    halves = new Uint32Array(keys.buffer);
+    keys = new Uint32Array(2 * capacity);
     rows = new Int32Array(capacity).fill(EMPTY);
     for (let i = 0; i < oldRows.length; i++) {
       if (oldRows[i] === EMPTY) continue;
-      const at = find(oldKeys[i] as bigint);
-      keys[at] = oldKeys[i] as bigint;
+      const lo = oldKeys[2 * i] as number;
+      const hi = oldKeys[2 * i + 1] as number;
+      const at = find(lo, hi);
+      keys[2 * at] = lo;
+      keys[2 * at + 1] = hi;
       rows[at] = oldRows[i] as number;
     }
   }
@@ -71,57 +86,37 @@ export function createClassIdTable(): ClassIdTable {
       return keys.byteLength + rows.byteLength;
     },
     get(classId) {
-      const at = find(classId);
+      const at = find(low(classId), high(classId));
       return rows[at] === EMPTY ? undefined : rows[at];
     },
     set(classId, row) {
-      let at = find(classId);
-      if (rows[at] === EMPTY) {
-        if ((size + 1) * 2 > capacity) {
-          grow();
-          at = find(classId);
-        }
-        size++;
-        keys[at] = classId;
-      }
-      rows[at] = row;
+      put(low(classId), high(classId), row);
     },
     setRows(classIds, firstRow) {
-      while ((size + classIds.length) * 2 > capacity) grow();
-      // Copied when unaligned: a Uint32Array view needs a 4-byte offset (little-endian hosts).
+      // The ids' own halves (little-endian hosts); copied when the view is not 4-byte aligned.
       const ids = new Uint32Array(
         classIds.byteOffset % 4 === 0 ? classIds.buffer : classIds.slice().buffer,
         classIds.byteOffset % 4 === 0 ? classIds.byteOffset : 0,
         classIds.length * 2,
       );
       for (let i = 0; i < classIds.length; i++) {
-        const lo = ids[2 * i] as number;
-        const hi = ids[2 * i + 1] as number;
-        let at = slotOfHalves(lo, hi);
-        while (rows[at] !== EMPTY && (halves[2 * at] !== lo || halves[2 * at + 1] !== hi)) {
-          at = (at + 1) & (capacity - 1);
-        }
-        if (rows[at] === EMPTY) {
-          size++;
-          halves[2 * at] = lo;
-          halves[2 * at + 1] = hi;
-        }
-        rows[at] = firstRow + i;
+        put(ids[2 * i] as number, ids[2 * i + 1] as number, firstRow + i);
       }
     },
     delete(classId) {
-      let at = find(classId);
+      let at = find(low(classId), high(classId));
       if (rows[at] === EMPTY) return false;
       rows[at] = EMPTY;
       size--;
       // Move back every later entry of the run whose home slot is not between the hole and it.
       let next = (at + 1) & (capacity - 1);
       while (rows[next] !== EMPTY) {
-        const home = slotOf(keys[next] as bigint);
+        const home = slotOf(keys[2 * next] as number, keys[2 * next + 1] as number);
         const wraps = (next - home + capacity) & (capacity - 1);
         const gap = (next - at + capacity) & (capacity - 1);
         if (wraps >= gap) {
-          keys[at] = keys[next] as bigint;
+          keys[2 * at] = keys[2 * next] as number;
+          keys[2 * at + 1] = keys[2 * next + 1] as number;
           rows[at] = rows[next] as number;
           rows[next] = EMPTY;
           at = next;
@@ -132,8 +127,7 @@ export function createClassIdTable(): ClassIdTable {
     },
     clear() {
       capacity = MIN_CAPACITY;
-      keys = new BigInt64Array(capacity);
-      halves = new Uint32Array(keys.buffer);
+      keys = new Uint32Array(2 * capacity);
       rows = new Int32Array(capacity).fill(EMPTY);
       size = 0;
     },
