@@ -7,6 +7,7 @@ import {
   mergeCandidates,
   OUT_PAIRS,
   type RowLayout,
+  rowPlace,
   type ScanCandidate,
   scanRange,
 } from "./scan-range.js";
@@ -45,8 +46,8 @@ export interface ScanOptions {
 
 /**
  * The int8 codes and bound numbers of one partition's rows, in a shared WebAssembly memory
- * scanned by the SIMD kernel (kernel/scan-kernel.wat), on this thread and on the scan threads. Rows are dense, 0 to size - 1; removing a row moves
- * the last row into its place. Resident per row: the padded dimension in bytes plus 20.
+ * scanned by the SIMD kernel (kernel/scan-kernel.wat), on this thread and on the scan threads.
+ * Rows are dense, 0 to size - 1; removing a row moves the last row into its place. Resident per row: the padded dimension in bytes plus 20.
  */
 export interface QuantizedRows {
   readonly size: number;
@@ -114,9 +115,9 @@ export function createQuantizedRows(
     memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
   let maskAt = 0;
   let maskCapacity = 0;
-  const blocks: { codes: number; meta: number }[] = [];
-  /** `blocks` as the scan reads it: codes and metadata offsets interleaved. */
+  /** Per block, the byte offsets of its codes and of its metadata, interleaved. */
   let blockTable = new Int32Array(16);
+  let blockCount = 0;
   let size = 0;
 
   function reserve(bytes: number): number {
@@ -138,9 +139,7 @@ export function createQuantizedRows(
   }
 
   function place(row: number): { codes: number; meta: number } {
-    const block = blocks[Math.floor(row / blockRows)] as { codes: number; meta: number };
-    const i = row % blockRows;
-    return { codes: block.codes + i * dim, meta: block.meta + i * META_BYTES };
+    return rowPlace(blockTable, blockRows, dim, row);
   }
 
   function write(row: number, code: RowCode, tagSet: number): void {
@@ -186,7 +185,7 @@ export function createQuantizedRows(
     const layout: RowLayout = {
       dim,
       blockRows,
-      blocks: blockTable.subarray(0, 2 * blocks.length),
+      blocks: blockTable.subarray(0, 2 * blockCount),
       probeAt,
       maskAt: mask,
     };
@@ -206,14 +205,14 @@ export function createQuantizedRows(
   function addBlock(): void {
     const codes = reserve(blockRows * dim);
     const meta = reserve(blockRows * META_BYTES);
-    blocks.push({ codes, meta });
-    if (blockTable.length < 2 * blocks.length) {
+    if (blockTable.length < 2 * (blockCount + 1)) {
       const grown = new Int32Array(blockTable.length * 2);
       grown.set(blockTable);
       blockTable = grown;
     }
-    blockTable[2 * blocks.length - 2] = codes;
-    blockTable[2 * blocks.length - 1] = meta;
+    blockTable[2 * blockCount] = codes;
+    blockTable[2 * blockCount + 1] = meta;
+    blockCount++;
   }
 
   /** Calls `copy(row, count)` for runs of rows [from, from + count) that lie in one block. */
@@ -233,7 +232,7 @@ export function createQuantizedRows(
       return memory.buffer.byteLength;
     },
     append(code, tagSet) {
-      if (size === blocks.length * blockRows) addBlock();
+      if (size === blockCount * blockRows) addBlock();
       write(size, code, tagSet);
       size++;
     },
@@ -260,7 +259,7 @@ export function createQuantizedRows(
         throw new FacevaultError("data_loss", "row batch of the wrong size");
       }
       const from = size;
-      while (blocks.length * blockRows < from + batch.rows) addBlock();
+      while (blockCount * blockRows < from + batch.rows) addBlock();
       runs(from, batch.rows, (row, n) => {
         const at = place(row);
         const bytes = new Uint8Array(memory.buffer);

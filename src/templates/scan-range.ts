@@ -51,6 +51,21 @@ export interface RowLayout {
   maskAt: number;
 }
 
+/** Byte offsets of row `row`'s codes and metadata in the memory (see {@link RowLayout}). */
+export function rowPlace(
+  blocks: Int32Array,
+  blockRows: number,
+  dim: number,
+  row: number,
+): { codes: number; meta: number } {
+  const b = Math.floor(row / blockRows);
+  const i = row - b * blockRows;
+  return {
+    codes: (blocks[2 * b] as number) + i * dim,
+    meta: (blocks[2 * b + 1] as number) + i * META_BYTES,
+  };
+}
+
 /** A row the scan could not rule out: its gain lies in [lo, hi]. */
 export interface ScanCandidate {
   row: number;
@@ -84,14 +99,11 @@ export function scanRange(
   let candidates: ScanCandidate[] = [];
   let row = from;
   while (row < to) {
-    const b = Math.floor(row / blockRows);
-    const codesAt = blocks[2 * b] as number;
-    const metaAt = blocks[2 * b + 1] as number;
-    const inBlock = row - b * blockRows;
-    const rows = Math.min(blockRows - inBlock, to - row);
+    const at = rowPlace(blocks, blockRows, dim, row);
+    const rows = Math.min(blockRows - (row % blockRows), to - row);
     row += kernel.scan(
-      codesAt + inBlock * dim,
-      metaAt + inBlock * META_BYTES,
+      at.codes,
+      at.meta,
       rows,
       dim,
       layout.probeAt,
@@ -110,8 +122,7 @@ export function scanRange(
     const meta = new Float32Array(buffer);
     for (let i = 0; i < pairs.length; i += 2) {
       const r = pairs[i] as number;
-      const rb = Math.floor(r / blockRows);
-      const m = ((blocks[2 * rb + 1] as number) + (r - rb * blockRows) * META_BYTES) >> 2;
+      const m = rowPlace(blocks, blockRows, dim, r).meta >> 2;
       const half = meta[m + 1] as number;
       const est = estimatedGain(meta[m] as number, half, pairs[i + 1] as number, probe);
       const err = boundError(meta[m + 2] as number, meta[m + 3] as number, half, probe);

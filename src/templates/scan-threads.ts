@@ -30,9 +30,9 @@ export interface ScanRequest {
   outAt: number;
 }
 
-/** A scan thread's answer: candidate rows and their [lo, hi] bounds, or what went wrong. */
+/** A scan thread's answer: its share's candidates, or what went wrong. */
 export type ScanResponse =
-  | { seq: number; rows: Int32Array; bounds: Float64Array }
+  | { seq: number; candidates: ScanCandidate[] }
   | { seq: number; error: string };
 
 export interface ScanThreadsOptions {
@@ -147,15 +147,7 @@ export function createScanThreads(options: ScanThreadsOptions): ScanThreads {
         log.error({ slot: thread.slot, error: response.error }, "scan thread share failed");
         return undefined;
       }
-      const found: ScanCandidate[] = [];
-      for (let i = 0; i < response.rows.length; i++) {
-        found.push({
-          row: response.rows[i] as number,
-          lo: response.bounds[2 * i] as number,
-          hi: response.bounds[2 * i + 1] as number,
-        });
-      }
-      return found;
+      return response.candidates;
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { type MessagePort, workerData } from "node:worker_threads";
 import { compileScanKernel } from "./quantized-rows.js";
-import { instantiateScanKernel, type ScanCandidate, scanRange } from "./scan-range.js";
+import { instantiateScanKernel, scanRange } from "./scan-range.js";
 import type { ScanRequest, ScanResponse } from "./scan-threads.js";
 
 const { port, control, slot } = workerData as {
@@ -19,7 +19,7 @@ port.on("message", (request: ScanRequest) => {
   try {
     // One instance per request: holding none keeps no dropped partition's memory alive.
     const kernel = instantiateScanKernel(module, request.memory);
-    const found: ScanCandidate[] = scanRange(
+    const candidates = scanRange(
       kernel,
       request.memory,
       request.layout,
@@ -30,14 +30,7 @@ port.on("message", (request: ScanRequest) => {
       request.to,
       request.outAt,
     );
-    const rows = new Int32Array(found.length);
-    const bounds = new Float64Array(found.length * 2);
-    found.forEach((c, i) => {
-      rows[i] = c.row;
-      bounds[2 * i] = c.lo;
-      bounds[2 * i + 1] = c.hi;
-    });
-    response = { seq: request.seq, rows, bounds };
+    response = { seq: request.seq, candidates };
   } catch (err) {
     response = { seq: request.seq, error: err instanceof Error ? err.message : String(err) };
   }
