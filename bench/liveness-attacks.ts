@@ -5,7 +5,7 @@
  * (moiré). Deterministic for a given seed.
  */
 import sharp from "sharp";
-import { fitHomography } from "../src/face/motion.js";
+import { fitHomography } from "../src/face/homography.js";
 
 export type AttackMode = "perspective" | "scale" | "blur" | "jpeg" | "moire";
 export const ATTACK_MODES: readonly AttackMode[] = [

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { measureMotion, planarResidual } from "./motion.js";
+import { planarResidual } from "./homography.js";
+import { measureMotion } from "./motion.js";
 import type { FaceGeometry } from "./types.js";
 
 /** Points of a bumpy 3D surface (a crude face: a nose sticking out), seen by a pinhole camera. */

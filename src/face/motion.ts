@@ -8,9 +8,6 @@ import {
 } from "./pixel-parallax.js";
 import type { FaceGeometry, FacePatch, ImageAnalysis } from "./types.js";
 
-// The fit lived here first; the attack generator and older imports read it from here.
-export { fitHomography, planarResidual } from "./homography.js";
-
 /** A direction of head movement, as the challenge-response tags name it. */
 export type Direction = "up" | "down" | "left" | "right";
 
@@ -129,9 +126,10 @@ export function measureMotion(
     score: scoreOf(meshResidual, options.minResidual),
     ...turn,
   });
-  if (!pixelsNeeded(a, b, options) || !a.patch || !b.patch) return byMesh();
+  const patches = trackedPatches(a, b, options);
+  if (!patches) return byMesh();
   // `measured`: the same measure made on another thread (parallax-thread.ts).
-  const pixels = measured ?? measurePixelParallax(a.patch, b.patch, options.parallax);
+  const pixels = measured ?? measurePixelParallax(...patches, options.parallax);
   if (!pixels.trackable) {
     if (options.untracked === "mesh") return { ...byMesh(), pixels };
     return {
@@ -162,13 +160,28 @@ export function measureMotion(
   };
 }
 
-/** Whether {@link measureMotion} of `a` and `b` tracks pixels (else the mesh decides). */
-export function pixelsNeeded(
+/** The patches {@link measureMotion} of `a` and `b` tracks pixels on; none: the mesh decides. */
+function trackedPatches(
   a: FaceGeometry | undefined,
   b: FaceGeometry | undefined,
-  options: MotionOptions = MOTION_DEFAULTS,
-): boolean {
-  return options.evidence !== "mesh" && a?.patch !== undefined && b?.patch !== undefined;
+  options: MotionOptions,
+): [FacePatch, FacePatch] | undefined {
+  return options.evidence !== "mesh" && a?.patch && b?.patch ? [a.patch, b.patch] : undefined;
+}
+
+/**
+ * The pixel parallax {@link measureMotion} of `a` and `b` would measure, measured by `measure`
+ * (another thread), or undefined when it tracks no pixels (mesh evidence, a face without a patch).
+ */
+export async function measurePixelsWith(
+  measure: PixelMeasure,
+  a: FaceGeometry | undefined,
+  b: FaceGeometry | undefined,
+  options: MotionOptions,
+  signal?: AbortSignal,
+): Promise<PixelParallax | undefined> {
+  const patches = trackedPatches(a, b, options);
+  return patches ? measure(...patches, options.parallax, signal) : undefined;
 }
 
 /**
@@ -237,12 +250,9 @@ export async function annotateMotion(
     if (a.features.encoderVersion !== b.features.encoderVersion) continue;
     const encoder = getEncoder(a.features.encoderVersion);
     if (encoder.distance(a.features.vector, b.features.vector) > encoder.threshold) continue;
-    const { patch: pa } = a.geometry;
-    const { patch: pb } = b.geometry;
-    const pixels =
-      measure && pa && pb && pixelsNeeded(a.geometry, b.geometry, options)
-        ? await measure(pa, pb, options.parallax, signal)
-        : undefined;
+    const pixels = measure
+      ? await measurePixelsWith(measure, a.geometry, b.geometry, options, signal)
+      : undefined;
     const motion = measureMotion(a.geometry, b.geometry, options, pixels);
     face.motionLivenessScore = motion.score;
     face.movementDirection = motion.direction;

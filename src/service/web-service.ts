@@ -21,8 +21,8 @@ import {
 import {
   type Direction,
   type MotionOptions,
+  measurePixelsWith,
   type PixelMeasure,
-  pixelsNeeded,
 } from "../face/motion.js";
 import {
   PHOTO_VERIFY_ENCODER,
@@ -115,12 +115,15 @@ export function createWebService(options: WebServiceOptions): WebService {
     pair: readonly (ImageAnalysis | undefined)[],
     signal: AbortSignal,
   ): Promise<PixelParallax | undefined> => {
-    const [a, b] = [pair[0]?.geometry, pair[1]?.geometry];
-    if (!options.pixelParallax || pair.length !== 2 || !pixelsNeeded(a, b, options.motion)) {
-      return undefined;
-    }
-    if (!a?.patch || !b?.patch) return undefined;
-    return options.pixelParallax(a.patch, b.patch, options.motion.parallax, signal);
+    if (!options.pixelParallax || pair.length !== 2) return undefined;
+    const [a, b] = pair;
+    return measurePixelsWith(
+      options.pixelParallax,
+      a?.geometry,
+      b?.geometry,
+      options.motion,
+      signal,
+    );
   };
 
   const livenessResponse = (
