@@ -34,6 +34,27 @@ export async function photosAt(width: number, height: number, count = 12): Promi
   );
 }
 
+/**
+ * Fixture portraits (paths under test/fixtures/faces) as JPEGs of exactly `width` x `height`
+ * (quality 90): each scaled to fit and centred on a grey background, as a person in a landscape
+ * photo.
+ */
+export async function portraitsAt(
+  files: readonly string[],
+  width: number,
+  height: number,
+): Promise<Uint8Array[]> {
+  return Promise.all(
+    files.map(async (file) => {
+      const jpeg = await sharp(join(fixtureDir, file))
+        .resize({ width, height, fit: "contain", background: "#7f8c8d" })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      return new Uint8Array(jpeg);
+    }),
+  );
+}
+
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

@@ -7,20 +7,17 @@
  * pre-decoded pixels, detector + mesh + iris + antispoof + liveness + descriptor, nothing else),
  * their ratio (goal ≥ 0.9) and the peak RSS. The box is noisy: compare ratios, not absolutes.
  */
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import sharp from "sharp";
 import { decodeDefaults, decodeImage } from "../src/face/decode.js";
 import { createFacePool, type FacePool } from "../src/face/face-pool.js";
 import type { StageTimings } from "../src/face/pipeline.js";
 import { startWorker } from "../src/face/start-worker.js";
 import type { RgbImage } from "../src/face/types.js";
-import { reportSummary } from "./bench-support.js";
+import { portraitsAt, reportSummary } from "./bench-support.js";
 
 const IMAGES_PER_RUN = Number(process.argv[2] ?? process.env.BENCH_FACE_IMAGES ?? 32);
 const REPEATS = Number(process.argv[3] ?? process.env.BENCH_ROUNDS ?? 3);
 const N = availableParallelism();
-const FIXTURES = new URL("../test/fixtures/faces/", import.meta.url);
 const PHOTOS = [
   "people/obama/01.jpg",
   "people/person-01/01.jpg",
@@ -41,22 +38,6 @@ const median = (values: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 };
 const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
-
-/**
- * The same portraits as JPEG at exactly `width` x `height` (quality 90): each scaled to the
- * frame's height and centred on a grey background, as a person in a landscape photo.
- */
-async function photos(width: number, height: number): Promise<Uint8Array[]> {
-  return Promise.all(
-    PHOTOS.map(async (file) => {
-      const jpeg = await sharp(readFileSync(new URL(file, FIXTURES)))
-        .resize({ width, height, fit: "contain", background: "#7f8c8d" })
-        .jpeg({ quality: 90 })
-        .toBuffer();
-      return new Uint8Array(jpeg);
-    }),
-  );
-}
 
 /** Bare model inference on `workers` engines of its own, measured as often as asked. */
 async function createBareInference(workers: number) {
@@ -116,7 +97,7 @@ console.log(
   `${IMAGES_PER_RUN} images per measurement, each measured ${REPEATS} times interleaved, medians; ratio = pipeline img/s / bare inference img/s at the same size and workers`,
 );
 for (const size of SIZES) {
-  const inputs = await photos(size.width, size.height);
+  const inputs = await portraitsAt(PHOTOS, size.width, size.height);
   const decoded = await Promise.all(inputs.map((b) => decodeImage(b, decodeDefaults())));
   const rgb = decoded.map((d) => d.image);
   for (const workers of [...new Set([1, N])]) {

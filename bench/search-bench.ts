@@ -19,7 +19,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -27,7 +27,6 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { pino } from "pino";
-import sharp from "sharp";
 import { createFacePool } from "../src/face/face-pool.js";
 import { createPostgresTemplateStore } from "../src/store/postgres-template-store.js";
 import { createSqliteTemplateStore } from "../src/store/sqlite-template-store.js";
@@ -41,7 +40,7 @@ import {
 import { createTemplateSealer } from "../src/templates/template-sealer.js";
 import { createTemplateVault } from "../src/templates/template-vault.js";
 import { mulberry32 } from "../test/support/search-reference.js";
-import { median, reportSummary } from "./bench-support.js";
+import { median, portraitsAt, reportSummary } from "./bench-support.js";
 
 interface CaseResult {
   dim: number;
@@ -369,7 +368,16 @@ async function sustainedLoad(
   dim: number,
 ): Promise<{ peakMb: number; images: number }> {
   const count = Number(process.env.BENCH_LOAD_IMAGES ?? 32);
-  const sources = await loadPhotos();
+  const files = [
+    "people/obama/01.jpg",
+    "people/person-01/01.jpg",
+    "people/kit/01.jpg",
+    "people/rose/02.jpg",
+  ];
+  const small = await portraitsAt(files, 640, 480);
+  const large = await portraitsAt(files, 1920, 1080);
+  // Each portrait at both sizes in turn, as before.
+  const sources = small.flatMap((photo, i) => [photo, large[i] as Uint8Array]);
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -395,26 +403,6 @@ async function sustainedLoad(
   await searching;
   clearInterval(sampler);
   return { peakMb: Math.round(peak / 2 ** 20), images: count };
-}
-
-/** Fixture portraits as 640x480 and 1920x1080 JPEGs (a person in a landscape photo). */
-async function loadPhotos(): Promise<Uint8Array[]> {
-  const dir = new URL("../test/fixtures/faces/people/", import.meta.url);
-  const files = ["obama/01.jpg", "person-01/01.jpg", "kit/01.jpg", "rose/02.jpg"];
-  const out: Uint8Array[] = [];
-  for (const file of files) {
-    for (const [width, height] of [
-      [640, 480],
-      [1920, 1080],
-    ] as const) {
-      const jpeg = await sharp(readFileSync(new URL(file, dir)))
-        .resize({ width, height, fit: "contain", background: "#7f8c8d" })
-        .jpeg({ quality: 90 })
-        .toBuffer();
-      out.push(new Uint8Array(jpeg));
-    }
-  }
-  return out;
 }
 
 /** The scan Search used before the quantized kernel (float32 rows, four accumulators in JS). */
