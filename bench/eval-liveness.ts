@@ -25,7 +25,7 @@ import {
   PARALLAX_DEFAULTS,
   type PixelParallax,
 } from "../src/face/pixel-parallax.js";
-import type { FaceGeometry, ImageAnalysis } from "../src/face/types.js";
+import type { FaceGeometry, FacePatch, ImageAnalysis } from "../src/face/types.js";
 import { fixtureDir } from "./bench-support.js";
 import { headTurnPair, outlineOfMesh, type TurnDirection } from "./head-turn.js";
 import { pct } from "./lfw-support.js";
@@ -33,6 +33,11 @@ import { ATTACK_MODES, attackPair, seededRandom } from "./liveness-attacks.js";
 
 const dir = process.argv[2] ?? fixtureDir;
 const pairsPerPhoto = Number(process.argv[3] ?? 2);
+/**
+ * EVAL_SEED=k draws other attacks and head turns (k = 0 is the default run): a bar chosen on one
+ * run is checked on pairs it was not chosen on.
+ */
+const seedBase = 100_000 * Number(process.env.EVAL_SEED ?? 0) + Number(process.env.EVAL_SEED ?? 0);
 
 const rows = readFileSync(join(dir, "labels.tsv"), "utf8")
   .trim()
@@ -68,10 +73,16 @@ const pixel = (a: FaceGeometry, b: FaceGeometry): PixelParallax | undefined => {
   const t = performance.now();
   const p = measurePixelParallax(a.patch, b.patch);
   pixelMs.push(performance.now() - t);
+  if (process.env.EVAL_PATCHES) patchesOf.set(p, [a.patch, b.patch]);
   return p;
 };
 /** Raw per-pair measures, written to `EVAL_DUMP` (a JSON file) when set, for offline sweeps. */
 const dump: Record<string, unknown>[] = [];
+/**
+ * The two face patches behind each pixel measure, written with the dump to `EVAL_PATCHES` when
+ * set: new pixel measures can then be tried on the same pairs without running the models again.
+ */
+const patchesOf = new WeakMap<PixelParallax, [FacePatch, FacePatch]>();
 
 // Genuine photos
 const size = Number(process.env.EVAL_SIZE ?? 640);
@@ -180,7 +191,7 @@ for (const mode of ATTACK_MODES) {
   const shots: Buffer[] = [];
   for (let p = 0; p < photos.length; p++) {
     for (let k = 0; k < pairsPerPhoto; k++) {
-      shots.push(...(await attackPair(photos[p] as Buffer, mode, 1000 * p + k + 1)));
+      shots.push(...(await attackPair(photos[p] as Buffer, mode, seedBase + 1000 * p + k + 1)));
     }
   }
   const analyses = await analyse(shots);
@@ -225,11 +236,17 @@ const turnTruth: { direction: TurnDirection; degrees: number; photo: number }[] 
 for (let p = 0; p < photos.length; p++) {
   const g = originals[p]?.geometry;
   if (!g) continue;
-  const random = seededRandom(5000 + p);
-  const direction = turnDirections[p % 4] as TurnDirection;
+  const random = seededRandom(seedBase + 5000 + p);
+  const direction = turnDirections[(p + seedBase) % 4] as TurnDirection;
   const degrees = 5 + random() * 10;
   turnShots.push(
-    ...(await headTurnPair(photos[p] as Buffer, outlineOfMesh(g), direction, degrees, 7000 + p)),
+    ...(await headTurnPair(
+      photos[p] as Buffer,
+      outlineOfMesh(g),
+      direction,
+      degrees,
+      seedBase + 7000 + p,
+    )),
   );
   turnTruth.push({ direction, degrees, photo: p });
 }
@@ -351,7 +368,9 @@ const turnR = turns
 console.log(
   `  synthetic head turns (5-15 degrees): ${turns.length} pairs (${turnsNoFace} without a face), ${trackShare(turns.map((t) => t.pixel))}; residual p1 ${q(turnR, 0.01)?.toFixed(4)} p5 ${q(turnR, 0.05)?.toFixed(4)} p50 ${q(turnR, 0.5)?.toFixed(4)}`,
 );
-for (const t of [0.006, 0.008, 0.01, 0.012, 0.015]) {
+for (const t of [
+  ...new Set([0.008, 0.009, 0.01, MOTION_DEFAULTS.minPixelResidual, 0.012, 0.015]),
+]) {
   const liveAttack = (x: { mesh: number; pixel: PixelParallax | undefined }, fallback: boolean) =>
     trackable(x.pixel) ? x.pixel.residual >= t : fallback && x.mesh >= MOTION_DEFAULTS.minResidual;
   const modes = (fallback: boolean) =>
@@ -393,4 +412,18 @@ console.log(
 if (process.env.EVAL_DUMP) {
   const { writeFileSync } = await import("node:fs");
   writeFileSync(process.env.EVAL_DUMP, JSON.stringify(dump));
+}
+if (process.env.EVAL_PATCHES) {
+  const { writeFileSync } = await import("node:fs");
+  const asJson = (p: FacePatch) => ({
+    size: p.size,
+    eyeDistance: p.eyeDistance,
+    pixels: Buffer.from(p.pixels).toString("base64"),
+    mesh: Array.from(p.mesh),
+  });
+  const pairs = dump.flatMap((d) => {
+    const patches = d.pixel ? patchesOf.get(d.pixel as PixelParallax) : undefined;
+    return patches ? [{ ...d, a: asJson(patches[0]), b: asJson(patches[1]) }] : [];
+  });
+  writeFileSync(process.env.EVAL_PATCHES, JSON.stringify(pairs));
 }

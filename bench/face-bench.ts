@@ -107,6 +107,10 @@ for (const size of SIZES) {
     const pool = createFacePool({
       workers,
       maxQueue: 1024,
+      // BENCH_JOBS_PER_WORKER=1 measures the pool without decode and PNG beside the models.
+      ...(process.env.BENCH_JOBS_PER_WORKER
+        ? { jobsPerWorker: Number(process.env.BENCH_JOBS_PER_WORKER) }
+        : {}),
       onImageAnalysed: (r) => timings.push(r.timings),
     });
     await pool.ready();

@@ -127,6 +127,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     encoderVersion: encoder.version,
     maxInputPixels: config.face.maxInputPixels,
     closeWaitMs: config.face.closeWaitMs,
+    jobsPerWorker: config.face.jobsPerWorker,
   });
   const faces = tracedFacePool(pool, tracer);
   const scanThreads =

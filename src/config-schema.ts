@@ -105,6 +105,11 @@ export const faceSchema = section({
    * stopping a thread inside onnxruntime's inference can abort the whole process.
    */
   closeWaitMs: int(0, 600_000).default(10_000),
+  /**
+   * Images a worker holds at once: at 2 one decodes or encodes its thumbnail while another's
+   * models run (models never overlap); 1 sends the next image only after the last answer.
+   */
+  jobsPerWorker: int(1, 8).default(2),
 });
 
 export const templatesSchema = section({
@@ -156,12 +161,15 @@ export const livenessSchema = section({
   activeEvidence: z
     .enum(["pixels", "mesh"], { error: "must be one of pixels, mesh" })
     .default("pixels"),
-  /** Pixel planar-fit residual (share of the eye distance) at and above which motion is a head's. */
+  /**
+   * Coherent pixel residual (share of the eye distance; pixel-parallax.ts) at and above which
+   * motion is a head's.
+   */
   activeMinPixelResidual: z
     .number({ error: "must be a number in ]0,1]" })
     .gt(0, "must be a number in ]0,1]")
     .max(1, "must be a number in ]0,1]")
-    .default(0.012),
+    .default(0.0105),
   /** Two images whose pixels cannot be followed: not live (`reject`) or judged by the mesh. */
   untrackedPairs: z
     .enum(["reject", "mesh"], { error: "must be one of reject, mesh" })

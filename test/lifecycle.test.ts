@@ -175,7 +175,8 @@ describe("lifecycle", () => {
   it("refuses work with UNAVAILABLE (503) when the analysis queue is full, and recovers", async () => {
     server = await startTestServer({
       config: {
-        face: { workers: 1, maxQueue: 3 },
+        // One image in the worker at a time keeps "2 waiting" below exact.
+        face: { workers: 1, maxQueue: 3, jobsPerWorker: 1 },
         limits: { maxImagesPerRequest: 3 },
         templates: { maxFeatureVectors: 3 },
       },

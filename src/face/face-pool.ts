@@ -47,6 +47,12 @@ export interface FacePoolOptions extends DecodeOptions {
    * anyway, in ms. Default 10000.
    */
   closeWaitMs?: number;
+  /**
+   * Images a worker holds at once. At 2 (default) one image decodes or encodes its thumbnail on
+   * sharp's threads while another's models run; their models never overlap. 1 hands a worker
+   * its next image only after the last one's answer.
+   */
+  jobsPerWorker?: number;
 }
 
 /** Options of one `analyze` call. */
@@ -89,9 +95,10 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  state: "starting" | "idle" | "busy" | "dead";
-  job: Job | undefined;
-  /** Set by close() while the slot is busy: called once its image is done. */
+  state: "starting" | "running" | "dead";
+  /** The images the worker holds, by job id. */
+  jobs: Map<number, Job>;
+  /** Set by close() while the slot holds images: called once they are all done. */
   onIdle?: () => void;
 }
 
@@ -106,6 +113,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   const workerCount = options.workers ?? availableParallelism();
   const maxQueue = options.maxQueue ?? 64;
   const closeWaitMs = options.closeWaitMs ?? 10_000;
+  const jobsPerWorker = options.jobsPerWorker ?? 2;
   const defaultVersion = options.encoderVersion ?? DEFAULT_ENCODER_VERSION;
   const defaultEncoder = getEncoder(defaultVersion);
   const workerData: FaceWorkerData = {
@@ -122,6 +130,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   for (const [name, value] of [
     ["workers", workerCount],
     ["maxQueue", maxQueue],
+    ["jobsPerWorker", jobsPerWorker],
   ] as const) {
     if (!Number.isInteger(value) || value < 1) {
       throw new FacevaultError("invalid_argument", `${name} must be a positive integer`);
@@ -133,14 +142,16 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
   let closed = false;
 
   const dispatch = (): void => {
-    for (const slot of slots) {
-      if (queue.length === 0) return;
-      if (slot.state !== "idle") continue;
-      const job = queue.shift() as Job;
-      slot.state = "busy";
-      slot.job = job;
-      const message: WorkerRequest = { id: job.id, bytes: job.bytes, request: job.request };
-      slot.worker.postMessage(message, [job.bytes.buffer as ArrayBuffer]);
+    // Round by round, so that every worker gets an image before any gets a second.
+    for (let round = 0; round < jobsPerWorker; round++) {
+      for (const slot of slots) {
+        if (queue.length === 0) return;
+        if (slot.state !== "running" || slot.jobs.size > round) continue;
+        const job = queue.shift() as Job;
+        slot.jobs.set(job.id, job);
+        const message: WorkerRequest = { id: job.id, bytes: job.bytes, request: job.request };
+        slot.worker.postMessage(message, [job.bytes.buffer as ArrayBuffer]);
+      }
     }
   };
 
@@ -150,14 +161,14 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
 
   const spawn = (index: number): Promise<void> => {
     const worker = startWorker(WORKER_ENTRY, workerData);
-    const slot: Slot = { worker, state: "starting", job: undefined };
+    const slot: Slot = { worker, state: "starting", jobs: new Map() };
     slots[index] = slot;
     let startError = "the worker exited during start-up";
     const started = new Promise<void>((resolve, reject) => {
       worker.on("message", (reply: WorkerReply) => {
         switch (reply.type) {
           case "ready":
-            slot.state = "idle";
+            slot.state = "running";
             resolve();
             dispatch();
             return;
@@ -167,11 +178,10 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
             return;
           case "result":
           case "failed": {
-            const job = slot.job;
-            slot.job = undefined;
-            slot.state = "idle";
-            slot.onIdle?.();
-            if (job && job.id === reply.id) {
+            const job = slot.jobs.get(reply.id);
+            slot.jobs.delete(reply.id);
+            if (slot.jobs.size === 0) slot.onIdle?.();
+            if (job) {
               if (reply.type === "result") {
                 options.onImageAnalysed?.({
                   timings: reply.result.timings,
@@ -196,16 +206,18 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
         const wasStarting = slot.state === "starting";
         slot.state = "dead";
         slot.onIdle?.();
-        const job = slot.job;
-        slot.job = undefined;
-        job?.reject(
-          new FacevaultError(
-            "unavailable",
-            closed
-              ? "the face pool is closed"
-              : "the face worker stopped while analysing the image; retry",
-          ),
-        );
+        const jobs = [...slot.jobs.values()];
+        slot.jobs.clear();
+        for (const job of jobs) {
+          job.reject(
+            new FacevaultError(
+              "unavailable",
+              closed
+                ? "the face pool is closed"
+                : "the face worker stopped while analysing the image; retry",
+            ),
+          );
+        }
         if (wasStarting) {
           reject(new FacevaultError("internal", `face worker failed to start: ${startError}`));
         }
@@ -301,7 +313,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
     stats: () => ({
       workers: slots.filter((s) => s.state !== "dead").length,
       queued: queue.length,
-      running: slots.filter((s) => s.state === "busy").length,
+      running: slots.filter((s) => s.jobs.size > 0).length,
     }),
     close: async () => {
       if (closed) return;
@@ -311,7 +323,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       // aborts the whole process.
       await Promise.all(
         slots.map((s) =>
-          s.state === "busy"
+          s.jobs.size > 0
             ? new Promise<void>((resolve) => {
                 const timer = setTimeout(resolve, closeWaitMs);
                 s.onIdle = () => {

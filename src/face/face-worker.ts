@@ -1,9 +1,12 @@
 /**
- * Worker thread entry: one face engine per worker, models loaded and warmed up at start, then
- * one job at a time (the engine is single-threaded; overlapping calls gain nothing).
+ * Worker thread entry: one face engine per worker, models loaded and warmed up at start. The
+ * pool may hand it a few images at once (`jobsPerWorker`): their models take turns at the
+ * engine, while one image decodes or encodes its thumbnail on sharp's threads beside another's
+ * models.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createFaceEngine, type EncoderModel, type EngineOptions } from "./engine.js";
+import { createEngineTurn } from "./engine-turn.js";
 import { resolveModelPaths } from "./model-files.js";
 import { type AnalyzeRequest, analyzeImage, type PipelineOptions } from "./pipeline.js";
 import { loadWarmupSample } from "./warmup-sample.js";
@@ -26,15 +29,15 @@ async function start(): Promise<void> {
   const data = workerData as FaceWorkerData;
   const engine = await createFaceEngine(data.engine);
   await engine.warmUp(await loadWarmupSample(resolveModelPaths().humanPackage), data.warmUp);
+  const turn = createEngineTurn();
   port.on("message", (message: WorkerRequest) => {
     void run(message.id, message.bytes, message.request);
   });
   send({ type: "ready" });
 
-  // Messages arrive one at a time: the pool never sends a job before the previous reply.
   async function run(id: number, bytes: Uint8Array, request: AnalyzeRequest): Promise<void> {
     try {
-      const result = await analyzeImage(engine, bytes, request, data.pipeline);
+      const result = await analyzeImage(engine, bytes, request, data.pipeline, turn);
       const transfer: ArrayBuffer[] = [];
       const { features, thumbnail } = result.analysis;
       if (features) transfer.push(features.vector.buffer as ArrayBuffer);

@@ -3,6 +3,7 @@ import { type DecodedImage, type DecodeOptions, decodeImage, ImageError } from "
 import { type DetectedFace, type DetectOptions, detectFaces } from "./detect.js";
 import { getEncoder } from "./encoders.js";
 import { DLIB_CROP_SIZE, type FaceEngine, turnedSize } from "./engine.js";
+import type { EngineTurn } from "./engine-turn.js";
 import { cutFacePatch } from "./face-patch.js";
 import { measurePixels, shareInside } from "./image-measures.js";
 import { textureLivenessScore } from "./liveness.js";
@@ -70,6 +71,7 @@ export async function analyzeImage(
   bytes: Uint8Array,
   request: AnalyzeRequest,
   options: PipelineOptions,
+  engineTurn: EngineTurn = freeTurn,
 ): Promise<PipelineResult> {
   const timings: StageTimings = {
     decode: 0,
@@ -97,129 +99,152 @@ export async function analyzeImage(
   }
   lap("decode");
 
-  // 2. detect and 3. rotation: faces of the upright image
-  const upright = await findUprightFaces(
-    engine,
-    decoded.image,
-    (image) => detectFaces(engine, image, encoder.needsDetectorDescriptor, options.detect),
-    options.rotation,
-  );
-  const { rotated } = upright;
-  lap("detect");
-
-  // 4. primary face: the one the photo is about, first; used only if it clearly dominates
-  const { width, height } = decoded.image;
-  const uprightSize = turnedSize(decoded.image, rotated);
-  const choice = choosePrimaryFace(
-    upright.faces,
-    uprightSize.width,
-    uprightSize.height,
-    options.primaryFace,
-  );
-  const { faces } = choice;
-  const primary = faces[0];
-
-  // 5. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
-  const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
-  const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
-
-  // 6. align: the primary face's dlib-style crop, upright, read from the decoded pixels
-  const frame = primary
-    ? moveFrame(dlibFrame(primary.landmarks.alignment, false), toSource, (-rotated * Math.PI) / 180)
-    : undefined;
-  const cropMap = frame ? frameToAffine(frame, DLIB_CROP_SIZE) : undefined;
-  const crop = cropMap
-    ? warpAffine(decoded.image, cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE)
-    : undefined;
-  lap("align");
-
-  // 7. quality: sharpness and exposure over the crop's pixels that come from the image
-  const pixels =
-    crop && cropMap
-      ? measurePixels(crop, insideMask(cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE, width, height))
-      : undefined;
-  const visible = primary ? shareInside(primary.mesh, uprightSize.width, uprightSize.height) : 0;
-  const verdict = assessQuality(
-    {
-      faces,
-      primary: {
-        runnerUpShare: choice.runnerUpShare,
-        dominant: choice.dominant,
-        maxRunnerUpShare: options.primaryFace.maxRunnerUpShare,
-      },
-      visible,
-      pixels,
-      inputWidth: decoded.inputWidth,
-      inputHeight: decoded.inputHeight,
-      analysisWidth: width,
-      analysisHeight: height,
-      scale: decoded.scale,
-    },
-    options.quality,
-  );
-  lap("quality");
-
-  // 8. liveness, reported per face with its eyes
-  const results: FaceResult[] = faces.map((f) => ({
-    leftEye: toInput(f.landmarks.leftEye),
-    rightEye: toInput(f.landmarks.rightEye),
-    textureLivenessScore: textureLivenessScore(f.real, f.live),
-    box: scaleBox(f.box, 1 / decoded.scale),
-    confidence: f.confidence,
-  }));
-
-  // 9. embed: only a suitable face that dominates the image gives features
-  const analysis: ImageAnalysis = {
-    properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
+  // The engine runs one image's models at a time; this image's decoding before and its PNG
+  // after run on sharp's threads beside another image's models.
+  const release = await engineTurn();
+  mark = performance.now(); // waiting for the engine is no stage's time
+  let released = false;
+  const releaseEngine = (): void => {
+    if (released) return;
+    released = true;
+    release();
   };
-  if (primary) {
-    analysis.geometry = faceGeometry(primary, decoded.scale);
-    analysis.geometry.patch = cutFacePatch(
+  try {
+    // 2. detect and 3. rotation: faces of the upright image
+    const upright = await findUprightFaces(
+      engine,
       decoded.image,
-      primary.mesh.slice(0, MESH_POINTS),
-      primary.landmarks,
-      toSource,
-      rotated,
+      (image) => detectFaces(engine, image, encoder.needsDetectorDescriptor, options.detect),
+      options.rotation,
     );
-  }
-  if (verdict.suitable && primary && crop) {
-    const vector = await encoder.embed(engine, {
-      face: primary,
-      source: decoded.image,
-      toSource,
-      dlibCrop: crop,
-    });
-    analysis.features = { encoderVersion: encoder.version, vector };
-  }
-  verdict.checks.push({
-    check: "FaceFeaturesAvailable",
-    score: analysis.features ? 1 : 0,
-    message: analysis.features
-      ? `encoder ${encoder.version} features extracted`
-      : "no features: the image needs one suitable face that clearly dominates it",
-  });
-  analysis.properties.qualityScore = qualityScore(verdict.checks);
-  lap("embed");
+    const { rotated } = upright;
+    lap("detect");
 
-  // 10. thumbnail of the face the features came from
-  if (analysis.features && request.thumbnails && frame) {
-    analysis.thumbnail = await encodePng(renderThumbnail(decoded.image, frame));
-  }
-  lap("thumbnail");
+    // 4. primary face: the one the photo is about, first; used only if it clearly dominates
+    const { width, height } = decoded.image;
+    const uprightSize = turnedSize(decoded.image, rotated);
+    const choice = choosePrimaryFace(
+      upright.faces,
+      uprightSize.width,
+      uprightSize.height,
+      options.primaryFace,
+    );
+    const { faces } = choice;
+    const primary = faces[0];
 
-  const result: PipelineResult = { analysis, timings };
-  if (primary) {
-    result.measures = {
-      eyeDistance: primary.eyeDistance,
-      pose: primary.pose,
-      visible,
-      sharpness: pixels?.sharpness ?? 0,
-      brightness: pixels?.brightness ?? 0,
-      clipped: pixels ? pixels.dark + pixels.bright : 0,
+    // 5. eyes: detector pixels → the pixels of the decoded image (crops) and of the input (report)
+    const toSource = (p: Point): Point => unturnPoint(p, rotated, width, height);
+    const toInput = (p: Point): Point => ({ x: p.x / decoded.scale, y: p.y / decoded.scale });
+
+    // 6. align: the primary face's dlib-style crop, upright, read from the decoded pixels
+    const frame = primary
+      ? moveFrame(
+          dlibFrame(primary.landmarks.alignment, false),
+          toSource,
+          (-rotated * Math.PI) / 180,
+        )
+      : undefined;
+    const cropMap = frame ? frameToAffine(frame, DLIB_CROP_SIZE) : undefined;
+    const crop = cropMap
+      ? warpAffine(decoded.image, cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE)
+      : undefined;
+    lap("align");
+
+    // 7. quality: sharpness and exposure over the crop's pixels that come from the image
+    const pixels =
+      crop && cropMap
+        ? measurePixels(crop, insideMask(cropMap, DLIB_CROP_SIZE, DLIB_CROP_SIZE, width, height))
+        : undefined;
+    const visible = primary ? shareInside(primary.mesh, uprightSize.width, uprightSize.height) : 0;
+    const verdict = assessQuality(
+      {
+        faces,
+        primary: {
+          runnerUpShare: choice.runnerUpShare,
+          dominant: choice.dominant,
+          maxRunnerUpShare: options.primaryFace.maxRunnerUpShare,
+        },
+        visible,
+        pixels,
+        inputWidth: decoded.inputWidth,
+        inputHeight: decoded.inputHeight,
+        analysisWidth: width,
+        analysisHeight: height,
+        scale: decoded.scale,
+      },
+      options.quality,
+    );
+    lap("quality");
+
+    // 8. liveness, reported per face with its eyes
+    const results: FaceResult[] = faces.map((f) => ({
+      leftEye: toInput(f.landmarks.leftEye),
+      rightEye: toInput(f.landmarks.rightEye),
+      textureLivenessScore: textureLivenessScore(f.real, f.live),
+      box: scaleBox(f.box, 1 / decoded.scale),
+      confidence: f.confidence,
+    }));
+
+    // 9. embed: only a suitable face that dominates the image gives features
+    const analysis: ImageAnalysis = {
+      properties: { rotated, faces: results, qualityScore: 0, qualityAssessments: verdict.checks },
     };
+    if (primary) {
+      analysis.geometry = faceGeometry(primary, decoded.scale);
+      analysis.geometry.patch = cutFacePatch(
+        decoded.image,
+        primary.mesh.slice(0, MESH_POINTS),
+        primary.landmarks,
+        toSource,
+        rotated,
+      );
+    }
+    if (verdict.suitable && primary && crop) {
+      const vector = await encoder.embed(engine, {
+        face: primary,
+        source: decoded.image,
+        toSource,
+        dlibCrop: crop,
+      });
+      analysis.features = { encoderVersion: encoder.version, vector };
+    }
+    verdict.checks.push({
+      check: "FaceFeaturesAvailable",
+      score: analysis.features ? 1 : 0,
+      message: analysis.features
+        ? `encoder ${encoder.version} features extracted`
+        : "no features: the image needs one suitable face that clearly dominates it",
+    });
+    analysis.properties.qualityScore = qualityScore(verdict.checks);
+    lap("embed");
+
+    releaseEngine();
+
+    // 10. thumbnail of the face the features came from
+    if (analysis.features && request.thumbnails && frame) {
+      analysis.thumbnail = await encodePng(renderThumbnail(decoded.image, frame));
+    }
+    lap("thumbnail");
+
+    const result: PipelineResult = { analysis, timings };
+    if (primary) {
+      result.measures = {
+        eyeDistance: primary.eyeDistance,
+        pose: primary.pose,
+        visible,
+        sharpness: pixels?.sharpness ?? 0,
+        brightness: pixels?.brightness ?? 0,
+        clipped: pixels ? pixels.dark + pixels.bright : 0,
+      };
+    }
+    return result;
+  } finally {
+    releaseEngine();
   }
-  return result;
 }
+
+/** For a caller that runs one image at a time: the engine is always free. */
+const freeTurn: EngineTurn = () => Promise.resolve(() => {});
 
 /** The primary face's mesh (468 points, without the iris), pose and scale in input pixels. */
 function faceGeometry(face: DetectedFace, scale: number): FaceGeometry {

@@ -9,9 +9,11 @@ import { createFacePool } from "../../src/face/face-pool.js";
 import { fixtureBytes } from "./fixtures.js";
 
 const workers: Worker[] = [];
+// One image per worker at a time keeps the queue arithmetic below exact; two are tested last.
 const pool = createFacePool({
   workers: 1,
   maxQueue: 4,
+  jobsPerWorker: 1,
   onWorkerStart: (w) => workers.push(w),
 });
 beforeAll(() => pool.ready());
@@ -112,5 +114,41 @@ describe("face pool", () => {
     expect(isFacevaultError(await queued, "unavailable")).toBe(true);
     expect(isFacevaultError(await rejection(other.analyze(images(1))), "unavailable")).toBe(true);
     await expect(other.ready()).rejects.toThrow();
+  });
+
+  it("hands a worker two images at once and answers them as one at a time does", async () => {
+    const started: Worker[] = [];
+    const two = createFacePool({
+      workers: 1,
+      maxQueue: 8,
+      jobsPerWorker: 2,
+      onWorkerStart: (w) => started.push(w),
+    });
+    try {
+      await two.ready();
+      const photos = ["people/obama/01.jpg", "people/biden/01.jpg", "people/kit/01.jpg"].map(
+        fixtureBytes,
+      );
+      const batch = [...photos, ...photos];
+      const together = two.analyze(batch, { thumbnails: true });
+      // Two images went to the worker, the rest wait.
+      expect(two.stats()).toMatchObject({ running: 1, queued: batch.length - 2 });
+      const alone = await pool.analyze(batch.slice(0, 3), { thumbnails: true });
+      const results = await together;
+      results.forEach((r, i) => {
+        const one = alone[i % 3];
+        expect(r.features?.vector).toEqual(one?.features?.vector);
+        expect(r.thumbnail).toEqual(one?.thumbnail);
+        expect(r.properties).toEqual(one?.properties);
+      });
+      // A crash fails both images the worker held, with the same retryable error.
+      const held = two.analyze(images(2));
+      await until(() => two.stats().queued === 0);
+      await started[0]?.terminate();
+      const failure = await rejection(held);
+      expect(isFacevaultError(failure, "unavailable")).toBe(true);
+    } finally {
+      await two.close();
+    }
   });
 });
