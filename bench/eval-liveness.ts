@@ -55,7 +55,12 @@ const analyse = async (images: Uint8Array[]): Promise<ImageAnalysis[]> => {
   const out: ImageAnalysis[] = [];
   for (let i = 0; i < images.length; i += 16) {
     // Copies: the pool hands the bytes over to its workers.
-    out.push(...(await pool.analyze(images.slice(i, i + 16).map((b) => Uint8Array.from(b)))));
+    out.push(
+      ...(await pool.analyze(
+        images.slice(i, i + 16).map((b) => Uint8Array.from(b)),
+        { patches: true },
+      )),
+    );
   }
   return out;
 };

@@ -1272,7 +1272,7 @@ if (process.argv[2] === "--child") {
         const r = await analyzeImage(
           engine,
           bytes,
-          { encoderVersion: task.encoderVersion, thumbnails: false },
+          { encoderVersion: task.encoderVersion, thumbnails: false, patches: false },
           task.production ? PRODUCTION : OPTIONS,
         );
         const outcome: Outcome = {

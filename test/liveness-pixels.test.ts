@@ -22,7 +22,10 @@ afterAll(() => pool.close());
 
 /** The geometry of each image's primary face (copies: the pool takes the bytes over). */
 async function geometries(images: Uint8Array[]): Promise<FaceGeometry[]> {
-  const analyses = await pool.analyze(images.map((b) => Uint8Array.from(b)));
+  const analyses = await pool.analyze(
+    images.map((b) => Uint8Array.from(b)),
+    { patches: true },
+  );
   return analyses.map((a) => {
     if (!a.geometry?.patch) throw new Error("no face with a patch");
     return a.geometry;

@@ -31,6 +31,8 @@ export interface AnalyzeRequest {
   encoderVersion: number;
   /** Whether to render a PNG thumbnail of the face used for features. */
   thumbnails: boolean;
+  /** Whether to cut the grey face patch active liveness tracks (`geometry.patch`). */
+  patches: boolean;
 }
 
 /** Milliseconds spent per stage for one image. */
@@ -191,13 +193,15 @@ export async function analyzeImage(
     };
     if (primary) {
       analysis.geometry = faceGeometry(primary, decoded.scale);
-      analysis.geometry.patch = cutFacePatch(
-        decoded.image,
-        primary.mesh.slice(0, MESH_POINTS),
-        primary.landmarks,
-        toSource,
-        rotated,
-      );
+      if (request.patches) {
+        analysis.geometry.patch = cutFacePatch(
+          decoded.image,
+          primary.mesh.slice(0, MESH_POINTS),
+          primary.landmarks,
+          toSource,
+          rotated,
+        );
+      }
     }
     if (verdict.suitable && primary && crop) {
       const vector = await encoder.embed(engine, {

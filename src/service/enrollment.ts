@@ -232,6 +232,8 @@ export function createEnrollment(options: EnrollmentOptions) {
               signal: call.signal,
               encoderVersion: current.version,
               thumbnails: call.client.storeThumbnails,
+              // Two images or more: the answer's motion fields compare them.
+              patches: req.images.length > 1,
             },
           );
     const candidates: Candidate[] = analyses.flatMap((a, image) =>

@@ -91,7 +91,8 @@ export function createMatching(options: MatchingOptions) {
     const tags = requireTags(req.tags, limits);
     const analyses = await faces.analyze(
       req.images.map((i) => i.image),
-      { signal: call.signal, encoderVersion: current.version },
+      // Two images or more: the answer's motion fields compare them.
+      { signal: call.signal, encoderVersion: current.version, patches: req.images.length > 1 },
     );
     const problems = analyses.flatMap((a, i) => {
       const problem = probeProblem(a);

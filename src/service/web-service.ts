@@ -153,7 +153,7 @@ export function createWebService(options: WebServiceOptions): WebService {
     const challenge = challengeOf(req);
     const analyses = await faces.analyze(
       req.liveImages.map((i) => i.image),
-      { signal: call.signal, encoderVersion: encoder.version },
+      { signal: call.signal, encoderVersion: encoder.version, patches: true },
     );
     const pixels = await pixelsOf(analyses, call.signal);
     const verdict = assessLiveness(analyses, liveness, challenge, "liveImages", pixels);
@@ -186,6 +186,7 @@ export function createWebService(options: WebServiceOptions): WebService {
     const analyses = await faces.analyze(frames, {
       signal: call.signal,
       encoderVersion: encoder.version,
+      patches: true,
     });
     // Active liveness between the first frame and each later one: a real head shows parallax in
     // its largest turn, so the pair with the highest motion score carries the decision (the
@@ -216,6 +217,7 @@ export function createWebService(options: WebServiceOptions): WebService {
       {
         signal: call.signal,
         encoderVersion: encoder.version,
+        patches: true,
       },
     );
     if (!photo) throw new FacevaultError("internal", "the photo was not analysed");
