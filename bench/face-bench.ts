@@ -104,37 +104,43 @@ for (const size of SIZES) {
     const rounds = Math.max(1, Math.round(IMAGES_PER_RUN / inputs.length / workers));
     const bare = await createBareInference(workers);
     const timings: StageTimings[] = [];
-    const pool = createFacePool({
+    const pool = createFacePool({ workers, maxQueue: 1024 });
+    // The same pool handing each worker one image at a time (face.jobsPerWorker 1): the
+    // baseline of the overlap, and its stage timings are each image's own (with two images in
+    // a worker, decode and thumbnail also count the wait behind the other image's models).
+    const serial = createFacePool({
       workers,
       maxQueue: 1024,
-      // BENCH_JOBS_PER_WORKER=1 measures the pool without decode and PNG beside the models.
-      ...(process.env.BENCH_JOBS_PER_WORKER
-        ? { jobsPerWorker: Number(process.env.BENCH_JOBS_PER_WORKER) }
-        : {}),
+      jobsPerWorker: 1,
       onImageAnalysed: (r) => timings.push(r.timings),
     });
-    await pool.ready();
+    await Promise.all([pool.ready(), serial.ready()]);
     await pool.analyze(inputs.slice(0, workers), { thumbnails: true });
+    await serial.analyze(inputs.slice(0, workers), { thumbnails: true });
     const runs = {
       minimal: [] as number[],
       schedule: [] as number[],
       plain: [] as number[],
       enroll: [] as number[],
+      serial: [] as number[],
     };
     for (let r = 0; r < REPEATS; r++) {
       runs.minimal.push(await bare.run(rgb, rounds, "minimal"));
       runs.schedule.push(await bare.run(rgb, rounds, "pipeline"));
       runs.plain.push(await runPipeline(pool, inputs, workers, IMAGES_PER_RUN, false));
-      timings.length = 0;
       runs.enroll.push(await runPipeline(pool, inputs, workers, IMAGES_PER_RUN, true));
+      timings.length = 0;
+      runs.serial.push(await runPipeline(serial, inputs, workers, IMAGES_PER_RUN, true));
     }
     await pool.close();
+    await serial.close();
     await bare.close();
     const m = {
       minimal: median(runs.minimal),
       schedule: median(runs.schedule),
       plain: median(runs.plain),
       enroll: median(runs.enroll),
+      serial: median(runs.serial),
     };
     const stage = (key: keyof StageTimings): string =>
       median(timings.map((t) => t[key])).toFixed(1);
@@ -152,7 +158,8 @@ for (const size of SIZES) {
         `  bare inference: minimal ${m.minimal.toFixed(1)} img/s, the pipeline's model schedule ${m.schedule.toFixed(1)} img/s`,
         `  pipeline without thumbnails ${m.plain.toFixed(1)} img/s: ratio ${(m.plain / m.schedule).toFixed(2)} to the same models, ${(m.plain / m.minimal).toFixed(2)} to minimal`,
         `  pipeline with thumbnails ${m.enroll.toFixed(1)} img/s: ratio ${(m.enroll / m.schedule).toFixed(2)} to the same models, ${(m.enroll / m.minimal).toFixed(2)} to minimal`,
-        `  stage medians (ms, with thumbnails): decode ${stage("decode")}, detect+rotation ${stage("detect")}, align ${stage("align")}, quality ${stage("quality")}, embed ${stage("embed")}, thumbnail ${stage("thumbnail")}`,
+        `  one image per worker at a time, with thumbnails: ${m.serial.toFixed(1)} img/s, ratio ${(m.serial / m.schedule).toFixed(2)}; two at a time gain ${(m.enroll / m.serial).toFixed(2)}x`,
+        `  stage medians (ms, one at a time, with thumbnails): decode ${stage("decode")}, detect+rotation ${stage("detect")}, align ${stage("align")}, quality ${stage("quality")}, embed ${stage("embed")}, thumbnail ${stage("thumbnail")}`,
         `  peak RSS so far ${peakRssMb()} MB (bench process: ${workers} bare engine(s) and ${workers} pool worker(s) alive together)`,
       ].join("\n"),
     );
