@@ -35,7 +35,11 @@ export interface AnalyzeRequest {
   patches: boolean;
 }
 
-/** Milliseconds spent per stage for one image. */
+/**
+ * Milliseconds spent per stage for one image. Waiting for the engine's turn counts in no stage;
+ * with several images in one worker (`face.jobsPerWorker`), decode and thumbnail also count the
+ * time their continuation waited for the thread behind another image's models.
+ */
 export interface StageTimings {
   decode: number;
   /** Detection, including the rotation stage's probes and re-detections. */
