@@ -12,6 +12,11 @@ const int = (min: number, max: number) => {
   const error = `must be an integer from ${min} to ${max}`;
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
+/** A number in ]0,1]: a score, a share or a bar measured as a share. */
+const share = () => {
+  const error = "must be a number in ]0,1]";
+  return z.number({ error }).gt(0, { error }).max(1, { error });
+};
 const text = () =>
   z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string");
 const flag = () => z.boolean({ error: "must be true or false" });
@@ -129,11 +134,7 @@ export const searchSchema = section({
 
 export const matchingSchema = section({
   /** Verify/Search decision: each encoder's score is 0.5 at 0.1% false accepts on LFW. */
-  minScore: z
-    .number({ error: "must be a number in ]0,1]" })
-    .gt(0, "must be a number in ]0,1]")
-    .max(1, "must be a number in ]0,1]")
-    .default(0.5),
+  minScore: share().default(0.5),
 });
 
 export const bookkeepingSchema = section({
@@ -152,11 +153,7 @@ export const livenessSchema = section({
     .max(1, "must be a number in [0,1]")
     .default(0.2),
   /** Planar-fit residual (share of the eye distance) at and above which motion is a real head's. */
-  activeMinResidual: z
-    .number({ error: "must be a number in ]0,1]" })
-    .gt(0, "must be a number in ]0,1]")
-    .max(1, "must be a number in ]0,1]")
-    .default(0.025),
+  activeMinResidual: share().default(0.025),
   /** Active liveness evidence: the face's tracked pixels, or the face mesh (the older mode). */
   activeEvidence: z
     .enum(["pixels", "mesh"], { error: "must be one of pixels, mesh" })
@@ -165,11 +162,7 @@ export const livenessSchema = section({
    * Coherent pixel residual (share of the eye distance; pixel-parallax.ts) at and above which
    * motion is a head's.
    */
-  activeMinPixelResidual: z
-    .number({ error: "must be a number in ]0,1]" })
-    .gt(0, "must be a number in ]0,1]")
-    .max(1, "must be a number in ]0,1]")
-    .default(0.0105),
+  activeMinPixelResidual: share().default(0.0105),
   /** Two images whose pixels cannot be followed: not live (`reject`) or judged by the mesh. */
   untrackedPairs: z
     .enum(["reject", "mesh"], { error: "must be one of reject, mesh" })
