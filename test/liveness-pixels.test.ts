@@ -7,7 +7,7 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { headTurnPair, outlineOfMesh } from "../bench/head-turn.js";
+import { headTurnPair, outlineOfMesh, type TurnDirection } from "../bench/head-turn.js";
 import { attackPair } from "../bench/liveness-attacks.js";
 import { createFacePool } from "../src/face/face-pool.js";
 import { MOTION_DEFAULTS, measureMotion } from "../src/face/motion.js";
@@ -36,6 +36,25 @@ async function geometries(images: Uint8Array[]): Promise<FaceGeometry[]> {
 const webcam = (path: string) =>
   sharp(photo(path)).resize(640, 640, { fit: "inside" }).jpeg({ quality: 92 }).toBuffer();
 
+/** The geometries of a webcam copy of `path` and of it re-rendered with the head turned. */
+async function headTurn(
+  path: string,
+  direction: TurnDirection,
+  degrees: number,
+  seed: number,
+): Promise<[FaceGeometry, FaceGeometry]> {
+  const frontal = await webcam(path);
+  const [g] = await geometries([frontal]);
+  const pair = await headTurnPair(
+    frontal,
+    outlineOfMesh(g as FaceGeometry),
+    direction,
+    degrees,
+    seed,
+  );
+  return (await geometries(pair)) as [FaceGeometry, FaceGeometry];
+}
+
 describe("active liveness from tracked pixels", () => {
   it("calls one photo tilted and moved in front of the camera flat", async () => {
     for (const [path, seed] of [
@@ -52,17 +71,8 @@ describe("active liveness from tracked pixels", () => {
   });
 
   it("sees the parallax of a head turning, and which way the nose went", async () => {
-    const frontal = await webcam("people/alex/01.jpg");
-    const [g] = await geometries([frontal]);
-    const [first, second] = await headTurnPair(
-      frontal,
-      outlineOfMesh(g as FaceGeometry),
-      "left",
-      12,
-      3,
-    );
-    const [a, b] = await geometries([first, second]);
-    const m = measureMotion(a as FaceGeometry, b as FaceGeometry);
+    const [a, b] = await headTurn("people/alex/01.jpg", "left", 12, 3);
+    const m = measureMotion(a, b);
     expect(m.evidence).toBe("pixels");
     expect(m.residual).toBeGreaterThan(MOTION_DEFAULTS.minPixelResidual);
     expect(m.deep).toBe(true);
@@ -71,16 +81,7 @@ describe("active liveness from tracked pixels", () => {
   });
 
   it("measures on its own thread what it measures on the calling thread", async () => {
-    const frontal = await webcam("people/obama/01.jpg");
-    const [g] = await geometries([frontal]);
-    const [first, second] = await headTurnPair(
-      frontal,
-      outlineOfMesh(g as FaceGeometry),
-      "up",
-      10,
-      5,
-    );
-    const [a, b] = (await geometries([first, second])) as [FaceGeometry, FaceGeometry];
+    const [a, b] = await headTurn("people/obama/01.jpg", "up", 10, 5);
     const thread = createParallaxThread();
     try {
       const options = MOTION_DEFAULTS.parallax;
