@@ -47,11 +47,7 @@ export function applyHomography(h: readonly number[], x: number, y: number): [nu
 }
 
 function reprojectionError(h: number[], from: Float32Array, to: Float32Array, i: number): number {
-  const x = from[2 * i] as number;
-  const y = from[2 * i + 1] as number;
-  const w = (h[6] as number) * x + (h[7] as number) * y + 1;
-  const u = ((h[0] as number) * x + (h[1] as number) * y + (h[2] as number)) / w;
-  const v = ((h[3] as number) * x + (h[4] as number) * y + (h[5] as number)) / w;
+  const [u, v] = applyHomography(h, from[2 * i] as number, from[2 * i + 1] as number);
   return Math.hypot(u - (to[2 * i] as number), v - (to[2 * i + 1] as number));
 }
 

@@ -165,26 +165,18 @@ export function coherentResidual(
 }
 
 /** The tracked points of a pair and how far each is from the best planar motion. */
-export interface ParallaxField {
-  /** Corners found on the first patch, inside the face mesh's outline. */
-  candidates: number;
-  /** Of those, the points tracked forward and back consistently. */
-  tracked: number;
-  /** Whether enough points tracked for the rest to count; when false the arrays are empty. */
-  trackable: boolean;
-  /** The tracked points in the first patch, x0, y0, ... (pixels). */
+interface ParallaxField extends Pick<PixelParallax, "candidates" | "tracked" | "trackable"> {
+  /** The tracked points in the first patch, x0, y0, ... (pixels); empty when not trackable. */
   points: Float32Array;
   /** Each point's landing place minus where the homography takes it, dx0, dy0, ... (pixels). */
   residuals: Float32Array;
-  /** RMS of the residuals over the fit's kept (trimmed) points, in pixels. */
-  rms: number;
 }
 
 /**
  * Tracks the face's corners from patch `a` to `b` twice (the second time onto `b` warped back
  * by the first homography) and returns every point's residual to the final homography.
  */
-export function parallaxField(
+function parallaxField(
   a: FacePatch,
   b: FacePatch,
   options: ParallaxOptions = PARALLAX_DEFAULTS,
@@ -203,7 +195,6 @@ export function parallaxField(
     trackable: false,
     points: new Float32Array(0),
     residuals: new Float32Array(0),
-    rms: 0,
   };
   if (!trackable || a.eyeDistance <= 0) return none;
   const first = planarFit(...keptPairs(corners, landed, ok));
@@ -225,7 +216,7 @@ export function parallaxField(
     residuals[2 * k] = (dst[2 * k] as number) - u;
     residuals[2 * k + 1] = (dst[2 * k + 1] as number) - v;
   }
-  return { candidates, tracked, trackable: true, points: src, residuals, rms: fit.rms };
+  return { candidates, tracked, trackable: true, points: src, residuals };
 }
 
 /** The points with `ok` set, as two arrays of pairs (x0, y0, ...). */
