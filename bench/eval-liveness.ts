@@ -26,10 +26,11 @@ import {
   type PixelParallax,
 } from "../src/face/pixel-parallax.js";
 import type { FaceGeometry, FacePatch, ImageAnalysis } from "../src/face/types.js";
+import { mulberry32 } from "../test/support/search-reference.js";
 import { fixtureDir } from "./bench-support.js";
 import { headTurnPair, outlineOfMesh, type TurnDirection } from "./head-turn.js";
 import { pct } from "./lfw-support.js";
-import { ATTACK_MODES, attackPair, seededRandom } from "./liveness-attacks.js";
+import { ATTACK_MODES, attackPair } from "./liveness-attacks.js";
 
 const dir = process.argv[2] ?? fixtureDir;
 const pairsPerPhoto = Number(process.argv[3] ?? 2);
@@ -241,7 +242,7 @@ const turnTruth: { direction: TurnDirection; degrees: number; photo: number }[] 
 for (let p = 0; p < photos.length; p++) {
   const g = originals[p]?.geometry;
   if (!g) continue;
-  const random = seededRandom(seedBase + 5000 + p);
+  const random = mulberry32(seedBase + 5000 + p);
   const direction = turnDirections[(p + seedBase) % 4] as TurnDirection;
   const degrees = 5 + random() * 10;
   turnShots.push(

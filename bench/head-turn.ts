@@ -13,7 +13,8 @@
  */
 import sharp from "sharp";
 import type { FaceGeometry, Point } from "../src/face/types.js";
-import { sampleBilinear, seededRandom } from "./liveness-attacks.js";
+import { mulberry32 } from "../test/support/search-reference.js";
+import { sampleBilinear } from "./liveness-attacks.js";
 
 export type TurnDirection = "up" | "down" | "left" | "right";
 
@@ -83,7 +84,7 @@ export async function headTurnPair(
   degrees: number,
   seed: number,
 ): Promise<[Buffer, Buffer]> {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const { data, info } = await sharp(photo)
     .removeAlpha()
     .raw()

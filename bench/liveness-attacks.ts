@@ -6,6 +6,7 @@
  */
 import sharp from "sharp";
 import { fitHomography } from "../src/face/homography.js";
+import { mulberry32 } from "../test/support/search-reference.js";
 
 export type AttackMode = "perspective" | "scale" | "blur" | "jpeg" | "moire";
 export const ATTACK_MODES: readonly AttackMode[] = [
@@ -15,18 +16,6 @@ export const ATTACK_MODES: readonly AttackMode[] = [
   "jpeg",
   "moire",
 ];
-
-/** A small seeded random generator (mulberry32), in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rgb {
   data: Buffer;
@@ -140,7 +129,7 @@ export async function attackPair(
   mode: AttackMode,
   seed: number,
 ): Promise<[Buffer, Buffer]> {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const src = await rgbOf(photo);
   return [await shot(src, mode, random), await shot(src, mode, random)];
 }

@@ -1,17 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../../test/support/search-reference.js";
 import { coherentResidual } from "./pixel-parallax.js";
 
-/** A seeded generator of standard normal numbers (mulberry32 and Box-Muller). */
+/** A seeded generator of standard normal numbers (Box-Muller). */
 function normals(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = mulberry32(seed);
+  // 1 - random() is in ]0, 1]: no log of 0.
+  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
 /** 200 points scattered over a 100 px square, as corners over a face patch. */

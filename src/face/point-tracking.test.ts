@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../bench/liveness-attacks.js";
+import { mulberry32 } from "../../test/support/search-reference.js";
 import { planarResidual } from "./homography.js";
 import { convexHull, insideConvex, measurePixelParallax } from "./pixel-parallax.js";
 import { type GreyImage, goodFeatures, trackPoints } from "./point-tracking.js";
@@ -9,7 +9,7 @@ const SIZE = 120;
 
 /** A smooth random texture (sum of blobs), readable at any real (x, y). */
 function texture(seed: number): (x: number, y: number) => number {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const blobs = Array.from({ length: 150 }, () => ({
     x: random() * SIZE,
     y: random() * SIZE,
