@@ -1,4 +1,4 @@
-import { type Affine, frameToAffine, moveFrame, warpAffine } from "./align.js";
+import { type Affine, applyAffine, frameToAffine, moveFrame, warpAffine } from "./align.js";
 import type { FacePatch, Point, RgbImage } from "./types.js";
 
 /**
@@ -59,11 +59,8 @@ export function cutFacePatch(
   const inverse = invert(map);
   // Pixel-index coordinates (pixel centres at integers), as the tracker reads the patch.
   const toPatch = (p: Point): Point => {
-    const s = toSource(p);
-    return {
-      x: inverse.a * s.x + inverse.b * s.y + inverse.c - 0.5,
-      y: inverse.d * s.x + inverse.e * s.y + inverse.f - 0.5,
-    };
+    const q = applyAffine(inverse, toSource(p));
+    return { x: q.x - 0.5, y: q.y - 0.5 };
   };
   const points = new Float32Array(mesh.length * 2);
   mesh.forEach((p, i) => {
