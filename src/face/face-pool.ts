@@ -8,7 +8,7 @@ import type { AnalyzeRequest, PipelineResult, StageTimings } from "./pipeline.js
 import { PRIMARY_FACE_DEFAULTS, type PrimaryFaceOptions } from "./primary-face.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
-import { startWorker } from "./start-worker.js";
+import { siblingEntry, startWorker } from "./start-worker.js";
 import type { ImageAnalysis } from "./types.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -108,11 +108,7 @@ interface Slot {
   onIdle?: () => void;
 }
 
-/** The worker entry beside this module: the .ts source under vitest/tsx, else the .js file. */
-const WORKER_ENTRY = new URL(
-  import.meta.url.endsWith(".ts") ? "./face-worker.ts" : "./face-worker.js",
-  import.meta.url,
-);
+const WORKER_ENTRY = siblingEntry(import.meta.url, "face-worker");
 
 /** Creates the pool and starts its workers; await `ready()` before reporting the service ready. */
 export function createFacePool(options: FacePoolOptions = {}): FacePool {

@@ -3,6 +3,7 @@
  * a liveness call's pixel tracking never holds up the server's other calls.
  */
 import type { ParallaxOptions, PixelParallax } from "./pixel-parallax.js";
+import { siblingEntry } from "./start-worker.js";
 import { createTaskThread } from "./task-thread.js";
 import type { FacePatch } from "./types.js";
 
@@ -25,11 +26,7 @@ export interface ParallaxThread {
   close(): Promise<void>;
 }
 
-/** The worker entry beside this module: the .ts source under vitest/tsx, else the .js file. */
-const WORKER_ENTRY = new URL(
-  import.meta.url.endsWith(".ts") ? "./parallax-worker.ts" : "./parallax-worker.js",
-  import.meta.url,
-);
+const WORKER_ENTRY = siblingEntry(import.meta.url, "parallax-worker");
 
 /** A thread started at the first call; pairs are measured one at a time, in order. */
 export function createParallaxThread(): ParallaxThread {

@@ -21,3 +21,11 @@ export function startWorker(
   const bootstrap = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
   return new Worker(bootstrap, { eval: true, ...options });
 }
+
+/**
+ * The worker entry `name` beside the module at `moduleUrl` (its `import.meta.url`): the `.ts`
+ * source under vitest or tsx, the compiled `.js` file otherwise.
+ */
+export function siblingEntry(moduleUrl: string, name: string): URL {
+  return new URL(`./${name}${moduleUrl.endsWith(".ts") ? ".ts" : ".js"}`, moduleUrl);
+}

@@ -2,6 +2,7 @@
  * The video decoder on a worker thread of its own (video-worker.ts): a video takes seconds of
  * ffmpeg WebAssembly, which on the event loop's thread would hold up every other call.
  */
+import { siblingEntry } from "./start-worker.js";
 import { createTaskThread } from "./task-thread.js";
 import type { VideoDecoder, VideoDecoderOptions } from "./video-frames.js";
 
@@ -16,11 +17,7 @@ export interface VideoDecoderThread extends VideoDecoder {
   close(): Promise<void>;
 }
 
-/** The worker entry beside this module: the .ts source under vitest/tsx, else the .js file. */
-const WORKER_ENTRY = new URL(
-  import.meta.url.endsWith(".ts") ? "./video-worker.ts" : "./video-worker.js",
-  import.meta.url,
-);
+const WORKER_ENTRY = siblingEntry(import.meta.url, "video-worker");
 
 /**
  * Decodes videos on a thread started at the first call (and again after it failed or a call was

@@ -8,7 +8,7 @@
 import type { Worker } from "node:worker_threads";
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import type { Logger } from "pino";
-import { startWorker } from "../face/start-worker.js";
+import { siblingEntry, startWorker } from "../face/start-worker.js";
 import type { ProbeBound, RowLayout, ScanCandidate } from "./scan-range.js";
 
 /** Default longest wait for a scan thread's share before the owner scans it itself (ms). */
@@ -80,11 +80,7 @@ interface ScanThread {
   broken: boolean;
 }
 
-/** The scan entry beside this module: the .ts source under vitest/tsx, else the .js file. */
-const WORKER_ENTRY = new URL(
-  import.meta.url.endsWith(".ts") ? "./scan-worker.ts" : "./scan-worker.js",
-  import.meta.url,
-);
+const WORKER_ENTRY = siblingEntry(import.meta.url, "scan-worker");
 
 /**
  * Creates the scan threads. They start with the first scan large enough to share (or `ready()`),
