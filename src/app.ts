@@ -164,8 +164,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     untracked: config.liveness.untrackedPairs,
     minMovementDegrees: config.liveness.minMovementDegrees,
   };
-  const pixelParallax: PixelMeasure = (a, b, parallaxOptions, signal) =>
-    parallax.measure(a, b, parallaxOptions, signal);
+  const pixelParallax: PixelMeasure = parallax.measure;
   const service = createFaceRecognitionService({
     motion,
     pixelParallax,
