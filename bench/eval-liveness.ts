@@ -38,7 +38,9 @@ const pairsPerPhoto = Number(process.argv[3] ?? 2);
  * EVAL_SEED=k draws other attacks and head turns (k = 0 is the default run): a bar chosen on one
  * run is checked on pairs it was not chosen on.
  */
-const seedBase = 100_000 * Number(process.env.EVAL_SEED ?? 0) + Number(process.env.EVAL_SEED ?? 0);
+// 100,001 per step: the seeds move past every photo's own (< 100,000) and the turns' directions
+// (chosen by (photo + base) % 4) shift by one.
+const seedBase = 100_001 * Number(process.env.EVAL_SEED ?? 0);
 
 const rows = readFileSync(join(dir, "labels.tsv"), "utf8")
   .trim()
