@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mulberry32 } from "../../test/support/search-reference.js";
 import { type FacevaultError, isFacevaultError } from "../errors.js";
 import type { JobLog, JobRecord } from "./job-log.js";
 import type { TemplateCatalog } from "./template-catalog.js";
@@ -566,7 +567,7 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         })();
 
         const writers = Array.from({ length: 6 }, async (_, writer) => {
-          const random = seededRandom(writer + 1);
+          const random = mulberry32(writer + 1);
           for (let step = 0; step < 25; step++) {
             const target = stores[step % 2] as TemplateStore;
             const bcid = { storage, partition: 1, classId: BigInt(1 + Math.floor(random() * 8)) };
@@ -833,7 +834,7 @@ export function templateWrite(bcid: Bcid, overrides: Partial<TemplateWrite> = {}
 
 /** `length` bytes of a pattern that depends on `seed`. */
 export function bytes(seed: number, length: number): Uint8Array {
-  const random = seededRandom(seed + 1);
+  const random = mulberry32(seed + 1);
   return Uint8Array.from({ length }, () => Math.floor(random() * 256));
 }
 
@@ -902,16 +903,4 @@ export async function rejection(promise: Promise<unknown>): Promise<FacevaultErr
     throw err;
   }
   throw new Error("expected a FacevaultError, but the call succeeded");
-}
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
