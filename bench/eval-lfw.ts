@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     args.workers,
     args.encoder === undefined ? {} : { encoderVersion: args.encoder },
   );
-  const token = createTokenSource({ clientId: server.clientId, key: server.key, minutes: 120 });
+  const token = createTokenSource({ clientId: server.clientId, key: server.key, minutes: 30 });
   const post = async <T>(path: string, body: unknown): Promise<{ status: number; json: T }> => {
     const res = await fetch(`${server.baseUrl}${path}`, {
       method: "POST",
