@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ARCFACE_TEMPLATE, arcFaceCrop, fitSimilarity, mirrorImage } from "./arcface-align.js";
+import {
+  ARCFACE_TEMPLATE,
+  arcFaceCrop,
+  arcFacePoints,
+  fitSimilarity,
+  mirrorImage,
+} from "./arcface-align.js";
 import type { Point, RgbImage } from "./types.js";
 
 describe("fitSimilarity", () => {
@@ -56,5 +62,40 @@ describe("arcFaceCrop", () => {
   it("mirrors left to right", () => {
     const image: RgbImage = { data: Uint8Array.from([1, 2, 3, 4, 5, 6]), width: 2, height: 1 };
     expect([...mirrorImage(image).data]).toEqual([4, 5, 6, 1, 2, 3]);
+  });
+});
+
+describe("arcFacePoints", () => {
+  // the mesh's nose tip (1) and mouth corners (61, 291) are the only mesh points read
+  const mesh: Point[] = Array.from({ length: 300 }, () => ({ x: -1, y: -1 }));
+  mesh[1] = { x: 50, y: 70 };
+  mesh[61] = { x: 40, y: 90 };
+  mesh[291] = { x: 60, y: 90 };
+  const face = {
+    mesh,
+    landmarks: {
+      leftEye: { x: 66, y: 52 },
+      rightEye: { x: 36, y: 51 },
+      alignment: { leftEye: { x: 65, y: 50 }, rightEye: { x: 35, y: 50 }, mouth: { x: 50, y: 90 } },
+    },
+  };
+
+  it("takes the eye contours' centres by default (encoder 3), in the template's order", () => {
+    expect(arcFacePoints(face)).toEqual([
+      { x: 35, y: 50 },
+      { x: 65, y: 50 },
+      { x: 50, y: 70 },
+      { x: 40, y: 90 },
+      { x: 60, y: 90 },
+    ]);
+  });
+
+  it("takes the pupils when asked (encoder 4); nose and mouth stay", () => {
+    const points = arcFacePoints(face, "pupils");
+    expect(points.slice(0, 2)).toEqual([
+      { x: 36, y: 51 },
+      { x: 66, y: 52 },
+    ]);
+    expect(points.slice(2)).toEqual(arcFacePoints(face).slice(2));
   });
 });

@@ -24,20 +24,28 @@ const MESH_NOSE_TIP = 1;
 const MESH_MOUTH_IMAGE_LEFT = 61;
 const MESH_MOUTH_IMAGE_RIGHT = 291;
 
+/** Which eye points the ArcFace template's eyes are fitted to. */
+export type ArcFaceEyes = "contour" | "pupils";
+
 /**
  * The five points the ArcFace template is fitted to, in the template's order, in the pixels of
- * the image the detector saw: the eye centres (mean of each eye's contour, steadier than the
- * pupils, which follow the gaze), the nose tip and the mouth corners from the mesh.
+ * the image the detector saw: the eye centres, the nose tip and the mouth corners from the mesh.
+ * `eyes` picks the eye centres: `contour` (default, encoder 3) the mean of each eye's contour,
+ * `pupils` (encoder 4) the iris model's pupil centres.
  */
-export function arcFacePoints(face: {
-  landmarks: { alignment: AlignmentPoints };
-  mesh: readonly Point[];
-}): Point[] {
+export function arcFacePoints(
+  face: {
+    landmarks: { leftEye: Point; rightEye: Point; alignment: AlignmentPoints };
+    mesh: readonly Point[];
+  },
+  eyes: ArcFaceEyes = "contour",
+): Point[] {
   const { alignment } = face.landmarks;
+  const eye = eyes === "pupils" ? face.landmarks : alignment;
   const mesh = (i: number): Point => face.mesh[i] ?? alignment.mouth;
   return [
-    alignment.rightEye, // the subject's right eye is on the image's left
-    alignment.leftEye,
+    eye.rightEye, // the subject's right eye is on the image's left
+    eye.leftEye,
     mesh(MESH_NOSE_TIP),
     mesh(MESH_MOUTH_IMAGE_LEFT),
     mesh(MESH_MOUTH_IMAGE_RIGHT),
