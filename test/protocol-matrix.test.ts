@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
 import { noFacePhoto, photo } from "./support/photos.js";
 import {
   type CallOptions,
@@ -322,7 +323,7 @@ const cases: Case[] = [
       templateStatus: {
         classId: "2001",
         available: true,
-        encoderVersion: 3,
+        encoderVersion: DEFAULT_ENCODER_VERSION,
         featureVectors: 2,
         thumbnailsStored: 2,
         thumbnails: [],

@@ -16,16 +16,17 @@ function vector(dimension: number, seed: number): Float32Array {
 }
 
 describe("encoders", () => {
-  it("knows versions 1, 2 and 3 with their dimensions; 3 is the default", () => {
-    expect(encoderVersions()).toEqual([1, 2, 3]);
+  it("knows versions 1 to 4 with their dimensions; 4 is the default", () => {
+    expect(encoderVersions()).toEqual([1, 2, 3, 4]);
     expect(getEncoder(1).dimension).toBe(1024);
     expect(getEncoder(2).dimension).toBe(128);
     expect(getEncoder(3)).toMatchObject({ dimension: 512, metric: "cosine" });
-    expect(DEFAULT_ENCODER_VERSION).toBe(3);
+    expect(getEncoder(4)).toMatchObject({ dimension: 512, metric: "cosine" });
+    expect(DEFAULT_ENCODER_VERSION).toBe(4);
   });
 
   it("throws invalid_argument for an unknown version", () => {
-    expect(() => getEncoder(4)).toThrow(/unknown encoder version 4/);
+    expect(() => getEncoder(5)).toThrow(/unknown encoder version 5/);
     try {
       getEncoder(0);
     } catch (err) {

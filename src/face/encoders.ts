@@ -211,11 +211,28 @@ const ENCODERS: ReadonlyMap<number, Encoder> = new Map(
         return normalize(vector);
       },
     }),
+    defineEncoder({
+      version: 4,
+      name: "mobilefacenet-arcface-512-pupils",
+      dimension: 512,
+      metric: "cosine",
+      threshold: 0.666,
+      softness: 0.077,
+      needsDetectorDescriptor: false,
+      models: ["arcFace"],
+      // Encoder 3's model on the crop alone, aligned on the pupils: on LFW folds 1-5 as accurate
+      // as encoder 3's flip-averaged contour crop for one model run instead of two
+      // (src/face/README.md).
+      embed: async (engine, { face, source, toSource }) => {
+        const crop = arcFaceCrop(source, arcFacePoints(face, "pupils").map(toSource));
+        return normalize(await engine.describeArcFace(crop));
+      },
+    }),
   ].map((e) => [e.version, e]),
 );
 
 /** Encoder of new templates unless configured otherwise. */
-export const DEFAULT_ENCODER_VERSION = 3;
+export const DEFAULT_ENCODER_VERSION = 4;
 
 /** The encoder of a version; throws FacevaultError('invalid_argument') for unknown versions. */
 export function getEncoder(version: number): Encoder {

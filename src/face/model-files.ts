@@ -20,7 +20,7 @@ export interface ModelPaths {
   faceApiModels: string;
   /** `@tensorflow/tfjs-backend-wasm/dist/`, where the `.wasm` binaries live; ends with `/`. */
   wasmDir: string;
-  /** Encoder 3's ONNX model, kept in the repository (`models/`), and its sha256. */
+  /** The ONNX model of encoders 3 and 4, kept in the repository (`models/`), and its sha256. */
   mobileFaceNet: { path: string; sha256: string };
 }
 
