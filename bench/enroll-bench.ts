@@ -1,7 +1,8 @@
 /**
  * `npm run bench:enroll`: end-to-end Enroll throughput over gRPC and REST (one 640x480 image per
- * call) with the default encoder and with encoder 2, as ratios to the bare pipeline and to each
- * other measured in the same run. Search latency is `npm run bench:search`.
+ * call) with the default encoder and the encoders in BENCH_ENCODERS (default 3,2), as ratios to
+ * the bare pipeline and to each other measured in the same run. Search latency is
+ * `npm run bench:search`.
  */
 import { availableParallelism } from "node:os";
 import { createGrpcJsClient, createTokenSource } from "@facevault/client";
@@ -16,16 +17,24 @@ import {
 } from "./bench-support.js";
 
 const imagesPerRun = Number(process.env.BENCH_IMAGES ?? 80);
+/** The default encoder first, then the ones it is compared with. */
+const versions = [
+  DEFAULT_ENCODER_VERSION,
+  ...(process.env.BENCH_ENCODERS ?? "3,2")
+    .split(",")
+    .map(Number)
+    .filter((v) => v !== DEFAULT_ENCODER_VERSION),
+];
 
 async function enrollThroughput(): Promise<void> {
   const workers = availableParallelism();
   const concurrency = workers * 2; // keeps every worker busy while responses travel
   const photos = await photosAt(640, 480);
   const photo = (i: number) => photos[i % photos.length] as Buffer;
-  // One server per encoder, both alive; the one not being measured sits idle.
+  // One server per encoder, all alive; the one not being measured sits idle.
   const paths: Record<string, () => Promise<number>> = {};
   const closers: (() => Promise<void>)[] = [];
-  for (const version of [DEFAULT_ENCODER_VERSION, 2]) {
+  for (const version of versions) {
     const server = await startBenchServer(workers, { encoderVersion: version });
     const token = createTokenSource({ clientId: server.clientId, key: server.key, minutes: 30 });
     const grpc = createGrpcJsClient({ address: server.address, token });
@@ -71,7 +80,7 @@ async function enrollThroughput(): Promise<void> {
   console.log(
     `  bare pipeline, encoder ${DEFAULT_ENCODER_VERSION}   ${base.toFixed(1)} images/s   (runs ${show(runs.pipeline ?? [])})`,
   );
-  for (const version of [DEFAULT_ENCODER_VERSION, 2]) {
+  for (const version of versions) {
     for (const [protocol, label] of [
       ["grpc", "gRPC (grpc-js)"],
       ["rest", "REST (fetch)  "],
@@ -93,13 +102,15 @@ async function enrollThroughput(): Promise<void> {
       };
     }),
   );
-  for (const protocol of ["grpc", "rest"]) {
-    const ratio =
-      median(runs[`${protocol} ${DEFAULT_ENCODER_VERSION}`] ?? []) /
-      median(runs[`${protocol} 2`] ?? []);
-    console.log(
-      `  Enroll over ${protocol}, encoder ${DEFAULT_ENCODER_VERSION} / encoder 2: ${ratio.toFixed(2)}`,
-    );
+  for (const other of versions.slice(1)) {
+    for (const protocol of ["grpc", "rest"]) {
+      const ratio =
+        median(runs[`${protocol} ${DEFAULT_ENCODER_VERSION}`] ?? []) /
+        median(runs[`${protocol} ${other}`] ?? []);
+      console.log(
+        `  Enroll over ${protocol}, encoder ${DEFAULT_ENCODER_VERSION} / encoder ${other}: ${ratio.toFixed(2)}`,
+      );
+    }
   }
   for (const close of closers) await close();
 }

@@ -569,11 +569,16 @@ async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Pr
     alignmentAndFusion(pairs, labelled);
     return;
   }
+  // encoder 4 is encoder 3's model on the pupil-aligned crop alone
+  await addVariants(lfw, labelled, "pupils");
+  const cropAlone = (f: FaceRecord, alignment: string) =>
+    normalize(Float32Array.from(f.v3[alignment]?.crop ?? []));
   const variants: [string, (f: FaceRecord) => Float32Array | undefined, typeof cosineDistance][] = [
     ["2 dlib, Euclidean", (f) => f.v2, euclideanDistance],
     ["2 dlib, cosine", (f) => f.v2, cosineDistance],
-    ["3 crop only", (f) => normalize(Float32Array.from(f.v3.contour?.crop ?? [])), cosineDistance],
+    ["3 crop only", (f) => cropAlone(f, "contour"), cosineDistance],
     ["3 flip-averaged", (f) => vectors.get(f), cosineDistance],
+    ["4 pupils, crop only", (f) => cropAlone(f, "pupils"), cosineDistance],
   ];
   for (const [name, vectorOf, metric] of variants) {
     const byFile = new Map<string, Float32Array>();
@@ -587,8 +592,11 @@ async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Pr
     console.log(
       `    threshold (0.1% false accepts) ${d01.toFixed(4)}, softness ${((d1 - d001) / (2 * Math.log(3))).toFixed(4)}`,
     );
-    if (name.startsWith("2 dlib, Euclidean") || name === "3 flip-averaged") {
-      const encoder = getEncoder(name.startsWith("2") ? 2 : 3);
+    const registered = { "2 dlib, Euclidean": 2, "3 flip-averaged": 3, "4 pupils, crop only": 4 }[
+      name
+    ];
+    if (registered !== undefined) {
+      const encoder = getEncoder(registered);
       templates({ ...encoder, threshold: d01 }, byFile);
     }
   }
@@ -599,10 +607,12 @@ async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Pr
  * {@link ALIGNMENTS}, comma-separated; default all), each cached in a file of its own next to
  * the face records.
  */
-async function addVariants(lfw: string, labelled: Map<string, FaceRecord | undefined>) {
-  const names = (process.env.CALIBRATE_VARIANTS ?? Object.keys(ALIGNMENTS).join(","))
-    .split(",")
-    .filter((name) => name !== "" && name !== "contour");
+async function addVariants(
+  lfw: string,
+  labelled: Map<string, FaceRecord | undefined>,
+  wanted = process.env.CALIBRATE_VARIANTS ?? Object.keys(ALIGNMENTS).join(","),
+) {
+  const names = wanted.split(",").filter((name) => name !== "" && name !== "contour");
   const cacheOf = (name: string) =>
     join(cacheDir, `lfw-variant-${cacheKey(lfw, labelled.size)}-${name}.v8`);
   const missing = names.filter((name) => !existsSync(cacheOf(name)));
