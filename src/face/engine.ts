@@ -168,9 +168,19 @@ export async function createFaceEngine(options: EngineOptions = {}): Promise<Fac
   });
   const tensorOf = (image: EngineImage): tfjs.Tensor3D => (image as TensorImage).tensor;
 
+  // One int32 staging buffer per engine, grown to the largest image seen: tf.tensor3d copies
+  // it into the wasm heap before returning, and a fresh 17 MB Int32Array.from per 1600x900
+  // image cost 13 to 50 ms of allocation, page faults and GC where `set` into this takes 0.5 ms.
+  let staging = new Int32Array(0);
+  const stage = (length: number): Int32Array => {
+    if (staging.length < length) staging = new Int32Array(length);
+    return staging.subarray(0, length);
+  };
   const upload = (image: RgbImage, turn: Turn = 0): EngineImage => {
     const { width, height } = turnedSize(image, turn);
-    const pixels = turn === 0 ? Int32Array.from(image.data) : turnPixels(image, turn);
+    const pixels = stage(image.data.length);
+    if (turn === 0) pixels.set(image.data);
+    else turnPixels(image, turn, pixels);
     return wrap(tf.tensor3d(pixels, [height, width, 3], "int32"));
   };
 
@@ -276,10 +286,9 @@ function sourceOffset(x: number, y: number, image: RgbImage, turn: Turn): number
   }
 }
 
-/** RGB pixels of `image` turned clockwise, as int32 for a tensor. */
-function turnPixels(image: RgbImage, turn: Turn): Int32Array {
+/** Writes the RGB pixels of `image` turned clockwise into `out`, as int32 for a tensor. */
+function turnPixels(image: RgbImage, turn: Turn, out: Int32Array): void {
   const { width, height } = turnedSize(image, turn);
-  const out = new Int32Array(width * height * 3);
   const { data } = image;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -290,7 +299,6 @@ function turnPixels(image: RgbImage, turn: Turn): Int32Array {
       out[o + 2] = data[s + 2] as number;
     }
   }
-  return out;
 }
 
 /**
