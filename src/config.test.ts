@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { effectiveConfig, loadConfig } from "./config.js";
 import { isFacevaultError } from "./errors.js";
+import { DEFAULT_ENCODER_VERSION, encoderVersions } from "./face/encoders.js";
 
 const key = () => randomBytes(64).toString("base64");
 const master = () => randomBytes(32).toString("base64");
@@ -44,7 +45,7 @@ describe("loadConfig", () => {
         requestTimeoutMs: 60_000,
         maxTokenLifetimeSeconds: 3600,
       },
-      face: { encoderVersion: 3, maxQueue: 64 },
+      face: { encoderVersion: DEFAULT_ENCODER_VERSION, maxQueue: 64 },
       matching: { minScore: 0.5 },
       templates: { maxFeatureVectors: 32 },
       bookkeeping: { retentionDays: 0, pruneIntervalMinutes: 60 },
@@ -130,9 +131,9 @@ describe("loadConfig", () => {
     expect(failure({ ...valid(), limits: { maxTokenLifetimeSeconds: 10 } })).toBe(
       "config: limits.maxTokenLifetimeSeconds must be an integer from 60 to 86400",
     );
-    expect(failure({ ...valid(), face: { encoderVersion: 4 } })).toMatch(
-      /^config: face\.encoderVersion/,
-    );
+    expect(
+      failure({ ...valid(), face: { encoderVersion: Math.max(...encoderVersions()) + 1 } }),
+    ).toMatch(/^config: face\.encoderVersion/);
     expect(failure({ ...valid(), matching: { minScore: 0 } })).toBe(
       "config: matching.minScore must be a number in ]0,1]",
     );
@@ -227,7 +228,7 @@ describe("loadConfig", () => {
     expect(shown).toMatchObject({
       port: 8080,
       masterKey: "<redacted>",
-      face: { maxQueue: 40, encoderVersion: 3 },
+      face: { maxQueue: 40, encoderVersion: DEFAULT_ENCODER_VERSION },
       clients: [{ clientId: "c1", keys: ["<redacted>"] }],
     });
     expect(JSON.stringify(shown)).not.toContain((valid().masterKey as string).slice(0, 8));
