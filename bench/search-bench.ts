@@ -54,6 +54,9 @@ interface CaseResult {
   snapshotStored: boolean;
   /** Load from the search snapshot (a restart, another replica). */
   loadS: number;
+  /** The same after `deletes` deletes spread over the partition (each clears one chunk). */
+  loadAfterDeletesS?: number;
+  deletes?: number;
   maxLoopDelayMs: number;
   rssMb: number;
   /** Highest RSS sampled while the face workers analysed photos and searches ran (MB). */
@@ -75,6 +78,8 @@ interface CaseResult {
 }
 
 const THRESHOLD: Record<VectorMetric, number> = { euclidean: 0.54, cosine: 0.37 };
+/** Deletes made before the last load, spread over the partition (one snapshot chunk each). */
+const DELETES_BEFORE_RELOAD = 10;
 
 /** Unit-length Gaussian vectors, the same sequence for the same seed. */
 function vectorSource(dim: number, seed: number): () => Float32Array {
@@ -242,14 +247,14 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
           lastScanMs = stats.scanMs;
         },
       }).partition("bench", 1);
-    const timedLoad = async (index: ReturnType<typeof makeIndex>) => {
+    const timedLoad = async (index: ReturnType<typeof makeIndex>, expected = size) => {
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
       const start = performance.now();
       await index.sync();
       const seconds = (performance.now() - start) / 1000;
       loop.disable();
-      if (index.size !== size) throw new Error(`loaded ${index.size} of ${size}`);
+      if (index.size !== expected) throw new Error(`loaded ${index.size} of ${expected}`);
       return { seconds, maxDelayMs: loop.max / 1e6 };
     };
     // First load: every template opened one by one; it then stores a search snapshot.
@@ -319,6 +324,16 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
         return index.search({ probe, tags: [], maxDistance: THRESHOLD[metric], limit: 100 });
       });
     }
+    // Deletes spread over the partition, each clearing one snapshot chunk, then a load as
+    // another replica or a restart does it: the cleared ranges come from the templates.
+    const deletes = snapshotStored ? DELETES_BEFORE_RELOAD : 0;
+    for (let k = 0; k < deletes; k++) {
+      const classId = BigInt(1 + Math.floor((k * size) / deletes));
+      await opened.delete({ storage: "bench", partition: 1, classId });
+    }
+    const afterDeletes = deletes
+      ? await timedLoad(makeIndex(scanThreads, false), size - deletes)
+      : undefined;
     await faces?.close();
     await scanThreads?.close();
     const stats = (xs: number[]) => ({ p50: median(xs), p99: percentile(xs, 99) });
@@ -332,6 +347,7 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       coldMaxLoopDelayMs: cold.maxDelayMs,
       snapshotStored,
       loadS: warm.seconds,
+      ...(afterDeletes ? { loadAfterDeletesS: afterDeletes.seconds, deletes } : {}),
       maxLoopDelayMs: warm.maxDelayMs,
       rssMb: rss,
       ...(underLoad ? { rssUnderLoadMb: underLoad.peakMb, loadImages: underLoad.images } : {}),
@@ -489,8 +505,8 @@ function main(): void {
             ]
           : []),
         {
-          what: `Load ${dim}-D x ${size}: from the templates / from the snapshot`,
-          result: `${f(r.coldLoadS)} s / ${r.snapshotStored ? `${f(r.loadS)} s` : "none"}`,
+          what: `Load ${dim}-D x ${size}: from the templates / from the snapshot / from the snapshot after ${r.deletes ?? 0} deletes`,
+          result: `${f(r.coldLoadS)} s / ${r.snapshotStored ? `${f(r.loadS)} s` : "none"} / ${r.loadAfterDeletesS === undefined ? "n/a" : `${f(r.loadAfterDeletesS)} s`}`,
         },
         {
           what: `Memory ${dim}-D x ${size}: index per template; process RSS`,
@@ -508,6 +524,11 @@ function main(): void {
       console.log(
         `${String(dim).padEnd(5)} ${metric.padEnd(10)} ${String(size).padStart(9)}  ${`${f(r.coldLoadS)} / ${r.snapshotStored ? f(r.loadS) : "none"}`.padStart(27)}  ${`${f(r.coldMaxLoopDelayMs, 0)} / ${f(r.maxLoopDelayMs, 0)}`.padStart(17)}  ${`${r.rssMb} (${r.rssBeforeLoadMb})${r.faceWorkers ? ` +${r.faceWorkers} face workers` : ""}`.padStart(20)}  ${f(r.residentBytesPerTemplate, 0).padStart(16)}  ${`${f(r.top10.p50)}/${f(r.top10.p99)} (${f(r.scan.p50)}/${f(r.scan.p99)})`.padStart(30)}  ${`${f(r.threshold.p50)}/${f(r.threshold.p99)}`.padStart(20)}  ${String(r.candidatesMedian).padStart(10)}  ${base.padEnd(26)}  ${r.top10OneThread ? `${f(r.top10OneThread.p50)} (${f(r.top10OneThread.p50 / r.top10.p50, 2)}x)` : "n/a"}`,
       );
+      if (r.loadAfterDeletesS !== undefined) {
+        console.log(
+          `      load from the snapshot after ${r.deletes} deletes spread over the partition: ${f(r.loadAfterDeletesS)} s`,
+        );
+      }
       if (r.rssUnderLoadMb) {
         console.log(
           `      peak RSS ${r.rssUnderLoadMb} MB while ${r.faceWorkers} face workers analysed ${r.loadImages} photos (640x480 and 1920x1080, thumbnails) with searches running`,

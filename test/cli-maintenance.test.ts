@@ -17,6 +17,9 @@ import { createGrpcJsClient, type FaceRecognition, type GrpcJsClient } from "@fa
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_ENCODER_VERSION } from "../src/face/encoders.js";
+import { createTemplateStore } from "../src/store/create-template-store.js";
+import { createTemplateSealer } from "../src/templates/template-sealer.js";
+import { createTemplateVault } from "../src/templates/template-vault.js";
 import { photo } from "./support/photos.js";
 import { runCli } from "./support/run-cli.js";
 import { startTestServer, type TestServer, testPostgresUrl } from "./support/test-server.js";
@@ -98,6 +101,36 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     writeFileSync(join(dir, "new.key"), `${newKey}\n`);
     server = await server.restart({ masterKey: newKey, previousMasterKeys: [oldKey] });
     client = connect(server);
+    // A search snapshot of alice's partition sealed under the old key, as a server writes one for
+    // a large partition: one chunk per class; class 3 is enrolled and deleted, which clears its.
+    await client.enroll({ classId: 3n, images: [{ image: photo("people/person-03/01.jpg") }] });
+    const oldVault = createTemplateVault({
+      sealer: createTemplateSealer({ masterKeys: [Buffer.from(oldKey, "base64")] }),
+    });
+    const store = await createTemplateStore({
+      database: options.database ?? join(dir, "facevault.db"),
+      ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
+    });
+    const snapshotAt = (await store.partitionChanges("bws", 1, 0)).revision;
+    const address = (chunk: number) => ({
+      storage: "bws",
+      partition: 1,
+      revision: snapshotAt,
+      chunk,
+      chunks: 3,
+    });
+    const plain = [randomBytes(64), randomBytes(64), randomBytes(64)];
+    const stored = await store.putSearchSnapshot("bws", 1, {
+      revision: snapshotAt,
+      format: "test",
+      chunks: plain.map((bytes, i) => ({
+        firstClassId: BigInt(i + 1),
+        lastClassId: BigInt(i + 1),
+        bytes: oldVault.sealSnapshotChunk(address(i), bytes),
+      })),
+    });
+    expect(stored).toBe(true);
+    await client.deleteTemplate({ classId: 3n });
     // Step 2, while the server serves.
     const rekey = await runCli(
       ["rekey", "--config", config, "--new-master-key-file", join(dir, "new.key"), "--json"],
@@ -107,7 +140,23 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
     expect(JSON.parse(rekey.stdout.trim().split("\n").pop() as string)).toMatchObject({
       templates: 2,
       resealed: 2,
+      snapshots: 1,
     });
+    // The snapshot's chunks open under the new key alone; the cleared one stays cleared.
+    const newVault = createTemplateVault({
+      sealer: createTemplateSealer({ masterKeys: [Buffer.from(newKey, "base64")] }),
+    });
+    for (const chunk of [0, 1]) {
+      const resealed = await store.searchSnapshotChunk("bws", 1, snapshotAt, chunk);
+      expect(
+        Buffer.from(newVault.openSnapshotChunk(address(chunk), resealed?.bytes as Uint8Array)),
+      ).toEqual(plain[chunk]);
+    }
+    expect(await store.searchSnapshotChunk("bws", 1, snapshotAt, 2)).toEqual({
+      firstClassId: 3n,
+      lastClassId: 3n,
+    });
+    await store.close();
     // Step 3: the old key is gone; every template still opens.
     server = await server.restart({ masterKey: newKey, previousMasterKeys: [] });
     client = connect(server);

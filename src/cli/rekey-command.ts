@@ -119,22 +119,31 @@ export async function rekeyCommand(
   }
   return summary;
 
-  /** Re-seals the partition's search snapshot; false when there is none (or it was replaced). */
+  /**
+   * Re-seals the partition's search snapshot chunk by chunk, in place; false when there is none
+   * (or a server replaced it meanwhile: the new one is sealed with the new key). Chunks a delete
+   * cleared hold nothing to re-seal.
+   */
   async function resealSnapshot(at: { storage: string; partition: number }) {
     const info = await store.searchSnapshot(at.storage, at.partition);
     if (!info) return false;
-    const chunks: Uint8Array[] = [];
     for (let chunk = 0; chunk < info.chunks; chunk++) {
-      const blob = await store.searchSnapshotChunk(at.storage, at.partition, info.revision, chunk);
-      if (!blob) return false; // a server stored a newer one meanwhile: sealed with the new key
+      const stored = await store.searchSnapshotChunk(
+        at.storage,
+        at.partition,
+        info.revision,
+        chunk,
+      );
+      if (!stored) return false;
+      if (!stored.bytes) continue;
       const address = { ...at, revision: info.revision, chunk, chunks: info.chunks };
-      chunks.push(vault.sealSnapshotChunk(address, vault.openSnapshotChunk(address, blob)));
+      const bytes = vault.sealSnapshotChunk(
+        address,
+        vault.openSnapshotChunk(address, stored.bytes),
+      );
+      await store.resealSearchSnapshotChunk(at.storage, at.partition, info.revision, chunk, bytes);
     }
-    return store.putSearchSnapshot(at.storage, at.partition, {
-      revision: info.revision,
-      format: info.format,
-      chunks,
-    });
+    return true;
   }
 }
 

@@ -98,6 +98,20 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE {schema}.templates ADD COLUMN metadata_mac bytea;
     `,
   },
+  {
+    version: 4,
+    name: "search snapshot chunks by class id range",
+    sql: `
+      -- Each chunk holds the classes of one class id range, so a delete erases only the chunk
+      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Snapshots
+      -- are caches; the ones made before have no ranges and are dropped.
+      DELETE FROM {schema}.search_snapshots;
+      ALTER TABLE {schema}.search_snapshots
+        ADD COLUMN first_class_id bigint NOT NULL,
+        ADD COLUMN last_class_id bigint NOT NULL,
+        ALTER COLUMN bytes DROP NOT NULL;
+    `,
+  },
 ];
 
 // First half of the two-integer advisory lock key ("FVmg"); the second half hashes the schema

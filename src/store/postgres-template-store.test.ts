@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTemplateStore } from "./create-template-store.js";
+import { migratePostgres, POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { createPostgresTemplateStore } from "./postgres-template-store.js";
 import {
   describeTemplateStoreContract,
@@ -47,10 +48,31 @@ describe("postgres template store", () => {
       const recorded = await admin.query(
         `SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`,
       );
-      expect(recorded.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
-      for (const store of stores) expect(await store.migrationVersions()).toEqual([1, 2, 3]);
+      expect(recorded.rows).toEqual([1, 2, 3, 4].map((version) => ({ version })));
+      for (const store of stores) expect(await store.migrationVersions()).toEqual([1, 2, 3, 4]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("upgrades a schema of migration 3: its snapshots, which have no ranges, are dropped", async () => {
+    const schema = freshSchema();
+    const s = pg.escapeIdentifier(schema);
+    await migratePostgres(admin, schema, POSTGRES_MIGRATIONS.slice(0, 3));
+    await admin.query(`INSERT INTO ${s}.partitions (storage, partition, revision) VALUES ('main', 1, 1);
+      INSERT INTO ${s}.search_snapshots (storage, partition, chunk, chunks, revision, format, bytes)
+        VALUES ('main', 1, 0, 1, 1, 'v1', '\\x0102')`);
+    const store = await createPostgresTemplateStore({ connectionString, schema });
+    try {
+      expect(await store.migrationVersions()).toEqual([1, 2, 3, 4]);
+      expect(await store.searchSnapshot("main", 1)).toBe(undefined);
+      await store.put(templateWrite({ storage: "main", partition: 1, classId: 1n }), 0);
+      const chunks = [{ firstClassId: 1n, lastClassId: 1n, bytes: new Uint8Array([1, 2, 3]) }];
+      expect(await store.putSearchSnapshot("main", 1, { revision: 2, format: "v1", chunks })).toBe(
+        true,
+      );
+    } finally {
+      await store.close();
     }
   });
 

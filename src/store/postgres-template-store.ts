@@ -7,11 +7,13 @@ import { migratePostgres, postgresMigrationVersions } from "./postgres-migration
 import { bytesOf, partitionSummaryOf } from "./row-mapping.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  MAX_CLASS_ID,
   validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
   validateMacUpdate,
+  validateResealedChunk,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -27,6 +29,8 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
+  SnapshotChunk,
+  SnapshotChunkWrite,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -187,26 +191,36 @@ export async function createPostgresTemplateStore(
     compactSince: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
     compactPage: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
-      WHERE storage = $1 AND partition = $2 AND class_id > $3 ORDER BY class_id LIMIT $4`,
+      WHERE storage = $1 AND partition = $2 AND class_id > $3 AND class_id <= $5
+      ORDER BY class_id LIMIT $4`,
     compactByIds: `SELECT class_id, encoder_version, tags, compact FROM ${s}.templates
       WHERE storage = $1 AND partition = $2 AND class_id = ANY($3::bigint[])`,
     lockPartition: `SELECT revision, pruned_through FROM ${s}.partitions
       WHERE storage = $1 AND partition = $2 FOR UPDATE`,
     laterDelete: `SELECT 1 FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 LIMIT 1`,
-    clearSnapshots: `DELETE FROM ${s}.search_snapshots WHERE storage = $1 AND partition = $2`,
+    // The chunk whose range holds a deleted class loses its rows.
+    clearChunk: `UPDATE ${s}.search_snapshots SET bytes = NULL
+      WHERE storage = $1 AND partition = $2 AND first_class_id <= $3 AND last_class_id >= $3
+        AND bytes IS NOT NULL`,
     clearOtherSnapshots: `DELETE FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND revision <> $3`,
     insertChunk: `INSERT INTO ${s}.search_snapshots
-        (storage, partition, chunk, chunks, revision, format, bytes)
-      VALUES ($1, $2, $3, $4, $5, $6, $7)
+        (storage, partition, chunk, chunks, revision, format, first_class_id, last_class_id, bytes)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
       ON CONFLICT (storage, partition, revision, chunk) DO UPDATE
-        SET chunks = excluded.chunks, format = excluded.format, bytes = excluded.bytes`,
+        SET chunks = excluded.chunks, format = excluded.format,
+          first_class_id = excluded.first_class_id, last_class_id = excluded.last_class_id,
+          bytes = excluded.bytes`,
+    resealChunk: `UPDATE ${s}.search_snapshots SET bytes = $5
+      WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4
+        AND bytes IS NOT NULL`,
     snapshotInfo: `SELECT revision, format, chunks FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
     // Base64 without line breaks: pg decodes bytea from hex text, which for megabytes is far
     // slower (and twice the bytes on the wire) than Buffer.from(base64).
-    snapshotChunk: `SELECT translate(encode(bytes, 'base64'), E'\n', '') AS bytes
+    snapshotChunk: `SELECT first_class_id, last_class_id,
+        translate(encode(bytes, 'base64'), E'\n', '') AS bytes
       FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
@@ -328,8 +342,8 @@ export async function createPostgresTemplateStore(
           return false;
         }
         await tx.client.query(sql.putTombstone, [...keyParams(bcid), revision]);
-        // A snapshot holds the deleted class's codes: it goes with it.
-        await tx.client.query(sql.clearSnapshots, [bcid.storage, bcid.partition]);
+        // The snapshot chunk that holds the deleted class's codes goes with it.
+        await tx.client.query(sql.clearChunk, keyParams(bcid));
         return true;
       });
     }),
@@ -373,11 +387,17 @@ export async function createPostgresTemplateStore(
 
     compactPage: operation(
       "compactPage",
-      (storage: string, partition: number, afterClassId: bigint, limit: number) => {
+      (
+        storage: string,
+        partition: number,
+        afterClassId: bigint,
+        limit: number,
+        throughClassId?: bigint,
+      ) => {
         validateStoragePartition(storage, partition);
-        validateCompactPage(afterClassId, limit);
+        validateCompactPage(afterClassId, limit, throughClassId);
       },
-      async (storage, partition, afterClassId, limit) => {
+      async (storage, partition, afterClassId, limit, throughClassId = MAX_CLASS_ID) => {
         return transaction(
           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
           async ({ client }) => {
@@ -390,6 +410,7 @@ export async function createPostgresTemplateStore(
               partition,
               afterClassId.toString(),
               limit,
+              throughClassId.toString(),
             ]);
             const revision = state.rows[0] === undefined ? 0 : Number(state.rows[0].revision);
             return { revision, entries: rows.rows.map(compactEntryOf) };
@@ -417,7 +438,7 @@ export async function createPostgresTemplateStore(
       (
         storage: string,
         partition: number,
-        snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+        snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
       ) => {
         validateStoragePartition(storage, partition);
         validateSnapshot(snapshot);
@@ -429,7 +450,7 @@ export async function createPostgresTemplateStore(
         return transaction("BEGIN", async (tx) => {
           // The chunks go in first, without the partition lock: writers of the partition wait
           // only for the short check below, not for megabytes of inserts.
-          for (const [i, bytes] of chunks.entries()) {
+          for (const [i, c] of chunks.entries()) {
             await tx.client.query(sql.insertChunk, [
               storage,
               partition,
@@ -437,11 +458,13 @@ export async function createPostgresTemplateStore(
               chunks.length,
               revision,
               format,
-              bytes,
+              c.firstClassId.toString(),
+              c.lastClassId.toString(),
+              c.bytes,
             ]);
           }
           // Every writer locks this row first (bumpRevision): a delete either committed before
-          // (its tombstone shows) or waits and then removes this snapshot too.
+          // (its tombstone shows) or waits and then clears its class's chunk here too.
           const state = await tx.client.query<{ revision: string; pruned_through: string }>(
             sql.lockPartition,
             [storage, partition],
@@ -460,6 +483,24 @@ export async function createPostgresTemplateStore(
           await tx.client.query(sql.clearOtherSnapshots, [storage, partition, revision]);
           return true;
         });
+      },
+    ),
+
+    resealSearchSnapshotChunk: operation(
+      "resealSearchSnapshotChunk",
+      (storage: string, partition: number, revision: number, chunk: number, bytes: Uint8Array) => {
+        validateStoragePartition(storage, partition);
+        validateResealedChunk(revision, chunk, bytes);
+      },
+      async (storage, partition, revision, chunk, bytes) => {
+        const result = await pool.query(sql.resealChunk, [
+          storage,
+          partition,
+          revision,
+          chunk,
+          bytes,
+        ]);
+        return (result.rowCount ?? 0) > 0;
       },
     ),
 
@@ -484,15 +525,21 @@ export async function createPostgresTemplateStore(
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(revision, chunk);
       },
-      async (storage, partition, revision, chunk) => {
-        const result = await pool.query<{ bytes: string }>(sql.snapshotChunk, [
-          storage,
-          partition,
-          revision,
-          chunk,
-        ]);
+      async (storage, partition, revision, chunk): Promise<SnapshotChunk | undefined> => {
+        const result = await pool.query<{
+          first_class_id: string;
+          last_class_id: string;
+          bytes: string | null;
+        }>(sql.snapshotChunk, [storage, partition, revision, chunk]);
         const row = result.rows[0];
-        return row === undefined ? undefined : bytesOf(Buffer.from(row.bytes, "base64"));
+        if (row === undefined) return undefined;
+        const range = {
+          firstClassId: BigInt(row.first_class_id),
+          lastClassId: BigInt(row.last_class_id),
+        };
+        return row.bytes === null
+          ? range
+          : { ...range, bytes: bytesOf(Buffer.from(row.bytes, "base64")) };
       },
     ),
 

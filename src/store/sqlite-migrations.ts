@@ -94,6 +94,29 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE templates ADD COLUMN metadata_mac BLOB;
     `,
   },
+  {
+    version: 4,
+    name: "search snapshot chunks by class id range",
+    sql: `
+      -- Each chunk holds the classes of one class id range, so a delete erases only the chunk
+      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Snapshots
+      -- are caches; the ones made before have no ranges and are dropped.
+      DROP TABLE search_snapshots;
+      CREATE TABLE search_snapshots (
+        storage TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        chunk INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        first_class_id INTEGER NOT NULL,
+        last_class_id INTEGER NOT NULL,
+        bytes BLOB,
+        PRIMARY KEY (storage, partition, revision, chunk),
+        FOREIGN KEY (storage, partition) REFERENCES partitions (storage, partition)
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

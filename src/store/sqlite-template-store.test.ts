@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { migrateSqlite, SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import { createSqliteTemplateStore } from "./sqlite-template-store.js";
 import {
   bytes,
@@ -46,7 +47,24 @@ describe("sqlite template store", () => {
       await store.put(templateWrite({ ...bcid, classId: 30n }), 0);
       await store.put(templateWrite(bcid, { compact, enhanced }), 0);
       await store.put(templateWrite({ ...bcid, classId: 32n }), 0);
-      const probes = [compact.subarray(100, 148), enhanced.subarray(0, 48), enhanced.subarray(-48)];
+      // The search snapshot chunk that holds the class, and one that does not.
+      const held = bytes(1003, 30_000);
+      const neighbour = bytes(1004, 30_000);
+      await store.putSearchSnapshot("main", 1, {
+        revision: 3,
+        format: "v1",
+        chunks: [
+          { firstClassId: 30n, lastClassId: 31n, bytes: held },
+          { firstClassId: 32n, lastClassId: 32n, bytes: neighbour },
+        ],
+      });
+      const probes = [
+        compact.subarray(100, 148),
+        enhanced.subarray(0, 48),
+        enhanced.subarray(-48),
+        held.subarray(0, 48),
+        held.subarray(-48),
+      ];
       const before = fileBytes(path);
       for (const probe of probes) expect(contains(before, probe)).toBe(true);
 
@@ -54,6 +72,7 @@ describe("sqlite template store", () => {
 
       const after = fileBytes(path);
       for (const probe of probes) expect(contains(after, probe)).toBe(false);
+      expect(contains(after, neighbour.subarray(-48))).toBe(true);
       // Neighbours are untouched.
       expect(await store.get({ ...bcid, classId: 30n })).toBeDefined();
       expect(await store.get({ ...bcid, classId: 32n })).toBeDefined();
@@ -74,6 +93,28 @@ describe("sqlite template store", () => {
       raw.pragma("wal_checkpoint(TRUNCATE)");
       raw.close();
       expect(contains(fileBytes(path), old.subarray(5000, 5048))).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("upgrades a file of migration 3: its snapshots, which have no ranges, are dropped", async () => {
+    const path = freshPath();
+    const raw = new Database(path);
+    migrateSqlite(raw, SQLITE_MIGRATIONS.slice(0, 3));
+    raw.exec(`INSERT INTO partitions (storage, partition, revision) VALUES ('main', 1, 1);
+      INSERT INTO search_snapshots (storage, partition, chunk, chunks, revision, format, bytes)
+        VALUES ('main', 1, 0, 1, 1, 'v1', x'0102')`);
+    raw.close();
+    const store = await createSqliteTemplateStore({ path });
+    try {
+      expect(await store.migrationVersions()).toEqual([1, 2, 3, 4]);
+      expect(await store.searchSnapshot("main", 1)).toBe(undefined);
+      await store.put(templateWrite({ storage: "main", partition: 1, classId: 1n }), 0);
+      const chunks = [{ firstClassId: 1n, lastClassId: 1n, bytes: bytes(5, 10) }];
+      expect(await store.putSearchSnapshot("main", 1, { revision: 2, format: "v1", chunks })).toBe(
+        true,
+      );
     } finally {
       await store.close();
     }
@@ -157,7 +198,7 @@ describe("sqlite template store", () => {
       const stored = await store.get({ storage: "shared", partition: 1, classId: 2n ** 63n - 1n });
       expect(stored?.version).toBe(processes * writesEach);
       expect(new Set(stored?.tags).size).toBe(processes * writesEach);
-      expect(await store.migrationVersions()).toEqual([1, 2, 3]);
+      expect(await store.migrationVersions()).toEqual([1, 2, 3, 4]);
     } finally {
       await store.close();
     }

@@ -9,11 +9,13 @@ import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
+  MAX_CLASS_ID,
   validateBatch,
   validateBcid,
   validateClassIds,
   validateCompactPage,
   validateMacUpdate,
+  validateResealedChunk,
   validateSinceRevision,
   validateSnapshot,
   validateSnapshotChunk,
@@ -29,6 +31,8 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
+  SnapshotChunk,
+  SnapshotChunkWrite,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -187,9 +191,10 @@ export async function createSqliteTemplateStore(
       `SELECT class_id, encoder_version, tags, compact FROM templates
        WHERE storage = ? AND partition = ? AND revision > ? ORDER BY class_id`,
     ),
-    compactPage: db.prepare<[...PartitionKey, bigint, number], CompactRow>(
+    compactPage: db.prepare<[...PartitionKey, bigint, bigint, number], CompactRow>(
       `SELECT class_id, encoder_version, tags, compact FROM templates
-       WHERE storage = ? AND partition = ? AND class_id > ? ORDER BY class_id LIMIT ?`,
+       WHERE storage = ? AND partition = ? AND class_id > ? AND class_id <= ?
+       ORDER BY class_id LIMIT ?`,
     ),
     // The ids travel as one JSON array: SQLite reads its integers as exact 64-bit values.
     compactByIds: db.prepare<[...PartitionKey, string], CompactRow>(
@@ -202,20 +207,34 @@ export async function createSqliteTemplateStore(
     clearSnapshots: db.prepare<PartitionKey>(
       "DELETE FROM search_snapshots WHERE storage = ? AND partition = ?",
     ),
-    insertChunk: db.prepare<[...PartitionKey, number, number, number, string, Uint8Array]>(
-      `INSERT INTO search_snapshots (storage, partition, chunk, chunks, revision, format, bytes)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    // The chunk whose range holds a deleted class loses its rows (secure_delete zeroes them).
+    clearChunk: db.prepare<[...Key, bigint]>(
+      `UPDATE search_snapshots SET bytes = NULL
+       WHERE storage = ? AND partition = ? AND first_class_id <= ? AND last_class_id >= ?
+         AND bytes IS NOT NULL`,
+    ),
+    insertChunk: db.prepare<
+      [...PartitionKey, number, number, number, string, bigint, bigint, Uint8Array]
+    >(
+      `INSERT INTO search_snapshots
+         (storage, partition, chunk, chunks, revision, format, first_class_id, last_class_id, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    resealChunk: db.prepare<[Uint8Array, ...PartitionKey, number, number]>(
+      `UPDATE search_snapshots SET bytes = ?
+       WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ? AND bytes IS NOT NULL`,
     ),
     snapshotInfo: db.prepare<PartitionKey, { revision: bigint; format: string; chunks: bigint }>(
       `SELECT revision, format, chunks FROM search_snapshots
        WHERE storage = ? AND partition = ? AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
     ),
-    snapshotChunk: db
-      .prepare<[...PartitionKey, number, number], Buffer>(
-        `SELECT bytes FROM search_snapshots
-         WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ?`,
-      )
-      .pluck(),
+    snapshotChunk: db.prepare<
+      [...PartitionKey, number, number],
+      { first_class_id: bigint; last_class_id: bigint; bytes: Buffer | null }
+    >(
+      `SELECT first_class_id, last_class_id, bytes FROM search_snapshots
+       WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ?`,
+    ),
     deletesSince: db
       .prepare<[...PartitionKey, number], bigint>(
         `SELECT class_id FROM tombstones
@@ -275,8 +294,8 @@ export async function createSqliteTemplateStore(
     const revision = Number(statements.bumpRevision.get(key[0], key[1]));
     statements.delete.run(...key);
     statements.putTombstone.run(...key, revision);
-    // A snapshot holds the deleted class's codes: it goes with it.
-    statements.clearSnapshots.run(key[0], key[1]);
+    // The snapshot chunk that holds the deleted class's codes goes with it.
+    statements.clearChunk.run(...key, key[2]);
     return true;
   });
 
@@ -284,7 +303,7 @@ export async function createSqliteTemplateStore(
     (
       storage: string,
       partition: number,
-      snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+      snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
     ): boolean => {
       const state = statements.partition.get(storage, partition);
       if (
@@ -297,8 +316,18 @@ export async function createSqliteTemplateStore(
       }
       statements.clearSnapshots.run(storage, partition);
       const { chunks, revision, format } = snapshot;
-      chunks.forEach((bytes, i) => {
-        statements.insertChunk.run(storage, partition, i, chunks.length, revision, format, bytes);
+      chunks.forEach((c, i) => {
+        statements.insertChunk.run(
+          storage,
+          partition,
+          i,
+          chunks.length,
+          revision,
+          format,
+          c.firstClassId,
+          c.lastClassId,
+          c.bytes,
+        );
       });
       return true;
     },
@@ -318,11 +347,12 @@ export async function createSqliteTemplateStore(
   });
 
   const page = db.transaction(
-    (storage: string, partition: number, after: bigint, limit: number) => {
+    (storage: string, partition: number, after: bigint, limit: number, through: bigint) => {
       const row = statements.partition.get(storage, partition);
+      const entries = statements.compactPage.all(storage, partition, after, through, limit);
       return {
         revision: row === undefined ? 0 : Number(row.revision),
-        entries: statements.compactPage.all(storage, partition, after, limit).map(compactEntryOf),
+        entries: entries.map(compactEntryOf),
       };
     },
   );
@@ -435,12 +465,18 @@ export async function createSqliteTemplateStore(
 
     compactPage: operation(
       "compactPage",
-      (storage: string, partition: number, afterClassId: bigint, limit: number) => {
+      (
+        storage: string,
+        partition: number,
+        afterClassId: bigint,
+        limit: number,
+        throughClassId?: bigint,
+      ) => {
         validateStoragePartition(storage, partition);
-        validateCompactPage(afterClassId, limit);
+        validateCompactPage(afterClassId, limit, throughClassId);
       },
-      (storage, partition, afterClassId, limit) =>
-        page.deferred(storage, partition, afterClassId, limit),
+      (storage, partition, afterClassId, limit, throughClassId = MAX_CLASS_ID) =>
+        page.deferred(storage, partition, afterClassId, limit, throughClassId),
     ),
 
     compactTemplates: operation(
@@ -461,12 +497,22 @@ export async function createSqliteTemplateStore(
       (
         storage: string,
         partition: number,
-        snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+        snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
       ) => {
         validateStoragePartition(storage, partition);
         validateSnapshot(snapshot);
       },
       (storage, partition, snapshot) => putSnapshot.immediate(storage, partition, snapshot),
+    ),
+
+    resealSearchSnapshotChunk: operation(
+      "resealSearchSnapshotChunk",
+      (storage: string, partition: number, revision: number, chunk: number, bytes: Uint8Array) => {
+        validateStoragePartition(storage, partition);
+        validateResealedChunk(revision, chunk, bytes);
+      },
+      (storage, partition, revision, chunk, bytes) =>
+        statements.resealChunk.run(bytes, storage, partition, revision, chunk).changes > 0,
     ),
 
     searchSnapshot: operation("searchSnapshot", validateStoragePartition, (storage, partition) => {
@@ -482,9 +528,11 @@ export async function createSqliteTemplateStore(
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(revision, chunk);
       },
-      (storage, partition, revision, chunk) => {
-        const bytes = statements.snapshotChunk.get(storage, partition, revision, chunk);
-        return bytes === undefined ? undefined : bytesOf(bytes);
+      (storage, partition, revision, chunk): SnapshotChunk | undefined => {
+        const row = statements.snapshotChunk.get(storage, partition, revision, chunk);
+        if (row === undefined) return undefined;
+        const range = { firstClassId: row.first_class_id, lastClassId: row.last_class_id };
+        return row.bytes === null ? range : { ...range, bytes: bytesOf(row.bytes) };
       },
     ),
 

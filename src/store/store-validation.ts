@@ -1,14 +1,20 @@
 import { FacevaultError } from "../errors.js";
 import type { JobQuery, JobRecord, ListJobsOptions } from "./job-log.js";
 import { MAX_TEMPLATE_PAGE } from "./template-catalog.js";
-import { type Bcid, MAX_COMPACT_BATCH, type TemplateWrite } from "./template-store.js";
+import {
+  type Bcid,
+  MAX_COMPACT_BATCH,
+  type SnapshotChunkWrite,
+  type TemplateWrite,
+} from "./template-store.js";
 
 /**
  * Argument checks shared by every TemplateStore implementation, so that both backends reject
  * exactly the same input with the same `invalid_argument` errors before touching the database.
  */
 
-const MAX_CLASS_ID = 2n ** 63n - 1n;
+/** The largest class id (int64). */
+export const MAX_CLASS_ID = 2n ** 63n - 1n;
 const MAX_INT32 = 2 ** 31 - 1;
 const DEFAULT_JOB_LIMIT = 100;
 const MAX_JOB_LIMIT = 10_000;
@@ -32,10 +38,23 @@ export function validateBcid(bcid: Bcid): void {
   }
 }
 
-/** A page request: `afterClassId` in [0, 2^63 - 1], `limit` in [1, MAX_COMPACT_BATCH]. */
-export function validateCompactPage(afterClassId: bigint, limit: number): void {
+/**
+ * A page request: `afterClassId` in [0, 2^63 - 1], `limit` in [1, MAX_COMPACT_BATCH],
+ * `throughClassId` (when given) in [1, 2^63 - 1].
+ */
+export function validateCompactPage(
+  afterClassId: bigint,
+  limit: number,
+  throughClassId?: bigint,
+): void {
   if (typeof afterClassId !== "bigint" || afterClassId < 0n || afterClassId > MAX_CLASS_ID) {
     throw invalid("afterClassId", "afterClassId must be an integer in [0, 2^63 - 1]");
+  }
+  if (
+    throughClassId !== undefined &&
+    (typeof throughClassId !== "bigint" || throughClassId <= 0n || throughClassId > MAX_CLASS_ID)
+  ) {
+    throw invalid("throughClassId", "throughClassId must be an integer in [1, 2^63 - 1]");
   }
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_COMPACT_BATCH) {
     throw invalid("limit", `limit must be an integer in [1, ${MAX_COMPACT_BATCH}]`);
@@ -57,11 +76,14 @@ export function validateClassIds(classIds: readonly bigint[]): void {
 /** Most chunks one search snapshot may have. */
 const MAX_SNAPSHOT_CHUNKS = 65_536;
 
-/** A snapshot to store: revision >= 0, a short format name, 1 to 65,536 byte chunks. */
+/**
+ * A snapshot to store: revision >= 0, a short format name, 1 to 65,536 chunks of bytes whose
+ * class id ranges ascend without overlapping.
+ */
 export function validateSnapshot(snapshot: {
   revision: number;
   format: string;
-  chunks: readonly Uint8Array[];
+  chunks: readonly SnapshotChunkWrite[];
 }): void {
   validateSinceRevision(snapshot.revision);
   if (typeof snapshot.format !== "string" || !/^[\x21-\x7e]{1,64}$/.test(snapshot.format)) {
@@ -71,9 +93,32 @@ export function validateSnapshot(snapshot: {
   if (!Array.isArray(chunks) || chunks.length < 1 || chunks.length > MAX_SNAPSHOT_CHUNKS) {
     throw invalid("chunks", `a snapshot has 1 to ${MAX_SNAPSHOT_CHUNKS} chunks`);
   }
-  if (!chunks.every((c) => c instanceof Uint8Array)) {
-    throw invalid("chunks", "snapshot chunks must be bytes");
-  }
+  let previous = 0n;
+  chunks.forEach((c, i) => {
+    if (typeof c !== "object" || c === null || !(c.bytes instanceof Uint8Array)) {
+      throw invalid(`chunks[${i}]`, "snapshot chunk bytes must be bytes");
+    }
+    const { firstClassId: first, lastClassId: last } = c;
+    if (
+      typeof first !== "bigint" ||
+      typeof last !== "bigint" ||
+      first <= previous ||
+      last < first ||
+      last > MAX_CLASS_ID
+    ) {
+      throw invalid(
+        `chunks[${i}]`,
+        "snapshot chunk class id ranges must ascend without overlapping, within [1, 2^63 - 1]",
+      );
+    }
+    previous = last;
+  });
+}
+
+/** The bytes of a re-sealed chunk. */
+export function validateResealedChunk(revision: number, chunk: number, bytes: Uint8Array): void {
+  validateSnapshotChunk(revision, chunk);
+  if (!(bytes instanceof Uint8Array)) throw invalid("bytes", "snapshot chunk must be bytes");
 }
 
 /** A chunk address: revision >= 0 and chunk an integer in [0, 65,535]. */

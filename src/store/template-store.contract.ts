@@ -6,6 +6,7 @@ import type { TemplateCatalog } from "./template-catalog.js";
 import type {
   Bcid,
   CompactEntry,
+  SnapshotChunkWrite,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -367,6 +368,16 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           revision: 0,
           entries: [],
         });
+        // An upper bound, inclusive: one range of class ids.
+        const ids = async (after: bigint, limit: number, through: bigint) =>
+          (await second.compactPage(storage, 1, after, limit, through)).entries.map(
+            (e) => e.classId,
+          );
+        expect(await ids(1n, 10, 40n)).toEqual([7n, 40n]);
+        expect(await ids(0n, 10, 39n)).toEqual([1n, 7n]);
+        expect(await ids(0n, 1, 40n)).toEqual([1n]);
+        expect(await ids(7n, 10, 7n)).toEqual([]);
+        expect(await ids(40n, 10, MAX_CLASS_ID)).toEqual(sorted.slice(3));
       });
 
       it("a page sees writes made after an earlier page, and its revision says so", async () => {
@@ -438,11 +449,21 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           );
         }
         expect((await rejection(store.compactPage("", 1, 0n, 1))).kind).toBe("invalid_argument");
+        for (const through of [0n, 2n ** 63n, 5 as unknown as bigint]) {
+          expect((await rejection(store.compactPage(storage, 1, 0n, 1, through))).kind).toBe(
+            "invalid_argument",
+          );
+        }
       });
     });
 
     describe("search snapshots", () => {
-      const chunk = (n: number, size = 1000) => bytes(n, size);
+      /** Chunk `n` of a snapshot: random bytes for the classes [first, last]. */
+      const chunk = (n: number, first: bigint, last: bigint, size = 1000) => ({
+        bytes: bytes(n, size),
+        firstClassId: first,
+        lastClassId: last,
+      });
 
       it("stores, replaces and reads back a snapshot chunk by chunk", async () => {
         const storage = freshStorage();
@@ -450,21 +471,23 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           await store.put(templateWrite({ storage, partition: 1, classId }), 0);
         }
         expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
-        const first = { revision: 2, format: "v1", chunks: [chunk(1), chunk(2, 300_000)] };
-        expect(await store.putSearchSnapshot(storage, 1, first)).toBe(true);
+        const chunks = [chunk(1, 1n, 1n), chunk(2, 2n, MAX_CLASS_ID, 300_000)];
+        expect(
+          await store.putSearchSnapshot(storage, 1, { revision: 2, format: "v1", chunks }),
+        ).toBe(true);
         expect(await second.searchSnapshot(storage, 1)).toEqual({
           revision: 2,
           format: "v1",
           chunks: 2,
         });
-        expect(await second.searchSnapshotChunk(storage, 1, 2, 1)).toEqual(chunk(2, 300_000));
+        expect(await second.searchSnapshotChunk(storage, 1, 2, 1)).toEqual(chunks[1]);
         expect(await second.searchSnapshotChunk(storage, 1, 2, 2)).toBe(undefined);
 
         // Writes other than deletes leave an older snapshot valid; a newer one replaces it.
         await store.setTags({ storage, partition: 1, classId: 1n }, ["x"]);
         await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
         expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 2 });
-        const newer = { revision: 4, format: "v1", chunks: [chunk(3)] };
+        const newer = { revision: 4, format: "v1", chunks: [chunk(3, 1n, 3n)] };
         expect(await store.putSearchSnapshot(storage, 1, newer)).toBe(true);
         expect(await store.searchSnapshot(storage, 1)).toEqual({
           revision: 4,
@@ -472,22 +495,54 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           chunks: 1,
         });
         expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toBe(undefined);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunk(3));
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(newer.chunks[0]);
         // Other partitions have none.
         expect(await store.searchSnapshot(storage, 2)).toBe(undefined);
       });
 
-      it("never keeps a snapshot that could hold a deleted class", async () => {
+      it("a delete erases the chunk that holds its class, and the others stay", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n, 5n, 9n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        await store.put(templateWrite({ storage, partition: 2, classId: 5n }), 0);
+        const chunks = [chunk(1, 1n, 2n), chunk(2, 5n, 5n), chunk(3, 9n, 9n)];
+        expect(
+          await store.putSearchSnapshot(storage, 1, { revision: 4, format: "v1", chunks }),
+        ).toBe(true);
+        const other = { revision: 1, format: "v1", chunks: [chunk(4, 5n, 5n)] };
+        expect(await store.putSearchSnapshot(storage, 2, other)).toBe(true);
+        // Through another instance: class 5 of partition 1 only.
+        expect(await second.delete({ storage, partition: 1, classId: 5n })).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 4, chunks: 3 });
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 1)).toEqual({
+          firstClassId: 5n,
+          lastClassId: 5n,
+        });
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual(chunks[2]);
+        expect(await store.searchSnapshotChunk(storage, 2, 1, 0)).toEqual(other.chunks[0]);
+        // A class in no chunk's range (written after the snapshot) erases nothing.
+        await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
+        expect(await store.delete({ storage, partition: 1, classId: 3n })).toBe(true);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual(chunks[2]);
+        // A delete of a class that does not exist erases nothing either.
+        expect(await store.delete({ storage, partition: 1, classId: 2n ** 40n })).toBe(false);
+        expect(await store.delete({ storage, partition: 1, classId: 9n })).toBe(true);
+        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual({
+          firstClassId: 9n,
+          lastClassId: 9n,
+        });
+      });
+
+      it("never takes a snapshot made before a delete", async () => {
         const storage = freshStorage();
         for (const classId of [1n, 2n, 3n]) {
           await store.put(templateWrite({ storage, partition: 1, classId }), 0);
         }
-        const at3 = { revision: 3, format: "v1", chunks: [chunk(4)] };
-        expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(true);
-        // A delete through another instance removes it.
+        const at3 = { revision: 3, format: "v1", chunks: [chunk(4, 1n, 3n)] };
         expect(await second.delete({ storage, partition: 1, classId: 2n })).toBe(true);
-        expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
-        expect(await store.searchSnapshotChunk(storage, 1, 3, 0)).toBe(undefined);
         // A snapshot made before that delete is refused; one made after it is taken.
         expect(await store.putSearchSnapshot(storage, 1, at3)).toBe(false);
         expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
@@ -503,16 +558,44 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 6 })).toBe(true);
       });
 
+      it("re-seals a chunk in place, never one a delete cleared", async () => {
+        const storage = freshStorage();
+        for (const classId of [1n, 2n]) {
+          await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+        }
+        const chunks = [chunk(1, 1n, 1n), chunk(2, 2n, 2n)];
+        await store.putSearchSnapshot(storage, 1, { revision: 2, format: "v1", chunks });
+        const resealed = bytes(7, 500);
+        expect(await second.resealSearchSnapshotChunk(storage, 1, 2, 0, resealed)).toBe(true);
+        expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toEqual({
+          ...chunks[0],
+          bytes: resealed,
+        });
+        await store.delete({ storage, partition: 1, classId: 2n });
+        expect(await store.resealSearchSnapshotChunk(storage, 1, 2, 1, resealed)).toBe(false);
+        expect((await store.searchSnapshotChunk(storage, 1, 2, 1))?.bytes).toBe(undefined);
+        // Another revision, or a chunk that does not exist: nothing to re-seal.
+        expect(await store.resealSearchSnapshotChunk(storage, 1, 3, 0, resealed)).toBe(false);
+        expect(await store.resealSearchSnapshotChunk(storage, 1, 2, 2, resealed)).toBe(false);
+      });
+
       it("rejects bad snapshots and chunk addresses", async () => {
         const storage = freshStorage();
         await store.put(templateWrite({ storage, partition: 1, classId: 1n }), 0);
-        const good = { revision: 1, format: "v1", chunks: [chunk(1)] };
+        const good = { revision: 1, format: "v1", chunks: [chunk(1, 1n, 1n)] };
         for (const bad of [
           { ...good, revision: -1 },
           { ...good, format: "" },
           { ...good, format: "with space" },
           { ...good, chunks: [] },
-          { ...good, chunks: ["x" as unknown as Uint8Array] },
+          { ...good, chunks: ["x" as unknown as SnapshotChunkWrite] },
+          { ...good, chunks: [{ ...chunk(1, 1n, 1n), bytes: "x" as unknown as Uint8Array }] },
+          { ...good, chunks: [chunk(1, 0n, 1n)] },
+          { ...good, chunks: [chunk(1, 2n, 1n)] },
+          { ...good, chunks: [chunk(1, 1n, 2n ** 63n)] },
+          { ...good, chunks: [chunk(1, 1n, 5n), chunk(2, 5n, 9n)] },
+          { ...good, chunks: [chunk(1, 6n, 9n), chunk(2, 1n, 5n)] },
+          { ...good, chunks: [{ ...chunk(1, 1n, 1n), firstClassId: 1 as unknown as bigint }] },
         ]) {
           expect((await rejection(store.putSearchSnapshot(storage, 1, bad))).kind).toBe(
             "invalid_argument",
@@ -527,7 +610,17 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           expect((await rejection(store.searchSnapshotChunk(storage, 1, revision, at))).kind).toBe(
             "invalid_argument",
           );
+          expect(
+            (
+              await rejection(
+                store.resealSearchSnapshotChunk(storage, 1, revision, at, bytes(1, 9)),
+              )
+            ).kind,
+          ).toBe("invalid_argument");
         }
+        expect(
+          (await rejection(store.resealSearchSnapshotChunk(storage, 1, 1, 0, "x" as never))).kind,
+        ).toBe("invalid_argument");
       });
     });
 

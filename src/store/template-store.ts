@@ -71,6 +71,28 @@ export interface CompactPage {
   entries: CompactEntry[];
 }
 
+/**
+ * One chunk of a search snapshot as written: the sealed rows of the classes with ids in
+ * [`firstClassId`, `lastClassId`]. The ranges of a snapshot's chunks ascend and do not overlap,
+ * so a delete clears only the chunk that can hold the deleted class.
+ */
+export interface SnapshotChunkWrite {
+  bytes: Uint8Array;
+  firstClassId: bigint;
+  lastClassId: bigint;
+}
+
+/** One chunk of a stored search snapshot. */
+export interface SnapshotChunk {
+  firstClassId: bigint;
+  lastClassId: bigint;
+  /**
+   * The sealed rows; undefined once a class in the range was deleted (the rows are erased with
+   * it): a reader loads that range from the templates instead.
+   */
+  bytes?: Uint8Array;
+}
+
 /** A partition's stored search snapshot: sealed chunks of its index as of a revision. */
 export interface SearchSnapshotInfo {
   revision: number;
@@ -108,17 +130,18 @@ export interface TemplateStore {
     sinceRevision: number,
   ): Promise<PartitionChanges>;
   /**
-   * Compact templates of one partition with class id > `afterClassId` (0 for the first page),
-   * ascending, at most `limit` (1 to {@link MAX_COMPACT_BATCH}), read in one snapshot together
-   * with the partition's revision. Pages read one after another come from different snapshots:
-   * a reader that pages through a partition catches up with `partitionChanges` from the first
-   * page's revision.
+   * Compact templates of one partition with class id > `afterClassId` (0 for the first page)
+   * and <= `throughClassId` (default: no bound), ascending, at most `limit` (1 to
+   * {@link MAX_COMPACT_BATCH}), read in one snapshot together with the partition's revision.
+   * Pages read one after another come from different snapshots: a reader that pages through a
+   * partition catches up with `partitionChanges` from the first page's revision.
    */
   compactPage(
     storage: string,
     partition: number,
     afterClassId: bigint,
     limit: number,
+    throughClassId?: bigint,
   ): Promise<CompactPage>;
   /**
    * The compact templates of those classes of a partition that exist, each once, in no set
@@ -133,22 +156,35 @@ export interface TemplateStore {
    * Replaces the partition's search snapshot with `chunks` (sealed by the caller) made at
    * `revision`. Stored only when no template of the partition was deleted after `revision` and
    * `revision` is not ahead of the partition, so a snapshot never holds a deleted class (a
-   * delete also removes the snapshot). Returns whether it was stored.
+   * delete clears the chunk whose range holds the class, in the same transaction). Returns
+   * whether it was stored.
    */
   putSearchSnapshot(
     storage: string,
     partition: number,
-    snapshot: { revision: number; format: string; chunks: readonly Uint8Array[] },
+    snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
+  ): Promise<boolean>;
+  /**
+   * Replaces the bytes of one chunk of the snapshot made at `revision` (a re-seal under a new
+   * master key). False when that snapshot is gone or the chunk was cleared meanwhile: a cleared
+   * chunk stays cleared.
+   */
+  resealSearchSnapshotChunk(
+    storage: string,
+    partition: number,
+    revision: number,
+    chunk: number,
+    bytes: Uint8Array,
   ): Promise<boolean>;
   /** The partition's search snapshot, if one is stored. */
   searchSnapshot(storage: string, partition: number): Promise<SearchSnapshotInfo | undefined>;
-  /** Chunk `chunk` of the snapshot made at `revision`; undefined once it was replaced or removed. */
+  /** Chunk `chunk` of the snapshot made at `revision`; undefined once it was replaced. */
   searchSnapshotChunk(
     storage: string,
     partition: number,
     revision: number,
     chunk: number,
-  ): Promise<Uint8Array | undefined>;
+  ): Promise<SnapshotChunk | undefined>;
   /**
    * One cheap round trip to the database, to tell whether it can be used.
    * @throws FacevaultError `unavailable` when it cannot be reached or used.

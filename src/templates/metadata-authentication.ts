@@ -50,11 +50,13 @@ export function withAuthenticatedMetadata(
     delete: (bcid) => store.delete(bcid),
     partitionChanges: (storage, partition, since) =>
       store.partitionChanges(storage, partition, since),
-    compactPage: (storage, partition, after, limit) =>
-      store.compactPage(storage, partition, after, limit),
+    compactPage: (storage, partition, after, limit, through) =>
+      store.compactPage(storage, partition, after, limit, through),
     compactTemplates: (storage, partition, ids) => store.compactTemplates(storage, partition, ids),
     putSearchSnapshot: (storage, partition, snapshot) =>
       store.putSearchSnapshot(storage, partition, snapshot),
+    resealSearchSnapshotChunk: (storage, partition, revision, chunk, bytes) =>
+      store.resealSearchSnapshotChunk(storage, partition, revision, chunk, bytes),
     searchSnapshot: (storage, partition) => store.searchSnapshot(storage, partition),
     searchSnapshotChunk: (storage, partition, revision, chunk) =>
       store.searchSnapshotChunk(storage, partition, revision, chunk),

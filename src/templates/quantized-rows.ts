@@ -61,13 +61,19 @@ export interface QuantizedRows {
   removeSwap(row: number): void;
   /** A copy of the stored code of `row`. */
   codeOf(row: number): RowCode;
+  /** The tag-set id stored with `row`. */
+  tagSetOf(row: number): number;
   /**
    * Every row whose gain may be among the best `limit` and at least `minGain`, a superset of
    * the exact answer (see vector-quantizer.ts for the bound).
    */
   scan(probe: ProbeCode, options: ScanOptions): ScanCandidate[];
-  /** Copies of rows [from, from + count): codes (count × paddedDimension) and metadata. */
-  exportRows(from: number, count: number): RowBatch;
+  /**
+   * Copies of the given rows in the given order: codes (rows × paddedDimension) and metadata.
+   * The tag-set id of row i of the batch (bytes 16-19 of its metadata) is `tagSetIds[i]` when
+   * given, else the stored one.
+   */
+  exportRows(rows: ArrayLike<number>, tagSetIds?: ArrayLike<number>): RowBatch;
   /** Appends rows exported by {@link exportRows}, their tag-set ids mapped through `tagSetMap`. */
   appendRows(batch: RowBatch, tagSetMap: Int32Array): void;
 }
@@ -236,19 +242,20 @@ export function createQuantizedRows(
       write(size, code, tagSet);
       size++;
     },
-    exportRows(from, count) {
-      if (count > 0) {
-        checkRow(from, size);
-        checkRow(from + count - 1, size);
-      }
+    exportRows(rows, tagSetIds) {
+      const count = rows.length;
       const codes = new Uint8Array(count * dim);
       const meta = new Uint8Array(count * META_BYTES);
-      runs(from, count, (row, n) => {
+      const view = new DataView(meta.buffer);
+      const bytes = new Uint8Array(memory.buffer);
+      for (let i = 0; i < count; i++) {
+        const row = rows[i] as number;
+        checkRow(row, size);
         const at = place(row);
-        const bytes = new Uint8Array(memory.buffer);
-        codes.set(bytes.subarray(at.codes, at.codes + n * dim), (row - from) * dim);
-        meta.set(bytes.subarray(at.meta, at.meta + n * META_BYTES), (row - from) * META_BYTES);
-      });
+        codes.set(bytes.subarray(at.codes, at.codes + dim), i * dim);
+        meta.set(bytes.subarray(at.meta, at.meta + META_BYTES), i * META_BYTES);
+        if (tagSetIds) view.setInt32(i * META_BYTES + 16, tagSetIds[i] as number, true);
+      }
       return { rows: count, codes, meta };
     },
     appendRows(batch, tagSetMap) {
@@ -295,6 +302,10 @@ export function createQuantizedRows(
     codeOf(row) {
       checkRow(row, size);
       return codeOf(row);
+    },
+    tagSetOf(row) {
+      checkRow(row, size);
+      return new DataView(memory.buffer, place(row).meta, META_BYTES).getInt32(16, true);
     },
     scan,
   };

@@ -399,7 +399,7 @@ describe("search index", () => {
       return { store, vectors };
     }
 
-    function indexOn(store: TemplateStore) {
+    function indexOn(store: TemplateStore, snapshotChunkRows?: number) {
       let pages = 0;
       const counting = Object.create(store) as TemplateStore;
       counting.compactPage = (...args) => {
@@ -414,6 +414,7 @@ describe("search index", () => {
         metric: "euclidean",
         logger,
         snapshotMinTemplates: 100,
+        ...(snapshotChunkRows ? { snapshotChunkRows } : {}),
       }).partition("s", 1);
       return { index, pages: () => pages };
     }
@@ -435,7 +436,7 @@ describe("search index", () => {
       await snapshotStored(store, 9000);
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 5 });
       // Sealed: the class ids and codes of the rows are nowhere in the stored bytes.
-      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, 9000, 0)) ?? []);
+      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, 9000, 0))?.bytes ?? []);
       const ids = Buffer.from(BigInt64Array.from([1n, 2n, 3n]).buffer);
       const code = Buffer.from(quantizeRow(vectors[0] as Float32Array, "euclidean").codes.buffer);
       expect(stored.length).toBeGreaterThan(2048 * 32);
@@ -459,29 +460,93 @@ describe("search index", () => {
       }
     });
 
-    it("is removed with any delete, and a damaged chunk falls back to loading templates", async () => {
-      const { store } = await bigPartition(300);
-      await indexOn(store).index.sync();
+    it("a delete erases only the chunk of its class; the next index reads that range from the templates", async () => {
+      const { store, vectors } = await bigPartition(300);
+      const first = indexOn(store, 64);
+      await first.index.sync();
       await snapshotStored(store, 300);
-      await store.delete(bcid(1n));
-      expect(await store.searchSnapshot("s", 1)).toBe(undefined);
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ revision: 300, chunks: 5 });
+      expect(await store.delete(bcid(100n))).toBe(true);
+      // Chunk 1 held classes 65 to 128: its rows are gone, its range stays; the others are kept.
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ revision: 300, chunks: 5 });
+      expect(await store.searchSnapshotChunk("s", 1, 300, 1)).toEqual({
+        firstClassId: 65n,
+        lastClassId: 128n,
+      });
+      for (const chunk of [0, 2, 3, 4]) {
+        expect((await store.searchSnapshotChunk("s", 1, 300, chunk))?.bytes).toBeInstanceOf(
+          Uint8Array,
+        );
+      }
 
-      const next = indexOn(store);
-      await next.index.sync(); // loads templates, writes a new snapshot
-      await snapshotStored(store, 301);
+      const next = indexOn(store, 64);
+      await next.index.sync();
+      expect(next.pages()).toBe(1); // the cleared range only
+      expect(next.index.size).toBe(299);
+      await first.index.sync();
+      const probe = vectors[99] as Float32Array;
+      for (const tags of [[], ["a"], ["b"]]) {
+        const query = { probe, tags, maxDistance: Number.POSITIVE_INFINITY, limit: 10 };
+        const found = await next.index.search(query);
+        expect(found).toEqual(await first.index.search(query));
+        expect(found.map((m) => m.classId)).not.toContain(100n);
+      }
+    });
+
+    it("writes chunks in class id order whatever the order of the rows", async () => {
+      const { store, vectors } = await bigPartition(300);
+      for (let id = 1n; id <= 50n; id++) await store.delete(bcid(id));
+      await indexOn(store, 64).index.sync();
+      await snapshotStored(store, 350);
+      // Classes 1 to 50 come back and 301 to 500 arrive after the snapshot: the next load
+      // appends them after the snapshot's rows, out of class id order.
+      const more = gaussianVectors(250, 16, 5);
+      for (let i = 0; i < 50; i++) await put(store, BigInt(50 - i), more[i] as Float32Array, ["c"]);
+      for (let i = 0; i < 200; i++) await put(store, BigInt(301 + i), more[50 + i] as Float32Array);
+      const second = indexOn(store, 64);
+      await second.index.sync(); // 250 changes caught up: it writes a new snapshot
+      await snapshotStored(store, 600);
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 8 });
+      let previous = 0n;
+      for (let chunk = 0; chunk < 8; chunk++) {
+        const stored = await store.searchSnapshotChunk("s", 1, 600, chunk);
+        expect(stored?.firstClassId).toBe(previous + 1n);
+        previous = stored?.lastClassId as bigint;
+      }
+      expect(previous).toBe(500n);
+
+      expect(await store.delete(bcid(3n))).toBe(true);
+      const third = indexOn(store, 64);
+      await third.index.sync();
+      expect(third.pages()).toBe(1);
+      expect(third.index.size).toBe(499);
+      for (const probe of [vectors[2], vectors[200], more[0], more[249]] as Float32Array[]) {
+        for (const tags of [[], ["c"], ["a"]]) {
+          const query = { probe, tags, maxDistance: Number.POSITIVE_INFINITY, limit: 10 };
+          expect(await third.index.search(query)).toEqual(await second.index.search(query));
+        }
+      }
+    });
+
+    it("a damaged chunk falls back to loading templates", async () => {
+      const { store } = await bigPartition(300);
+      const first = indexOn(store);
+      await first.index.sync();
+      await snapshotStored(store, 300);
       const damaged = Object.create(store) as TemplateStore;
       damaged.searchSnapshotChunk = async (...args) => {
         const chunk = await store.searchSnapshotChunk(...args);
-        if (chunk) chunk[chunk.length - 1] = (chunk[chunk.length - 1] as number) ^ 1;
+        const bytes = chunk?.bytes;
+        if (bytes) bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
         return chunk;
       };
       const fallback = indexOn(damaged);
       await fallback.index.sync();
       expect(fallback.pages()).toBeGreaterThan(0);
-      expect(fallback.index.size).toBe(299);
+      expect(fallback.index.size).toBe(300);
       const probe = new Float32Array(16);
       const query = { probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 5 };
-      expect(await fallback.index.search(query)).toEqual(await next.index.search(query));
+      expect(await fallback.index.search(query)).toEqual(await first.index.search(query));
     });
   });
 });

@@ -5,6 +5,7 @@ import {
   type CompactEntry,
   MAX_COMPACT_BATCH,
   type PartitionChanges,
+  type SnapshotChunkWrite,
   type TemplateStore,
 } from "../store/template-store.js";
 import { createClassIdTable } from "./class-id-table.js";
@@ -32,8 +33,8 @@ const YIELD_EVERY_MS = 10;
 const MAX_SEARCH_ATTEMPTS = 4;
 /** Default smallest partition that keeps a search snapshot. */
 export const DEFAULT_SNAPSHOT_MIN_TEMPLATES = 10_000;
-/** Rows per snapshot chunk: about 1 MB at 512-D, decoded without yielding. */
-const SNAPSHOT_CHUNK_ROWS = 2048;
+/** Default rows per snapshot chunk: about 1 MB at 512-D, decoded without yielding. */
+export const DEFAULT_SNAPSHOT_CHUNK_ROWS = 2048;
 
 export interface SearchIndexesOptions {
   store: Pick<
@@ -60,6 +61,11 @@ export interface SearchIndexesOptions {
    * them with one decryption per chunk instead of one per template. Default 10,000.
    */
   snapshotMinTemplates?: number;
+  /**
+   * Rows per snapshot chunk, 1 to 65,536: a delete clears one chunk, which the next load reads
+   * from the templates. Default 2048.
+   */
+  snapshotChunkRows?: number;
   /** Threads that take shares of large scans; none: every scan runs on the event loop's thread. */
   scanThreads?: ScanThreads;
   /** Told after every search (metrics, benchmarks): rows re-ranked exactly, scans made. */
@@ -174,6 +180,13 @@ function createPartitionIndex(
   }
   const log = options.logger.child({ component: "search-index", storage, partition });
   const snapshotMin = options.snapshotMinTemplates ?? DEFAULT_SNAPSHOT_MIN_TEMPLATES;
+  const chunkRows = options.snapshotChunkRows ?? DEFAULT_SNAPSHOT_CHUNK_ROWS;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1 || chunkRows > 65_536) {
+    throw new FacevaultError(
+      "invalid_argument",
+      "snapshotChunkRows must be an integer in [1, 65536]",
+    );
+  }
   const format = snapshotFormat(paddedDimension(dimension), metric, options.encoderVersion);
   /** Bumped on every change of the rows, so a snapshot being built can tell it went stale. */
   let mutations = 0;
@@ -338,23 +351,51 @@ function createPartitionIndex(
   }
 
   /**
-   * Loads the stored search snapshot and catches up from its revision. False (nothing changed)
-   * when there is none of this format, it went away meanwhile, a chunk fails authentication,
-   * or tombstones were pruned past it.
+   * Reads the templates with class ids in [first, last] into `target`, page by page: the rows
+   * of a snapshot chunk a delete cleared. Returns how many were read.
+   */
+  async function loadRange(
+    target: Rows,
+    others: Set<bigint>,
+    first: bigint,
+    last: bigint,
+  ): Promise<number> {
+    let after = first - 1n;
+    let read = 0;
+    for (;;) {
+      const page = await store.compactPage(storage, partition, after, pageSize, last);
+      await applyUpserts(target, page.entries, others);
+      read += page.entries.length;
+      const end = page.entries.at(-1);
+      if (end === undefined || page.entries.length < pageSize) return read;
+      after = end.classId;
+    }
+  }
+
+  /**
+   * Loads the stored search snapshot and catches up from its revision; the ranges of chunks a
+   * delete cleared come from the templates. False (nothing changed) when there is none of this
+   * format, it went away meanwhile, a chunk fails authentication, or tombstones were pruned
+   * past it.
    */
   async function loadSnapshot(): Promise<boolean> {
     const info = await store.searchSnapshot(storage, partition);
     if (info === undefined || info.format !== format) return false;
     const fresh = emptyRows();
-    let tagSetMap = new Int32Array(0);
+    const others = new Set<bigint>();
+    let reloaded = 0;
     for (let chunk = 0; chunk < info.chunks; chunk++) {
       const at = { storage, partition, revision: info.revision, chunk, chunks: info.chunks };
-      const blob = await store.searchSnapshotChunk(storage, partition, info.revision, chunk);
-      if (blob === undefined) return false; // replaced or removed while reading
+      const stored = await store.searchSnapshotChunk(storage, partition, info.revision, chunk);
+      if (stored === undefined) return false; // replaced while reading
+      if (stored.bytes === undefined) {
+        reloaded += await loadRange(fresh, others, stored.firstClassId, stored.lastClassId);
+        continue;
+      }
       let decoded: ReturnType<typeof decodeSnapshotChunk>;
       try {
         decoded = decodeSnapshotChunk(
-          options.vault.openSnapshotChunk(at, blob),
+          options.vault.openSnapshotChunk(at, stored.bytes),
           paddedDimension(dimension),
         );
       } catch (err) {
@@ -362,9 +403,11 @@ function createPartitionIndex(
         log.error({ chunk }, "search snapshot chunk failed authentication; loading templates");
         return false;
       }
-      if (decoded.tagSets) tagSetMap = Int32Array.from(decoded.tagSets, (t) => tagSetOf(t));
       const from = fresh.codes.size;
-      fresh.codes.appendRows(decoded.batch, tagSetMap);
+      fresh.codes.appendRows(
+        decoded.batch,
+        Int32Array.from(decoded.tagSets, (t) => tagSetOf(t)),
+      );
       if (fresh.classIds.length < fresh.codes.size) {
         const grown = new BigInt64Array(Math.max(fresh.codes.size, fresh.classIds.length * 2));
         grown.set(fresh.classIds);
@@ -377,37 +420,59 @@ function createPartitionIndex(
     const changes = await store.partitionChanges(storage, partition, info.revision);
     if (changes.full) return false;
     rows = fresh;
-    // Snapshots are written only while no template of another encoder is left out (load()).
-    otherEncoder = new Set();
+    // The chunks hold only comparable rows (snapshots are written only while no template of
+    // another encoder is left out, see load()); the reloaded ranges may hold some.
+    otherEncoder = others;
     await apply(changes);
-    catchUp = changes.upserts.length + changes.deletes.length;
+    catchUp = reloaded + changes.upserts.length + changes.deletes.length;
     return true;
   }
 
   /**
-   * Seals the rows into snapshot chunks and hands them to the store. Runs inside the sync, so
-   * no change is applied meanwhile; a row dropped by a search meanwhile abandons it.
+   * Seals the rows into snapshot chunks of consecutive class ids and hands them to the store.
+   * Runs inside the sync, so no change is applied meanwhile; a row dropped by a search meanwhile
+   * abandons it.
    */
   async function writeSnapshot(): Promise<void> {
     const at = revision;
     const before = mutations;
     const size = rows.codes.size;
-    const chunks: Uint8Array[] = [];
-    const count = Math.ceil(size / SNAPSHOT_CHUNK_ROWS);
+    // Class id order: a chunk covers one range of ids, so a delete clears one chunk.
+    const sortedIds = rows.classIds.slice(0, size).sort();
+    const chunks: SnapshotChunkWrite[] = [];
+    const count = Math.ceil(size / chunkRows);
     for (let chunk = 0; chunk < count; chunk++) {
-      const from = chunk * SNAPSHOT_CHUNK_ROWS;
-      const n = Math.min(SNAPSHOT_CHUNK_ROWS, size - from);
-      const plain = encodeSnapshotChunk({
-        classIds: rows.classIds.slice(from, from + n),
-        batch: rows.codes.exportRows(from, n),
-        ...(chunk === 0 ? { tagSets: tagSets.map((t) => [...t]) } : {}),
+      const classIds = sortedIds.subarray(
+        chunk * chunkRows,
+        Math.min(size, (chunk + 1) * chunkRows),
+      );
+      const rowsOfChunk = Int32Array.from(classIds, (id) => rows.rowOf.get(id) as number);
+      // The chunk's own tag table, so that it can be read without the others.
+      const localIds = new Map<number, number>();
+      const chunkTagSets: string[][] = [];
+      const tagSetIds = Int32Array.from(rowsOfChunk, (row) => {
+        const global = rows.codes.tagSetOf(row);
+        let local = localIds.get(global);
+        if (local === undefined) {
+          local = chunkTagSets.length;
+          chunkTagSets.push([...(tagSets[global] as ReadonlySet<string>)]);
+          localIds.set(global, local);
+        }
+        return local;
       });
-      chunks.push(
-        options.vault.sealSnapshotChunk(
+      const plain = encodeSnapshotChunk({
+        classIds,
+        batch: rows.codes.exportRows(rowsOfChunk, tagSetIds),
+        tagSets: chunkTagSets,
+      });
+      chunks.push({
+        firstClassId: classIds[0] as bigint,
+        lastClassId: classIds[classIds.length - 1] as bigint,
+        bytes: options.vault.sealSnapshotChunk(
           { storage, partition, revision: at, chunk, chunks: count },
           plain,
         ),
-      );
+      });
       await yieldToEventLoop();
       if (mutations !== before) return;
     }

@@ -1,10 +1,11 @@
 /**
  * The layout of one chunk of a partition's search snapshot, before sealing. A snapshot is the
- * index itself (class ids, tag sets, int8 codes and bound numbers) in chunks of a block's rows,
- * so that a process loads a partition with one decryption per chunk instead of one per template.
- * Little-endian:
+ * index itself (class ids, tag sets, int8 codes and bound numbers) in chunks of consecutive
+ * class ids, so that a process loads a partition with one decryption per chunk instead of one
+ * per template, and a delete erases one chunk, not the snapshot. Every chunk stands alone: its
+ * rows' tag-set ids index its own tag table. Little-endian:
  * ```
- * "FVS1" | rows u32 | tagTableBytes u32 | 0 u32 | tag table (UTF-8 JSON string[][], chunk 0 only)
+ * "FVS2" | rows u32 | tagTableBytes u32 | 0 u32 | tag table (UTF-8 JSON string[][])
  *   | zero padding to 8 | classIds rows × i64 | metadata rows × 20 | codes rows × paddedDimension
  * ```
  */
@@ -12,7 +13,7 @@ import { FacevaultError } from "../errors.js";
 import type { VectorMetric } from "../face/encoders.js";
 import type { RowBatch } from "./quantized-rows.js";
 
-const MAGIC = 0x31535646; // "FVS1" read little-endian
+const MAGIC = 0x32535646; // "FVS2" read little-endian
 const META_BYTES = 20;
 
 /**
@@ -24,14 +25,14 @@ export function snapshotFormat(
   metric: VectorMetric,
   encoderVersion: number,
 ): string {
-  return `fvs1.d${paddedDimension}.${metric}.e${encoderVersion}`;
+  return `fvs2.d${paddedDimension}.${metric}.e${encoderVersion}`;
 }
 
 export interface SnapshotChunk {
   classIds: BigInt64Array;
   batch: RowBatch;
-  /** Chunk 0 only: the tag lists the rows' tag-set ids refer to. */
-  tagSets?: string[][];
+  /** The tag lists the rows' tag-set ids refer to. */
+  tagSets: string[][];
 }
 
 function malformed(): FacevaultError {
@@ -40,8 +41,7 @@ function malformed(): FacevaultError {
 
 export function encodeSnapshotChunk(chunk: SnapshotChunk): Uint8Array {
   const { rows, codes, meta } = chunk.batch;
-  const tags =
-    chunk.tagSets === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(chunk.tagSets));
+  const tags = Buffer.from(JSON.stringify(chunk.tagSets));
   const head = 16 + tags.length;
   const idsAt = Math.ceil(head / 8) * 8;
   const out = Buffer.alloc(idsAt + rows * 8 + meta.length + codes.length);
@@ -65,15 +65,13 @@ export function decodeSnapshotChunk(bytes: Uint8Array, paddedDimension: number):
   const metaAt = idsAt + rows * 8;
   const codesAt = metaAt + rows * META_BYTES;
   if (buf.length !== codesAt + rows * paddedDimension) throw malformed();
-  let tagSets: string[][] | undefined;
-  if (tagBytes > 0) {
-    try {
-      tagSets = JSON.parse(buf.toString("utf8", 16, 16 + tagBytes)) as string[][];
-    } catch {
-      throw malformed();
-    }
-    if (!Array.isArray(tagSets) || !tagSets.every((t) => Array.isArray(t))) throw malformed();
+  let tagSets: string[][];
+  try {
+    tagSets = JSON.parse(buf.toString("utf8", 16, 16 + tagBytes)) as string[][];
+  } catch {
+    throw malformed();
   }
+  if (!Array.isArray(tagSets) || !tagSets.every((t) => Array.isArray(t))) throw malformed();
   // Copied out: the chunk's buffer need not be 8-aligned.
   const classIds = new BigInt64Array(rows);
   new Uint8Array(classIds.buffer).set(buf.subarray(idsAt, metaAt));
@@ -84,6 +82,6 @@ export function decodeSnapshotChunk(bytes: Uint8Array, paddedDimension: number):
       meta: buf.subarray(metaAt, codesAt),
       codes: buf.subarray(codesAt),
     },
-    ...(tagSets ? { tagSets } : {}),
+    tagSets,
   };
 }
