@@ -536,6 +536,32 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         });
       });
 
+      it("a delete racing a snapshot write leaves no snapshot, or one whose chunk it erased", async () => {
+        for (let round = 0; round < 8; round++) {
+          const storage = freshStorage();
+          for (const classId of [1n, 2n, 3n]) {
+            await store.put(templateWrite({ storage, partition: 1, classId }), 0);
+          }
+          const snapshot = { revision: 3, format: "v1", chunks: [chunk(round, 1n, 3n, 200_000)] };
+          // Two instances (two sessions on PostgreSQL), started in either order.
+          const put = () => store.putSearchSnapshot(storage, 1, snapshot);
+          const remove = () => second.delete({ storage, partition: 1, classId: 2n });
+          let pending: [Promise<boolean>, Promise<boolean>];
+          if (round % 2 === 0) {
+            const putting = put();
+            pending = [putting, remove()];
+          } else {
+            const removing = remove();
+            pending = [put(), removing];
+          }
+          const [stored, deleted] = await Promise.all(pending);
+          expect(deleted).toBe(true);
+          const kept = await store.searchSnapshotChunk(storage, 1, 3, 0);
+          if (stored) expect(kept).toEqual({ firstClassId: 1n, lastClassId: 3n });
+          else expect(kept).toBe(undefined);
+        }
+      });
+
       it("never takes a snapshot made before a delete", async () => {
         const storage = freshStorage();
         for (const classId of [1n, 2n, 3n]) {
