@@ -528,6 +528,50 @@ describe("search index", () => {
       }
     });
 
+    it("writes a new snapshot once a tenth of the partition changed while it serves, one for all replicas", async () => {
+      const { store } = await bigPartition(300);
+      const more = gaussianVectors(200, 16, 6);
+      const first = indexOn(store, 64);
+      await first.index.sync();
+      await snapshotStored(store, 300);
+      // 99 new classes: fewer than snapshotMinTemplates (100) since the snapshot.
+      for (let i = 0; i < 99; i++) await put(store, BigInt(301 + i), more[i] as Float32Array);
+      await first.index.sync();
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ revision: 300 });
+      await put(store, 400n, more[99] as Float32Array);
+      await first.index.sync();
+      await snapshotStored(store, 400);
+
+      // A replica that loaded from it sees the same 100 changes next; the first writes for both.
+      let written = 0;
+      const counting = Object.create(store) as TemplateStore;
+      counting.putSearchSnapshot = (...args) => {
+        written++;
+        return store.putSearchSnapshot(...args);
+      };
+      const replica = createSearchIndexes({
+        store: counting,
+        vault,
+        encoderVersion: 2,
+        dimension: 16,
+        metric: "euclidean",
+        logger,
+        snapshotMinTemplates: 100,
+        snapshotChunkRows: 64,
+      }).partition("s", 1);
+      await replica.sync();
+      expect(written).toBe(0); // loaded from the snapshot, nothing to catch up
+      for (let i = 100; i < 200; i++) await put(store, BigInt(301 + i), more[i] as Float32Array);
+      await first.index.sync();
+      await snapshotStored(store, 500);
+      await replica.sync();
+      expect(written).toBe(0);
+      expect(replica.size).toBe(500);
+      const probe = more[150] as Float32Array;
+      const query = { probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 5 };
+      expect(await replica.search(query)).toEqual(await first.index.search(query));
+    });
+
     it("a damaged chunk falls back to loading templates", async () => {
       const { store } = await bigPartition(300);
       const first = indexOn(store);

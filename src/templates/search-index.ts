@@ -193,8 +193,11 @@ function createPartitionIndex(
   const measure = metric === "cosine" ? cosineDistance : euclideanDistance;
   let revision = 0;
   let loaded = false;
-  /** Changes applied after the snapshot the last load used. */
-  let catchUp = 0;
+  /**
+   * Rows changed, or read from the templates, since the snapshot in the store was made: all of
+   * them after a load without one. A new snapshot is due when this passes a tenth of the rows.
+   */
+  let sinceSnapshot = 0;
   let rows = emptyRows();
   /** Class ids of templates of another encoder, left out of the rows (see `notComparable`). */
   let otherEncoder = new Set<bigint>();
@@ -424,16 +427,16 @@ function createPartitionIndex(
     // another encoder is left out, see load()); the reloaded ranges may hold some.
     otherEncoder = others;
     await apply(changes);
-    catchUp = reloaded + changes.upserts.length + changes.deletes.length;
+    sinceSnapshot = reloaded + changes.upserts.length + changes.deletes.length;
     return true;
   }
 
   /**
-   * Seals the rows into snapshot chunks of consecutive class ids and hands them to the store.
-   * Runs inside the sync, so no change is applied meanwhile; a row dropped by a search meanwhile
-   * abandons it.
+   * Seals the rows into snapshot chunks of consecutive class ids and hands them to the store;
+   * false when abandoned. Runs inside the sync, so no change is applied meanwhile; a row dropped
+   * by a search meanwhile abandons it.
    */
-  async function writeSnapshot(): Promise<void> {
+  async function writeSnapshot(): Promise<boolean> {
     const at = revision;
     const before = mutations;
     const size = rows.codes.size;
@@ -474,21 +477,47 @@ function createPartitionIndex(
         ),
       });
       await yieldToEventLoop();
-      if (mutations !== before) return;
+      if (mutations !== before) return false;
     }
     // Stored after the sync has let go: the searches waiting for it need not wait for the store.
     void store
       .putSearchSnapshot(storage, partition, { revision: at, format, chunks })
       .then((stored) => log.info({ templates: size, revision: at, stored }, "search snapshot"))
       .catch((err: unknown) => log.warn({ err }, "search snapshot not stored"));
+    return true;
+  }
+
+  /**
+   * Writes a snapshot when one is due: the partition has at least `snapshotMinTemplates` rows
+   * and more than a tenth of them (at least `snapshotMinTemplates`) changed or were read from
+   * the templates since the stored one was made. While serving (`afterLoad` false) it first
+   * asks the store, so that replicas sharing it do not each write one for the same changes.
+   */
+  async function writeSnapshotIfDue(afterLoad: boolean): Promise<void> {
+    const size = rows.codes.size;
+    const due = Math.max(snapshotMin, size / 10);
+    // A snapshot holds only comparable rows: while other encoders' templates wait for
+    // `reencode`, none is written, so that a load from it never forgets them.
+    if (size < snapshotMin || sinceSnapshot < due || otherEncoder.size > 0) return;
+    if (!afterLoad) {
+      const stored = await store.searchSnapshot(storage, partition);
+      // The revision counts every write, so it bounds the rows changed since from above.
+      if (stored?.format === format && revision - stored.revision < due) {
+        sinceSnapshot = revision - stored.revision;
+        return;
+      }
+    }
+    if (await writeSnapshot()) sinceSnapshot = 0;
   }
 
   /** Loads the partition: from its snapshot when there is a usable one, else page by page. */
   async function load(): Promise<void> {
     const started = performance.now();
-    catchUp = 0;
     const fromSnapshot = await loadSnapshot();
-    if (!fromSnapshot) await loadPages();
+    if (!fromSnapshot) {
+      await loadPages();
+      sinceSnapshot = rows.codes.size;
+    }
     loaded = true;
     log.info(
       {
@@ -498,18 +527,20 @@ function createPartitionIndex(
       },
       "search index loaded",
     );
-    const size = rows.codes.size;
-    // A snapshot holds only comparable rows: while other encoders' templates wait for
-    // `reencode`, none is written, so that a load from it never forgets them.
-    const rebuild = !fromSnapshot || catchUp > Math.max(snapshotMin, size / 10);
-    if (size >= snapshotMin && rebuild && otherEncoder.size === 0) {
-      await writeSnapshot();
-    }
+    await writeSnapshotIfDue(true);
   }
 
   async function syncOnce(): Promise<void> {
-    if (!loaded) await load();
-    else await apply(await store.partitionChanges(storage, partition, revision));
+    if (!loaded) {
+      await load();
+      return;
+    }
+    const changes = await store.partitionChanges(storage, partition, revision);
+    await apply(changes);
+    sinceSnapshot += changes.full
+      ? rows.codes.size
+      : changes.upserts.length + changes.deletes.length;
+    await writeSnapshotIfDue(false);
   }
 
   function sync(): Promise<void> {
