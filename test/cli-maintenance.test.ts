@@ -130,6 +130,7 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
       })),
     });
     expect(stored).toBe(true);
+    const snapshotId = (await store.searchSnapshot("bws", 1))?.id as number;
     await client.deleteTemplate({ classId: 3n });
     // Step 2, while the server serves.
     const rekey = await runCli(
@@ -147,12 +148,12 @@ describe.each(databases)("maintenance commands on $name", ({ options }) => {
       sealer: createTemplateSealer({ masterKeys: [Buffer.from(newKey, "base64")] }),
     });
     for (const chunk of [0, 1]) {
-      const resealed = await store.searchSnapshotChunk("bws", 1, snapshotAt, chunk);
+      const resealed = await store.searchSnapshotChunk("bws", 1, snapshotId, chunk);
       expect(
         Buffer.from(newVault.openSnapshotChunk(address(chunk), resealed?.bytes as Uint8Array)),
       ).toEqual(plain[chunk]);
     }
-    expect(await store.searchSnapshotChunk("bws", 1, snapshotAt, 2)).toEqual({
+    expect(await store.searchSnapshotChunk("bws", 1, snapshotId, 2)).toEqual({
       firstClassId: 3n,
       lastClassId: 3n,
     });

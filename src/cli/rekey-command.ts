@@ -128,12 +128,7 @@ export async function rekeyCommand(
     const info = await store.searchSnapshot(at.storage, at.partition);
     if (!info) return false;
     for (let chunk = 0; chunk < info.chunks; chunk++) {
-      const stored = await store.searchSnapshotChunk(
-        at.storage,
-        at.partition,
-        info.revision,
-        chunk,
-      );
+      const stored = await store.searchSnapshotChunk(at.storage, at.partition, info.id, chunk);
       if (!stored) return false;
       if (!stored.bytes) continue;
       const address = { ...at, revision: info.revision, chunk, chunks: info.chunks };
@@ -141,7 +136,7 @@ export async function rekeyCommand(
         address,
         vault.openSnapshotChunk(address, stored.bytes),
       );
-      await store.resealSearchSnapshotChunk(at.storage, at.partition, info.revision, chunk, bytes);
+      await store.resealSearchSnapshotChunk(at.storage, at.partition, info.id, chunk, bytes);
     }
     return true;
   }

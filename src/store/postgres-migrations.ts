@@ -103,13 +103,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     name: "search snapshot chunks by class id range",
     sql: `
       -- Each chunk holds the classes of one class id range, so a delete erases only the chunk
-      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Snapshots
-      -- are caches; the ones made before have no ranges and are dropped.
+      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Each write
+      -- has its own random id, so two writers' chunks never mix. Snapshots are caches; the
+      -- ones made before are dropped.
       DELETE FROM {schema}.search_snapshots;
       ALTER TABLE {schema}.search_snapshots
+        DROP CONSTRAINT search_snapshots_pkey,
+        ADD COLUMN snapshot_id bigint NOT NULL,
         ADD COLUMN first_class_id bigint NOT NULL,
         ADD COLUMN last_class_id bigint NOT NULL,
-        ALTER COLUMN bytes DROP NOT NULL;
+        ALTER COLUMN bytes DROP NOT NULL,
+        ADD PRIMARY KEY (storage, partition, snapshot_id, chunk);
     `,
   },
 ];

@@ -5,6 +5,7 @@ import type { JobLog } from "./job-log.js";
 import { createPostgresJobLog } from "./postgres-job-log.js";
 import { migratePostgres, postgresMigrationVersions } from "./postgres-migrations.js";
 import { bytesOf, partitionSummaryOf } from "./row-mapping.js";
+import { newSnapshotId } from "./snapshot-id.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
   MAX_CLASS_ID,
@@ -204,25 +205,21 @@ export async function createPostgresTemplateStore(
       WHERE storage = $1 AND partition = $2 AND first_class_id <= $3 AND last_class_id >= $3
         AND bytes IS NOT NULL`,
     clearOtherSnapshots: `DELETE FROM ${s}.search_snapshots
-      WHERE storage = $1 AND partition = $2 AND revision <> $3`,
-    insertChunk: `INSERT INTO ${s}.search_snapshots
-        (storage, partition, chunk, chunks, revision, format, first_class_id, last_class_id, bytes)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-      ON CONFLICT (storage, partition, revision, chunk) DO UPDATE
-        SET chunks = excluded.chunks, format = excluded.format,
-          first_class_id = excluded.first_class_id, last_class_id = excluded.last_class_id,
-          bytes = excluded.bytes`,
+      WHERE storage = $1 AND partition = $2 AND snapshot_id <> $3`,
+    insertChunk: `INSERT INTO ${s}.search_snapshots (storage, partition, snapshot_id, chunk, chunks,
+        revision, format, first_class_id, last_class_id, bytes)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     resealChunk: `UPDATE ${s}.search_snapshots SET bytes = $5
-      WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4
+      WHERE storage = $1 AND partition = $2 AND snapshot_id = $3 AND chunk = $4
         AND bytes IS NOT NULL`,
-    snapshotInfo: `SELECT revision, format, chunks FROM ${s}.search_snapshots
+    snapshotInfo: `SELECT snapshot_id, revision, format, chunks FROM ${s}.search_snapshots
       WHERE storage = $1 AND partition = $2 AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
     // Base64 without line breaks: pg decodes bytea from hex text, which for megabytes is far
     // slower (and twice the bytes on the wire) than Buffer.from(base64).
     snapshotChunk: `SELECT first_class_id, last_class_id,
         translate(encode(bytes, 'base64'), E'\n', '') AS bytes
       FROM ${s}.search_snapshots
-      WHERE storage = $1 AND partition = $2 AND revision = $3 AND chunk = $4`,
+      WHERE storage = $1 AND partition = $2 AND snapshot_id = $3 AND chunk = $4`,
     deletesSince: `SELECT class_id FROM ${s}.tombstones
       WHERE storage = $1 AND partition = $2 AND revision > $3 ORDER BY class_id`,
     markPruned: `UPDATE ${s}.partitions SET pruned_through = GREATEST(pruned_through, LEAST(revision, $3))
@@ -447,6 +444,7 @@ export async function createPostgresTemplateStore(
         const { chunks, revision, format } = snapshot;
         const exists = await pool.query(sql.partition, [storage, partition]);
         if (exists.rowCount === 0) return false; // partition rows are never removed
+        const id = newSnapshotId();
         return transaction("BEGIN", async (tx) => {
           // The chunks go in first, without the partition lock: writers of the partition wait
           // only for the short check below, not for megabytes of inserts.
@@ -454,6 +452,7 @@ export async function createPostgresTemplateStore(
             await tx.client.query(sql.insertChunk, [
               storage,
               partition,
+              id,
               i,
               chunks.length,
               revision,
@@ -480,7 +479,7 @@ export async function createPostgresTemplateStore(
             tx.rollback();
             return false;
           }
-          await tx.client.query(sql.clearOtherSnapshots, [storage, partition, revision]);
+          await tx.client.query(sql.clearOtherSnapshots, [storage, partition, id]);
           return true;
         });
       },
@@ -488,15 +487,21 @@ export async function createPostgresTemplateStore(
 
     resealSearchSnapshotChunk: operation(
       "resealSearchSnapshotChunk",
-      (storage: string, partition: number, revision: number, chunk: number, bytes: Uint8Array) => {
+      (
+        storage: string,
+        partition: number,
+        snapshotId: number,
+        chunk: number,
+        bytes: Uint8Array,
+      ) => {
         validateStoragePartition(storage, partition);
-        validateResealedChunk(revision, chunk, bytes);
+        validateResealedChunk(snapshotId, chunk, bytes);
       },
-      async (storage, partition, revision, chunk, bytes) => {
+      async (storage, partition, snapshotId, chunk, bytes) => {
         const result = await pool.query(sql.resealChunk, [
           storage,
           partition,
-          revision,
+          snapshotId,
           chunk,
           bytes,
         ]);
@@ -508,29 +513,36 @@ export async function createPostgresTemplateStore(
       "searchSnapshot",
       validateStoragePartition,
       async (storage, partition) => {
-        const result = await pool.query<{ revision: string; format: string; chunks: number }>(
-          sql.snapshotInfo,
-          [storage, partition],
-        );
+        const result = await pool.query<{
+          snapshot_id: string;
+          revision: string;
+          format: string;
+          chunks: number;
+        }>(sql.snapshotInfo, [storage, partition]);
         const row = result.rows[0];
         return row === undefined
           ? undefined
-          : { revision: Number(row.revision), format: row.format, chunks: row.chunks };
+          : {
+              id: Number(row.snapshot_id),
+              revision: Number(row.revision),
+              format: row.format,
+              chunks: row.chunks,
+            };
       },
     ),
 
     searchSnapshotChunk: operation(
       "searchSnapshotChunk",
-      (storage: string, partition: number, revision: number, chunk: number) => {
+      (storage: string, partition: number, snapshotId: number, chunk: number) => {
         validateStoragePartition(storage, partition);
-        validateSnapshotChunk(revision, chunk);
+        validateSnapshotChunk(snapshotId, chunk);
       },
-      async (storage, partition, revision, chunk): Promise<SnapshotChunk | undefined> => {
+      async (storage, partition, snapshotId, chunk): Promise<SnapshotChunk | undefined> => {
         const result = await pool.query<{
           first_class_id: string;
           last_class_id: string;
           bytes: string | null;
-        }>(sql.snapshotChunk, [storage, partition, revision, chunk]);
+        }>(sql.snapshotChunk, [storage, partition, snapshotId, chunk]);
         const row = result.rows[0];
         if (row === undefined) return undefined;
         const range = {

@@ -99,12 +99,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: "search snapshot chunks by class id range",
     sql: `
       -- Each chunk holds the classes of one class id range, so a delete erases only the chunk
-      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Snapshots
-      -- are caches; the ones made before have no ranges and are dropped.
+      -- that can hold the class (bytes NULL: cleared) instead of the whole snapshot. Each write
+      -- has its own random id, so it can go in over several transactions (chunk 0 last) without
+      -- mixing with another. Snapshots are caches; the ones made before are dropped.
       DROP TABLE search_snapshots;
       CREATE TABLE search_snapshots (
         storage TEXT NOT NULL,
         partition INTEGER NOT NULL,
+        snapshot_id INTEGER NOT NULL,
         chunk INTEGER NOT NULL,
         chunks INTEGER NOT NULL,
         revision INTEGER NOT NULL,
@@ -112,7 +114,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         first_class_id INTEGER NOT NULL,
         last_class_id INTEGER NOT NULL,
         bytes BLOB,
-        PRIMARY KEY (storage, partition, revision, chunk),
+        PRIMARY KEY (storage, partition, snapshot_id, chunk),
         FOREIGN KEY (storage, partition) REFERENCES partitions (storage, partition)
       ) STRICT;
     `,

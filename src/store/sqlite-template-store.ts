@@ -5,11 +5,13 @@ import { FacevaultError, isFacevaultError } from "../errors.js";
 import { ENVELOPE_HEADER_BYTES } from "../templates/template-sealer.js";
 import type { JobLog } from "./job-log.js";
 import { bytesOf, partitionSummaryOf } from "./row-mapping.js";
+import { newSnapshotId } from "./snapshot-id.js";
 import { createSqliteJobLog } from "./sqlite-job-log.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./sqlite-migrations.js";
 import { createStoreOperation, noArguments } from "./store-operation.js";
 import {
   MAX_CLASS_ID,
+  storeClosed,
   validateBatch,
   validateBcid,
   validateClassIds,
@@ -82,6 +84,8 @@ interface CompactRow {
 }
 
 type Key = [storage: string, partition: number, classId: bigint];
+/** Snapshot chunks stored per transaction: about 10 MB at 512-D, tens of milliseconds. */
+const SNAPSHOT_CHUNKS_PER_TRANSACTION = 8;
 type PartitionKey = [storage: string, partition: number];
 
 /**
@@ -204,9 +208,18 @@ export async function createSqliteTemplateStore(
     laterDelete: db.prepare<[...PartitionKey, number]>(
       "SELECT 1 FROM tombstones WHERE storage = ? AND partition = ? AND revision > ? LIMIT 1",
     ),
-    clearSnapshots: db.prepare<PartitionKey>(
-      "DELETE FROM search_snapshots WHERE storage = ? AND partition = ?",
+    dropOtherSnapshots: db.prepare<[...PartitionKey, number]>(
+      "DELETE FROM search_snapshots WHERE storage = ? AND partition = ? AND snapshot_id <> ?",
     ),
+    dropSnapshot: db.prepare<[...PartitionKey, number]>(
+      "DELETE FROM search_snapshots WHERE storage = ? AND partition = ? AND snapshot_id = ?",
+    ),
+    stagedChunks: db
+      .prepare<[...PartitionKey, number], bigint>(
+        `SELECT count(*) FROM search_snapshots
+         WHERE storage = ? AND partition = ? AND snapshot_id = ?`,
+      )
+      .pluck(),
     // The chunk whose range holds a deleted class loses its rows (secure_delete zeroes them).
     clearChunk: db.prepare<[...Key, bigint]>(
       `UPDATE search_snapshots SET bytes = NULL
@@ -214,18 +227,23 @@ export async function createSqliteTemplateStore(
          AND bytes IS NOT NULL`,
     ),
     insertChunk: db.prepare<
-      [...PartitionKey, number, number, number, string, bigint, bigint, Uint8Array]
+      [...PartitionKey, number, number, number, number, string, bigint, bigint, Uint8Array]
     >(
-      `INSERT INTO search_snapshots
-         (storage, partition, chunk, chunks, revision, format, first_class_id, last_class_id, bytes)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO search_snapshots (storage, partition, snapshot_id, chunk, chunks, revision,
+         format, first_class_id, last_class_id, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     resealChunk: db.prepare<[Uint8Array, ...PartitionKey, number, number]>(
       `UPDATE search_snapshots SET bytes = ?
-       WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ? AND bytes IS NOT NULL`,
+       WHERE storage = ? AND partition = ? AND snapshot_id = ? AND chunk = ?
+         AND bytes IS NOT NULL`,
     ),
-    snapshotInfo: db.prepare<PartitionKey, { revision: bigint; format: string; chunks: bigint }>(
-      `SELECT revision, format, chunks FROM search_snapshots
+    // Chunk 0 goes in last: a snapshot is there once its chunk 0 is.
+    snapshotInfo: db.prepare<
+      PartitionKey,
+      { snapshot_id: bigint; revision: bigint; format: string; chunks: bigint }
+    >(
+      `SELECT snapshot_id, revision, format, chunks FROM search_snapshots
        WHERE storage = ? AND partition = ? AND chunk = 0 ORDER BY revision DESC LIMIT 1`,
     ),
     snapshotChunk: db.prepare<
@@ -233,7 +251,7 @@ export async function createSqliteTemplateStore(
       { first_class_id: bigint; last_class_id: bigint; bytes: Buffer | null }
     >(
       `SELECT first_class_id, last_class_id, bytes FROM search_snapshots
-       WHERE storage = ? AND partition = ? AND revision = ? AND chunk = ?`,
+       WHERE storage = ? AND partition = ? AND snapshot_id = ? AND chunk = ?`,
     ),
     deletesSince: db
       .prepare<[...PartitionKey, number], bigint>(
@@ -299,27 +317,36 @@ export async function createSqliteTemplateStore(
     return true;
   });
 
-  const putSnapshot = db.transaction(
+  type SnapshotWrite = {
+    revision: number;
+    format: string;
+    chunks: readonly SnapshotChunkWrite[];
+  };
+  const snapshotRefused = (storage: string, partition: number, revision: number): boolean => {
+    const state = statements.partition.get(storage, partition);
+    return (
+      state === undefined ||
+      revision > Number(state.revision) ||
+      revision < Number(state.pruned_through) ||
+      statements.laterDelete.get(storage, partition, revision) !== undefined
+    );
+  };
+  const insertChunks = db.transaction(
     (
       storage: string,
       partition: number,
-      snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
-    ): boolean => {
-      const state = statements.partition.get(storage, partition);
-      if (
-        state === undefined ||
-        snapshot.revision > Number(state.revision) ||
-        snapshot.revision < Number(state.pruned_through) ||
-        statements.laterDelete.get(storage, partition, snapshot.revision) !== undefined
-      ) {
-        return false;
-      }
-      statements.clearSnapshots.run(storage, partition);
+      id: number,
+      snapshot: SnapshotWrite,
+      from: number,
+      to: number,
+    ) => {
       const { chunks, revision, format } = snapshot;
-      chunks.forEach((c, i) => {
+      for (let i = from; i < to; i++) {
+        const c = chunks[i] as SnapshotChunkWrite;
         statements.insertChunk.run(
           storage,
           partition,
+          id,
           i,
           chunks.length,
           revision,
@@ -328,10 +355,52 @@ export async function createSqliteTemplateStore(
           c.lastClassId,
           c.bytes,
         );
-      });
+      }
+    },
+  );
+  // Chunk 0 last, after the checks: a reader never sees a snapshot before all of it is there,
+  // nor one made before a delete. A delete meanwhile may have cleared chunks already in; it is
+  // after `revision`, so the snapshot is refused (and its chunks go) here.
+  const finishSnapshot = db.transaction(
+    (storage: string, partition: number, id: number, snapshot: SnapshotWrite): boolean => {
+      const staged = Number(statements.stagedChunks.get(storage, partition, id));
+      if (
+        snapshotRefused(storage, partition, snapshot.revision) ||
+        staged !== snapshot.chunks.length - 1
+      ) {
+        statements.dropSnapshot.run(storage, partition, id);
+        return false;
+      }
+      statements.dropOtherSnapshots.run(storage, partition, id);
+      insertChunks(storage, partition, id, snapshot, 0, 1);
       return true;
     },
   );
+  /**
+   * Stores a snapshot a few chunks per transaction, yielding between them: one transaction of
+   * hundreds of megabytes would hold the event loop and every writer for seconds.
+   */
+  async function putSnapshot(
+    storage: string,
+    partition: number,
+    snapshot: SnapshotWrite,
+  ): Promise<boolean> {
+    if (snapshotRefused(storage, partition, snapshot.revision)) return false;
+    const id = newSnapshotId();
+    try {
+      for (let from = 1; from < snapshot.chunks.length; from += SNAPSHOT_CHUNKS_PER_TRANSACTION) {
+        const to = Math.min(snapshot.chunks.length, from + SNAPSHOT_CHUNKS_PER_TRANSACTION);
+        insertChunks.immediate(storage, partition, id, snapshot, from, to);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (closed) throw storeClosed();
+      }
+      return finishSnapshot.immediate(storage, partition, id, snapshot);
+    } catch (err) {
+      // Whatever went in is of no use without its chunk 0; a later snapshot would remove it too.
+      if (!closed) statements.dropSnapshot.run(storage, partition, id);
+      throw err;
+    }
+  }
 
   // Deferred transaction of reads only: one WAL snapshot for the revision and the rows.
   const changes = db.transaction((storage: string, partition: number, since: number) => {
@@ -502,34 +571,45 @@ export async function createSqliteTemplateStore(
         validateStoragePartition(storage, partition);
         validateSnapshot(snapshot);
       },
-      (storage, partition, snapshot) => putSnapshot.immediate(storage, partition, snapshot),
+      (storage, partition, snapshot) => putSnapshot(storage, partition, snapshot),
     ),
 
     resealSearchSnapshotChunk: operation(
       "resealSearchSnapshotChunk",
-      (storage: string, partition: number, revision: number, chunk: number, bytes: Uint8Array) => {
+      (
+        storage: string,
+        partition: number,
+        snapshotId: number,
+        chunk: number,
+        bytes: Uint8Array,
+      ) => {
         validateStoragePartition(storage, partition);
-        validateResealedChunk(revision, chunk, bytes);
+        validateResealedChunk(snapshotId, chunk, bytes);
       },
-      (storage, partition, revision, chunk, bytes) =>
-        statements.resealChunk.run(bytes, storage, partition, revision, chunk).changes > 0,
+      (storage, partition, snapshotId, chunk, bytes) =>
+        statements.resealChunk.run(bytes, storage, partition, snapshotId, chunk).changes > 0,
     ),
 
     searchSnapshot: operation("searchSnapshot", validateStoragePartition, (storage, partition) => {
       const row = statements.snapshotInfo.get(storage, partition);
       return row === undefined
         ? undefined
-        : { revision: Number(row.revision), format: row.format, chunks: Number(row.chunks) };
+        : {
+            id: Number(row.snapshot_id),
+            revision: Number(row.revision),
+            format: row.format,
+            chunks: Number(row.chunks),
+          };
     }),
 
     searchSnapshotChunk: operation(
       "searchSnapshotChunk",
-      (storage: string, partition: number, revision: number, chunk: number) => {
+      (storage: string, partition: number, snapshotId: number, chunk: number) => {
         validateStoragePartition(storage, partition);
-        validateSnapshotChunk(revision, chunk);
+        validateSnapshotChunk(snapshotId, chunk);
       },
-      (storage, partition, revision, chunk): SnapshotChunk | undefined => {
-        const row = statements.snapshotChunk.get(storage, partition, revision, chunk);
+      (storage, partition, snapshotId, chunk): SnapshotChunk | undefined => {
+        const row = statements.snapshotChunk.get(storage, partition, snapshotId, chunk);
         if (row === undefined) return undefined;
         const range = { firstClassId: row.first_class_id, lastClassId: row.last_class_id };
         return row.bytes === null ? range : { ...range, bytes: bytesOf(row.bytes) };

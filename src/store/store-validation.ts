@@ -116,14 +116,16 @@ export function validateSnapshot(snapshot: {
 }
 
 /** The bytes of a re-sealed chunk. */
-export function validateResealedChunk(revision: number, chunk: number, bytes: Uint8Array): void {
-  validateSnapshotChunk(revision, chunk);
+export function validateResealedChunk(snapshotId: number, chunk: number, bytes: Uint8Array): void {
+  validateSnapshotChunk(snapshotId, chunk);
   if (!(bytes instanceof Uint8Array)) throw invalid("bytes", "snapshot chunk must be bytes");
 }
 
-/** A chunk address: revision >= 0 and chunk an integer in [0, 65,535]. */
-export function validateSnapshotChunk(revision: number, chunk: number): void {
-  validateSinceRevision(revision);
+/** A chunk address: a snapshot id (a safe non-negative integer) and a chunk in [0, 65,535]. */
+export function validateSnapshotChunk(snapshotId: number, chunk: number): void {
+  if (!Number.isSafeInteger(snapshotId) || snapshotId < 0) {
+    throw invalid("snapshotId", "snapshotId must be a non-negative safe integer");
+  }
   if (!Number.isInteger(chunk) || chunk < 0 || chunk >= MAX_SNAPSHOT_CHUNKS) {
     throw invalid("chunk", `chunk must be an integer in [0, ${MAX_SNAPSHOT_CHUNKS - 1}]`);
   }

@@ -465,37 +465,58 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         lastClassId: last,
       });
 
+      /** The id of the partition's snapshot (as `instance` reads it); fails when there is none. */
+      const snapshotId = async (instance: TemplateStore, storage: string, partition = 1) => {
+        const info = await instance.searchSnapshot(storage, partition);
+        if (info === undefined) throw new Error("no snapshot");
+        return info.id;
+      };
+
       it("stores, replaces and reads back a snapshot chunk by chunk", async () => {
         const storage = freshStorage();
         for (const classId of [1n, 2n]) {
           await store.put(templateWrite({ storage, partition: 1, classId }), 0);
         }
         expect(await store.searchSnapshot(storage, 1)).toBe(undefined);
-        const chunks = [chunk(1, 1n, 1n), chunk(2, 2n, MAX_CLASS_ID, 300_000)];
+        // More chunks than go in one transaction on SQLite.
+        const chunks = [
+          chunk(1, 1n, 1n),
+          ...Array.from({ length: 20 }, (_, i) => chunk(10 + i, BigInt(2 + i), BigInt(2 + i))),
+          chunk(2, 22n, MAX_CLASS_ID, 300_000),
+        ];
         expect(
           await store.putSearchSnapshot(storage, 1, { revision: 2, format: "v1", chunks }),
         ).toBe(true);
-        expect(await second.searchSnapshot(storage, 1)).toEqual({
-          revision: 2,
-          format: "v1",
-          chunks: 2,
-        });
-        expect(await second.searchSnapshotChunk(storage, 1, 2, 1)).toEqual(chunks[1]);
-        expect(await second.searchSnapshotChunk(storage, 1, 2, 2)).toBe(undefined);
+        const first = await second.searchSnapshot(storage, 1);
+        expect(first).toEqual({ id: expect.any(Number), revision: 2, format: "v1", chunks: 22 });
+        const id = first?.id as number;
+        for (const [i, c] of chunks.entries()) {
+          expect(await second.searchSnapshotChunk(storage, 1, id, i)).toEqual(c);
+        }
+        expect(await second.searchSnapshotChunk(storage, 1, id, 22)).toBe(undefined);
 
         // Writes other than deletes leave an older snapshot valid; a newer one replaces it.
         await store.setTags({ storage, partition: 1, classId: 1n }, ["x"]);
         await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
-        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 2 });
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ id, revision: 2 });
         const newer = { revision: 4, format: "v1", chunks: [chunk(3, 1n, 3n)] };
         expect(await store.putSearchSnapshot(storage, 1, newer)).toBe(true);
+        const newerId = await snapshotId(store, storage);
+        expect(newerId).not.toBe(id);
         expect(await store.searchSnapshot(storage, 1)).toEqual({
+          id: newerId,
           revision: 4,
           format: "v1",
           chunks: 1,
         });
-        expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toBe(undefined);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(newer.chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 0)).toBe(undefined);
+        expect(await store.searchSnapshotChunk(storage, 1, newerId, 0)).toEqual(newer.chunks[0]);
+        // A second one at the same revision replaces it too: a reader of the first notices.
+        const again = { revision: 4, format: "v1", chunks: [chunk(5, 1n, 3n)] };
+        expect(await second.putSearchSnapshot(storage, 1, again)).toBe(true);
+        expect(await store.searchSnapshotChunk(storage, 1, newerId, 0)).toBe(undefined);
+        const againId = await snapshotId(store, storage);
+        expect(await store.searchSnapshotChunk(storage, 1, againId, 0)).toEqual(again.chunks[0]);
         // Other partitions have none.
         expect(await store.searchSnapshot(storage, 2)).toBe(undefined);
       });
@@ -512,25 +533,31 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         ).toBe(true);
         const other = { revision: 1, format: "v1", chunks: [chunk(4, 5n, 5n)] };
         expect(await store.putSearchSnapshot(storage, 2, other)).toBe(true);
+        const id = await snapshotId(store, storage);
+        const otherId = await snapshotId(store, storage, 2);
         // Through another instance: class 5 of partition 1 only.
         expect(await second.delete({ storage, partition: 1, classId: 5n })).toBe(true);
-        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 4, chunks: 3 });
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 1)).toEqual({
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({
+          id,
+          revision: 4,
+          chunks: 3,
+        });
+        expect(await store.searchSnapshotChunk(storage, 1, id, 1)).toEqual({
           firstClassId: 5n,
           lastClassId: 5n,
         });
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunks[0]);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual(chunks[2]);
-        expect(await store.searchSnapshotChunk(storage, 2, 1, 0)).toEqual(other.chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 0)).toEqual(chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 2)).toEqual(chunks[2]);
+        expect(await store.searchSnapshotChunk(storage, 2, otherId, 0)).toEqual(other.chunks[0]);
         // A class in no chunk's range (written after the snapshot) erases nothing.
         await store.put(templateWrite({ storage, partition: 1, classId: 3n }), 0);
         expect(await store.delete({ storage, partition: 1, classId: 3n })).toBe(true);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 0)).toEqual(chunks[0]);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual(chunks[2]);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 0)).toEqual(chunks[0]);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 2)).toEqual(chunks[2]);
         // A delete of a class that does not exist erases nothing either.
         expect(await store.delete({ storage, partition: 1, classId: 2n ** 40n })).toBe(false);
         expect(await store.delete({ storage, partition: 1, classId: 9n })).toBe(true);
-        expect(await store.searchSnapshotChunk(storage, 1, 4, 2)).toEqual({
+        expect(await store.searchSnapshotChunk(storage, 1, id, 2)).toEqual({
           firstClassId: 9n,
           lastClassId: 9n,
         });
@@ -539,13 +566,17 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
       it("a delete racing a snapshot write leaves no snapshot, or one whose chunk it erased", async () => {
         for (let round = 0; round < 8; round++) {
           const storage = freshStorage();
-          for (const classId of [1n, 2n, 3n]) {
+          const ids = Array.from({ length: 12 }, (_, i) => BigInt(i + 1));
+          for (const classId of ids) {
             await store.put(templateWrite({ storage, partition: 1, classId }), 0);
           }
-          const snapshot = { revision: 3, format: "v1", chunks: [chunk(round, 1n, 3n, 200_000)] };
+          // Class 10's chunk goes in after the first few on SQLite: a delete between them must
+          // still keep its codes out.
+          const chunks = ids.map((id) => chunk(round * 20 + Number(id), id, id, 20_000));
+          const snapshot = { revision: 12, format: "v1", chunks };
           // Two instances (two sessions on PostgreSQL), started in either order.
           const put = () => store.putSearchSnapshot(storage, 1, snapshot);
-          const remove = () => second.delete({ storage, partition: 1, classId: 2n });
+          const remove = () => second.delete({ storage, partition: 1, classId: 10n });
           let pending: [Promise<boolean>, Promise<boolean>];
           if (round % 2 === 0) {
             const putting = put();
@@ -556,9 +587,14 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
           }
           const [stored, deleted] = await Promise.all(pending);
           expect(deleted).toBe(true);
-          const kept = await store.searchSnapshotChunk(storage, 1, 3, 0);
-          if (stored) expect(kept).toEqual({ firstClassId: 1n, lastClassId: 3n });
-          else expect(kept).toBe(undefined);
+          const info = await store.searchSnapshot(storage, 1);
+          expect(info !== undefined).toBe(stored);
+          if (info) {
+            expect(await store.searchSnapshotChunk(storage, 1, info.id, 9)).toEqual({
+              firstClassId: 10n,
+              lastClassId: 10n,
+            });
+          }
         }
       });
 
@@ -582,6 +618,7 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         await store.pruneTombstones(storage, 1, 6);
         expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 5 })).toBe(false);
         expect(await store.putSearchSnapshot(storage, 1, { ...at3, revision: 6 })).toBe(true);
+        expect(await store.searchSnapshot(storage, 1)).toMatchObject({ revision: 6 });
       });
 
       it("re-seals a chunk in place, never one a delete cleared", async () => {
@@ -591,18 +628,19 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
         }
         const chunks = [chunk(1, 1n, 1n), chunk(2, 2n, 2n)];
         await store.putSearchSnapshot(storage, 1, { revision: 2, format: "v1", chunks });
+        const id = await snapshotId(store, storage);
         const resealed = bytes(7, 500);
-        expect(await second.resealSearchSnapshotChunk(storage, 1, 2, 0, resealed)).toBe(true);
-        expect(await store.searchSnapshotChunk(storage, 1, 2, 0)).toEqual({
+        expect(await second.resealSearchSnapshotChunk(storage, 1, id, 0, resealed)).toBe(true);
+        expect(await store.searchSnapshotChunk(storage, 1, id, 0)).toEqual({
           ...chunks[0],
           bytes: resealed,
         });
         await store.delete({ storage, partition: 1, classId: 2n });
-        expect(await store.resealSearchSnapshotChunk(storage, 1, 2, 1, resealed)).toBe(false);
-        expect((await store.searchSnapshotChunk(storage, 1, 2, 1))?.bytes).toBe(undefined);
-        // Another revision, or a chunk that does not exist: nothing to re-seal.
-        expect(await store.resealSearchSnapshotChunk(storage, 1, 3, 0, resealed)).toBe(false);
-        expect(await store.resealSearchSnapshotChunk(storage, 1, 2, 2, resealed)).toBe(false);
+        expect(await store.resealSearchSnapshotChunk(storage, 1, id, 1, resealed)).toBe(false);
+        expect((await store.searchSnapshotChunk(storage, 1, id, 1))?.bytes).toBe(undefined);
+        // Another snapshot, or a chunk that does not exist: nothing to re-seal.
+        expect(await store.resealSearchSnapshotChunk(storage, 1, id + 1, 0, resealed)).toBe(false);
+        expect(await store.resealSearchSnapshotChunk(storage, 1, id, 2, resealed)).toBe(false);
       });
 
       it("rejects bad snapshots and chunk addresses", async () => {
@@ -627,21 +665,20 @@ export function describeTemplateStoreContract(name: string, harness: TemplateSto
             "invalid_argument",
           );
         }
-        for (const [revision, at] of [
+        for (const [id, at] of [
           [-1, 0],
+          [1.5, 0],
+          [2 ** 53, 0],
           [1, -1],
           [1, 1.5],
           [1, 65_536],
         ] as const) {
-          expect((await rejection(store.searchSnapshotChunk(storage, 1, revision, at))).kind).toBe(
+          expect((await rejection(store.searchSnapshotChunk(storage, 1, id, at))).kind).toBe(
             "invalid_argument",
           );
           expect(
-            (
-              await rejection(
-                store.resealSearchSnapshotChunk(storage, 1, revision, at, bytes(1, 9)),
-              )
-            ).kind,
+            (await rejection(store.resealSearchSnapshotChunk(storage, 1, id, at, bytes(1, 9))))
+              .kind,
           ).toBe("invalid_argument");
         }
         expect(

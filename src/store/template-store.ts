@@ -95,6 +95,11 @@ export interface SnapshotChunk {
 
 /** A partition's stored search snapshot: sealed chunks of its index as of a revision. */
 export interface SearchSnapshotInfo {
+  /**
+   * Which write this is (the store picks it): chunks are read by it, so a reader notices a
+   * snapshot replaced while it reads, even by one made at the same revision.
+   */
+  id: number;
   revision: number;
   /** The writer's layout name; a reader that does not know it ignores the snapshot. */
   format: string;
@@ -165,24 +170,24 @@ export interface TemplateStore {
     snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
   ): Promise<boolean>;
   /**
-   * Replaces the bytes of one chunk of the snapshot made at `revision` (a re-seal under a new
-   * master key). False when that snapshot is gone or the chunk was cleared meanwhile: a cleared
-   * chunk stays cleared.
+   * Replaces the bytes of one chunk of snapshot `snapshotId` (a re-seal under a new master key).
+   * False when that snapshot is gone or the chunk was cleared meanwhile: a cleared chunk stays
+   * cleared.
    */
   resealSearchSnapshotChunk(
     storage: string,
     partition: number,
-    revision: number,
+    snapshotId: number,
     chunk: number,
     bytes: Uint8Array,
   ): Promise<boolean>;
   /** The partition's search snapshot, if one is stored. */
   searchSnapshot(storage: string, partition: number): Promise<SearchSnapshotInfo | undefined>;
-  /** Chunk `chunk` of the snapshot made at `revision`; undefined once it was replaced. */
+  /** Chunk `chunk` of snapshot `snapshotId`; undefined once it was replaced. */
   searchSnapshotChunk(
     storage: string,
     partition: number,
-    revision: number,
+    snapshotId: number,
     chunk: number,
   ): Promise<SnapshotChunk | undefined>;
   /**

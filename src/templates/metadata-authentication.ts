@@ -55,11 +55,11 @@ export function withAuthenticatedMetadata(
     compactTemplates: (storage, partition, ids) => store.compactTemplates(storage, partition, ids),
     putSearchSnapshot: (storage, partition, snapshot) =>
       store.putSearchSnapshot(storage, partition, snapshot),
-    resealSearchSnapshotChunk: (storage, partition, revision, chunk, bytes) =>
-      store.resealSearchSnapshotChunk(storage, partition, revision, chunk, bytes),
+    resealSearchSnapshotChunk: (storage, partition, snapshotId, chunk, bytes) =>
+      store.resealSearchSnapshotChunk(storage, partition, snapshotId, chunk, bytes),
     searchSnapshot: (storage, partition) => store.searchSnapshot(storage, partition),
-    searchSnapshotChunk: (storage, partition, revision, chunk) =>
-      store.searchSnapshotChunk(storage, partition, revision, chunk),
+    searchSnapshotChunk: (storage, partition, snapshotId, chunk) =>
+      store.searchSnapshotChunk(storage, partition, snapshotId, chunk),
     ping: () => store.ping(),
     close: () => store.close(),
   };

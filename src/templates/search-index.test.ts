@@ -436,7 +436,8 @@ describe("search index", () => {
       await snapshotStored(store, 9000);
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 5 });
       // Sealed: the class ids and codes of the rows are nowhere in the stored bytes.
-      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, 9000, 0))?.bytes ?? []);
+      const id = (await store.searchSnapshot("s", 1))?.id as number;
+      const stored = Buffer.from((await store.searchSnapshotChunk("s", 1, id, 0))?.bytes ?? []);
       const ids = Buffer.from(BigInt64Array.from([1n, 2n, 3n]).buffer);
       const code = Buffer.from(quantizeRow(vectors[0] as Float32Array, "euclidean").codes.buffer);
       expect(stored.length).toBeGreaterThan(2048 * 32);
@@ -466,15 +467,17 @@ describe("search index", () => {
       await first.index.sync();
       await snapshotStored(store, 300);
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ revision: 300, chunks: 5 });
+      const id = (await store.searchSnapshot("s", 1))?.id as number;
       expect(await store.delete(bcid(100n))).toBe(true);
       // Chunk 1 held classes 65 to 128: its rows are gone, its range stays; the others are kept.
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ revision: 300, chunks: 5 });
-      expect(await store.searchSnapshotChunk("s", 1, 300, 1)).toEqual({
+      expect(await store.searchSnapshot("s", 1)).toMatchObject({ id });
+      expect(await store.searchSnapshotChunk("s", 1, id, 1)).toEqual({
         firstClassId: 65n,
         lastClassId: 128n,
       });
       for (const chunk of [0, 2, 3, 4]) {
-        expect((await store.searchSnapshotChunk("s", 1, 300, chunk))?.bytes).toBeInstanceOf(
+        expect((await store.searchSnapshotChunk("s", 1, id, chunk))?.bytes).toBeInstanceOf(
           Uint8Array,
         );
       }
@@ -507,9 +510,10 @@ describe("search index", () => {
       await second.index.sync(); // 250 changes caught up: it writes a new snapshot
       await snapshotStored(store, 600);
       expect(await store.searchSnapshot("s", 1)).toMatchObject({ chunks: 8 });
+      const id = (await store.searchSnapshot("s", 1))?.id as number;
       let previous = 0n;
       for (let chunk = 0; chunk < 8; chunk++) {
-        const stored = await store.searchSnapshotChunk("s", 1, 600, chunk);
+        const stored = await store.searchSnapshotChunk("s", 1, id, chunk);
         expect(stored?.firstClassId).toBe(previous + 1n);
         previous = stored?.lastClassId as bigint;
       }

@@ -389,7 +389,7 @@ function createPartitionIndex(
     let reloaded = 0;
     for (let chunk = 0; chunk < info.chunks; chunk++) {
       const at = { storage, partition, revision: info.revision, chunk, chunks: info.chunks };
-      const stored = await store.searchSnapshotChunk(storage, partition, info.revision, chunk);
+      const stored = await store.searchSnapshotChunk(storage, partition, info.id, chunk);
       if (stored === undefined) return false; // replaced while reading
       if (stored.bytes === undefined) {
         reloaded += await loadRange(fresh, others, stored.firstClassId, stored.lastClassId);
