@@ -30,8 +30,8 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
-  SnapshotChunk,
   SnapshotChunkWrite,
+  StoredSnapshotChunk,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -537,7 +537,7 @@ export async function createPostgresTemplateStore(
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(snapshotId, chunk);
       },
-      async (storage, partition, snapshotId, chunk): Promise<SnapshotChunk | undefined> => {
+      async (storage, partition, snapshotId, chunk): Promise<StoredSnapshotChunk | undefined> => {
         const result = await pool.query<{
           first_class_id: string;
           last_class_id: string;

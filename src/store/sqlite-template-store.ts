@@ -33,8 +33,8 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
-  SnapshotChunk,
   SnapshotChunkWrite,
+  StoredSnapshotChunk,
   StoredTemplate,
   TemplateStore,
   TemplateStoreMaintenance,
@@ -608,7 +608,7 @@ export async function createSqliteTemplateStore(
         validateStoragePartition(storage, partition);
         validateSnapshotChunk(snapshotId, chunk);
       },
-      (storage, partition, snapshotId, chunk): SnapshotChunk | undefined => {
+      (storage, partition, snapshotId, chunk): StoredSnapshotChunk | undefined => {
         const row = statements.snapshotChunk.get(storage, partition, snapshotId, chunk);
         if (row === undefined) return undefined;
         const range = { firstClassId: row.first_class_id, lastClassId: row.last_class_id };

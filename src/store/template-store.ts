@@ -83,7 +83,7 @@ export interface SnapshotChunkWrite {
 }
 
 /** One chunk of a stored search snapshot. */
-export interface SnapshotChunk {
+export interface StoredSnapshotChunk {
   firstClassId: bigint;
   lastClassId: bigint;
   /**
@@ -189,7 +189,7 @@ export interface TemplateStore {
     partition: number,
     snapshotId: number,
     chunk: number,
-  ): Promise<SnapshotChunk | undefined>;
+  ): Promise<StoredSnapshotChunk | undefined>;
   /**
    * One cheap round trip to the database, to tell whether it can be used.
    * @throws FacevaultError `unavailable` when it cannot be reached or used.
