@@ -30,7 +30,6 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
-  SnapshotChunkWrite,
   StoredSnapshotChunk,
   StoredTemplate,
   TemplateStore,
@@ -432,14 +431,7 @@ export async function createPostgresTemplateStore(
 
     putSearchSnapshot: operation(
       "putSearchSnapshot",
-      (
-        storage: string,
-        partition: number,
-        snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
-      ) => {
-        validateStoragePartition(storage, partition);
-        validateSnapshot(snapshot);
-      },
+      validateSnapshot,
       async (storage, partition, snapshot) => {
         const { chunks, revision, format } = snapshot;
         const exists = await pool.query(sql.partition, [storage, partition]);
@@ -487,16 +479,7 @@ export async function createPostgresTemplateStore(
 
     resealSearchSnapshotChunk: operation(
       "resealSearchSnapshotChunk",
-      (
-        storage: string,
-        partition: number,
-        snapshotId: number,
-        chunk: number,
-        bytes: Uint8Array,
-      ) => {
-        validateStoragePartition(storage, partition);
-        validateResealedChunk(snapshotId, chunk, bytes);
-      },
+      validateResealedChunk,
       async (storage, partition, snapshotId, chunk, bytes) => {
         const result = await pool.query(sql.resealChunk, [
           storage,
@@ -533,10 +516,7 @@ export async function createPostgresTemplateStore(
 
     searchSnapshotChunk: operation(
       "searchSnapshotChunk",
-      (storage: string, partition: number, snapshotId: number, chunk: number) => {
-        validateStoragePartition(storage, partition);
-        validateSnapshotChunk(snapshotId, chunk);
-      },
+      validateSnapshotChunk,
       async (storage, partition, snapshotId, chunk): Promise<StoredSnapshotChunk | undefined> => {
         const result = await pool.query<{
           first_class_id: string;

@@ -33,6 +33,7 @@ import type {
   CompactEntry,
   MetadataMacUpdate,
   PartitionChanges,
+  SearchSnapshotWrite,
   SnapshotChunkWrite,
   StoredSnapshotChunk,
   StoredTemplate,
@@ -317,11 +318,6 @@ export async function createSqliteTemplateStore(
     return true;
   });
 
-  type SnapshotWrite = {
-    revision: number;
-    format: string;
-    chunks: readonly SnapshotChunkWrite[];
-  };
   const snapshotRefused = (storage: string, partition: number, revision: number): boolean => {
     const state = statements.partition.get(storage, partition);
     return (
@@ -336,7 +332,7 @@ export async function createSqliteTemplateStore(
       storage: string,
       partition: number,
       id: number,
-      snapshot: SnapshotWrite,
+      snapshot: SearchSnapshotWrite,
       from: number,
       to: number,
     ) => {
@@ -362,7 +358,7 @@ export async function createSqliteTemplateStore(
   // nor one made before a delete. A delete meanwhile may have cleared chunks already in; it is
   // after `revision`, so the snapshot is refused (and its chunks go) here.
   const finishSnapshot = db.transaction(
-    (storage: string, partition: number, id: number, snapshot: SnapshotWrite): boolean => {
+    (storage: string, partition: number, id: number, snapshot: SearchSnapshotWrite): boolean => {
       const staged = Number(statements.stagedChunks.get(storage, partition, id));
       if (
         snapshotRefused(storage, partition, snapshot.revision) ||
@@ -383,7 +379,7 @@ export async function createSqliteTemplateStore(
   async function putSnapshot(
     storage: string,
     partition: number,
-    snapshot: SnapshotWrite,
+    snapshot: SearchSnapshotWrite,
   ): Promise<boolean> {
     if (snapshotRefused(storage, partition, snapshot.revision)) return false;
     const id = newSnapshotId();
@@ -563,29 +559,13 @@ export async function createSqliteTemplateStore(
 
     putSearchSnapshot: operation(
       "putSearchSnapshot",
-      (
-        storage: string,
-        partition: number,
-        snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
-      ) => {
-        validateStoragePartition(storage, partition);
-        validateSnapshot(snapshot);
-      },
-      (storage, partition, snapshot) => putSnapshot(storage, partition, snapshot),
+      validateSnapshot,
+      putSnapshot,
     ),
 
     resealSearchSnapshotChunk: operation(
       "resealSearchSnapshotChunk",
-      (
-        storage: string,
-        partition: number,
-        snapshotId: number,
-        chunk: number,
-        bytes: Uint8Array,
-      ) => {
-        validateStoragePartition(storage, partition);
-        validateResealedChunk(snapshotId, chunk, bytes);
-      },
+      validateResealedChunk,
       (storage, partition, snapshotId, chunk, bytes) =>
         statements.resealChunk.run(bytes, storage, partition, snapshotId, chunk).changes > 0,
     ),
@@ -604,10 +584,7 @@ export async function createSqliteTemplateStore(
 
     searchSnapshotChunk: operation(
       "searchSnapshotChunk",
-      (storage: string, partition: number, snapshotId: number, chunk: number) => {
-        validateStoragePartition(storage, partition);
-        validateSnapshotChunk(snapshotId, chunk);
-      },
+      validateSnapshotChunk,
       (storage, partition, snapshotId, chunk): StoredSnapshotChunk | undefined => {
         const row = statements.snapshotChunk.get(storage, partition, snapshotId, chunk);
         if (row === undefined) return undefined;

@@ -4,7 +4,7 @@ import { MAX_TEMPLATE_PAGE } from "./template-catalog.js";
 import {
   type Bcid,
   MAX_COMPACT_BATCH,
-  type SnapshotChunkWrite,
+  type SearchSnapshotWrite,
   type TemplateWrite,
 } from "./template-store.js";
 
@@ -77,14 +77,15 @@ export function validateClassIds(classIds: readonly bigint[]): void {
 const MAX_SNAPSHOT_CHUNKS = 65_536;
 
 /**
- * A snapshot to store: revision >= 0, a short format name, 1 to 65,536 chunks of bytes whose
- * class id ranges ascend without overlapping.
+ * A snapshot to store (and its partition): revision >= 0, a short format name, 1 to 65,536
+ * chunks of bytes whose class id ranges ascend without overlapping.
  */
-export function validateSnapshot(snapshot: {
-  revision: number;
-  format: string;
-  chunks: readonly SnapshotChunkWrite[];
-}): void {
+export function validateSnapshot(
+  storage: string,
+  partition: number,
+  snapshot: SearchSnapshotWrite,
+): void {
+  validateStoragePartition(storage, partition);
   validateSinceRevision(snapshot.revision);
   if (typeof snapshot.format !== "string" || !/^[\x21-\x7e]{1,64}$/.test(snapshot.format)) {
     throw invalid("format", "format must be 1 to 64 printable ASCII characters");
@@ -115,14 +116,29 @@ export function validateSnapshot(snapshot: {
   });
 }
 
-/** The bytes of a re-sealed chunk. */
-export function validateResealedChunk(snapshotId: number, chunk: number, bytes: Uint8Array): void {
-  validateSnapshotChunk(snapshotId, chunk);
+/** A chunk address, as {@link validateSnapshotChunk}, and the bytes of a re-sealed chunk. */
+export function validateResealedChunk(
+  storage: string,
+  partition: number,
+  snapshotId: number,
+  chunk: number,
+  bytes: Uint8Array,
+): void {
+  validateSnapshotChunk(storage, partition, snapshotId, chunk);
   if (!(bytes instanceof Uint8Array)) throw invalid("bytes", "snapshot chunk must be bytes");
 }
 
-/** A chunk address: a snapshot id (a safe non-negative integer) and a chunk in [0, 65,535]. */
-export function validateSnapshotChunk(snapshotId: number, chunk: number): void {
+/**
+ * A chunk address: the partition, a snapshot id (a safe non-negative integer) and a chunk in
+ * [0, 65,535].
+ */
+export function validateSnapshotChunk(
+  storage: string,
+  partition: number,
+  snapshotId: number,
+  chunk: number,
+): void {
+  validateStoragePartition(storage, partition);
   if (!Number.isSafeInteger(snapshotId) || snapshotId < 0) {
     throw invalid("snapshotId", "snapshotId must be a non-negative safe integer");
   }

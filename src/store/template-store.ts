@@ -82,6 +82,14 @@ export interface SnapshotChunkWrite {
   lastClassId: bigint;
 }
 
+/** A search snapshot to store: its chunks, sealed by the caller, as of `revision`. */
+export interface SearchSnapshotWrite {
+  revision: number;
+  /** The writer's layout name (see {@link SearchSnapshotInfo.format}). */
+  format: string;
+  chunks: readonly SnapshotChunkWrite[];
+}
+
 /** One chunk of a stored search snapshot. */
 export interface StoredSnapshotChunk {
   firstClassId: bigint;
@@ -167,7 +175,7 @@ export interface TemplateStore {
   putSearchSnapshot(
     storage: string,
     partition: number,
-    snapshot: { revision: number; format: string; chunks: readonly SnapshotChunkWrite[] },
+    snapshot: SearchSnapshotWrite,
   ): Promise<boolean>;
   /**
    * Replaces the bytes of one chunk of snapshot `snapshotId` (a re-seal under a new master key).
