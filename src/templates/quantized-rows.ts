@@ -69,11 +69,10 @@ export interface QuantizedRows {
    */
   scan(probe: ProbeCode, options: ScanOptions): ScanCandidate[];
   /**
-   * Copies of the given rows in the given order: codes (rows × paddedDimension) and metadata.
-   * The tag-set id of row i of the batch (bytes 16-19 of its metadata) is `tagSetIds[i]` when
-   * given, else the stored one.
+   * Copies of the given rows in the given order: codes (rows × paddedDimension) and metadata,
+   * with `tagSetIds[i]` as the tag-set id of row i of the batch (a chunk's own numbering).
    */
-  exportRows(rows: ArrayLike<number>, tagSetIds?: ArrayLike<number>): RowBatch;
+  exportRows(rows: ArrayLike<number>, tagSetIds: ArrayLike<number>): RowBatch;
   /** Appends rows exported by {@link exportRows}, their tag-set ids mapped through `tagSetMap`. */
   appendRows(batch: RowBatch, tagSetMap: Int32Array): void;
 }
@@ -254,7 +253,7 @@ export function createQuantizedRows(
         const at = place(row);
         codes.set(bytes.subarray(at.codes, at.codes + dim), i * dim);
         meta.set(bytes.subarray(at.meta, at.meta + META_BYTES), i * META_BYTES);
-        if (tagSetIds) view.setInt32(i * META_BYTES + 16, tagSetIds[i] as number, true);
+        view.setInt32(i * META_BYTES + 16, tagSetIds[i] as number, true);
       }
       return { rows: count, codes, meta };
     },

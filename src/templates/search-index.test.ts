@@ -399,12 +399,18 @@ describe("search index", () => {
       return { store, vectors };
     }
 
+    /** An index on `store` that counts the pages it reads and the snapshots it writes. */
     function indexOn(store: TemplateStore, snapshotChunkRows?: number) {
       let pages = 0;
+      let written = 0;
       const counting = Object.create(store) as TemplateStore;
       counting.compactPage = (...args) => {
         pages++;
         return store.compactPage(...args);
+      };
+      counting.putSearchSnapshot = (...args) => {
+        written++;
+        return store.putSearchSnapshot(...args);
       };
       const index = createSearchIndexes({
         store: counting,
@@ -416,7 +422,7 @@ describe("search index", () => {
         snapshotMinTemplates: 100,
         ...(snapshotChunkRows ? { snapshotChunkRows } : {}),
       }).partition("s", 1);
-      return { index, pages: () => pages };
+      return { index, pages: () => pages, written: () => written };
     }
 
     async function snapshotStored(store: TemplateStore, revision: number) {
@@ -547,33 +553,18 @@ describe("search index", () => {
       await snapshotStored(store, 400);
 
       // A replica that loaded from it sees the same 100 changes next; the first writes for both.
-      let written = 0;
-      const counting = Object.create(store) as TemplateStore;
-      counting.putSearchSnapshot = (...args) => {
-        written++;
-        return store.putSearchSnapshot(...args);
-      };
-      const replica = createSearchIndexes({
-        store: counting,
-        vault,
-        encoderVersion: 2,
-        dimension: 16,
-        metric: "euclidean",
-        logger,
-        snapshotMinTemplates: 100,
-        snapshotChunkRows: 64,
-      }).partition("s", 1);
-      await replica.sync();
-      expect(written).toBe(0); // loaded from the snapshot, nothing to catch up
+      const replica = indexOn(store, 64);
+      await replica.index.sync();
+      expect(replica.written()).toBe(0); // loaded from the snapshot, nothing to catch up
       for (let i = 100; i < 200; i++) await put(store, BigInt(301 + i), more[i] as Float32Array);
       await first.index.sync();
       await snapshotStored(store, 500);
-      await replica.sync();
-      expect(written).toBe(0);
-      expect(replica.size).toBe(500);
+      await replica.index.sync();
+      expect(replica.written()).toBe(0);
+      expect(replica.index.size).toBe(500);
       const probe = more[150] as Float32Array;
       const query = { probe, tags: [], maxDistance: Number.POSITIVE_INFINITY, limit: 5 };
-      expect(await replica.search(query)).toEqual(await first.index.search(query));
+      expect(await replica.index.search(query)).toEqual(await first.index.search(query));
     });
 
     it("a damaged chunk falls back to loading templates", async () => {

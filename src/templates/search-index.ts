@@ -424,7 +424,7 @@ function createPartitionIndex(
     if (changes.full) return false;
     rows = fresh;
     // The chunks hold only comparable rows (snapshots are written only while no template of
-    // another encoder is left out, see load()); the reloaded ranges may hold some.
+    // another encoder is left out, see writeSnapshotIfDue); the reloaded ranges may hold some.
     otherEncoder = others;
     await apply(changes);
     sinceSnapshot = reloaded + changes.upserts.length + changes.deletes.length;
