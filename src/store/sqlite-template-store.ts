@@ -557,11 +557,7 @@ export async function createSqliteTemplateStore(
       },
     ),
 
-    putSearchSnapshot: operation(
-      "putSearchSnapshot",
-      validateSnapshot,
-      putSnapshot,
-    ),
+    putSearchSnapshot: operation("putSearchSnapshot", validateSnapshot, putSnapshot),
 
     resealSearchSnapshotChunk: operation(
       "resealSearchSnapshotChunk",
