@@ -111,8 +111,9 @@ export const faceSchema = section({
    */
   closeWaitMs: int(0, 600_000).default(10_000),
   /**
-   * Images a worker holds at once: at 2 one decodes or encodes its thumbnail while another's
-   * models run (models never overlap); 1 sends the next image only after the last answer.
+   * Images a worker holds at once, counting the one being decoded for it: at 2 the next image
+   * decodes while the worker runs another's models (models never overlap); 1 sends the next
+   * image only after the last answer.
    */
   jobsPerWorker: int(1, 8).default(2),
 });

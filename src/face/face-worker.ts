@@ -1,14 +1,16 @@
 /**
- * Worker thread entry: one face engine per worker, models loaded and warmed up at start. The
- * pool may hand it a few images at once (`jobsPerWorker`): their models take turns at the
- * engine, while one image decodes or encodes its thumbnail on sharp's threads beside another's
- * models.
+ * Worker thread entry: one face engine per worker, models loaded and warmed up at start. It gets
+ * decoded pixels and answers with the thumbnail's pixels: decoding and PNG encoding run on the
+ * pool's thread, because their completions would wait here behind another image's models (which
+ * hold this thread's event loop for 100 ms and more) and leave the engine idle. The pool may
+ * hand it a few images at once (`jobsPerWorker`); their models take turns at the engine.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import type { DecodedImage } from "./decode.js";
 import { createFaceEngine, type EncoderModel, type EngineOptions } from "./engine.js";
 import { createEngineTurn } from "./engine-turn.js";
 import { resolveModelPaths } from "./model-files.js";
-import { type AnalyzeRequest, analyzeImage, type PipelineOptions } from "./pipeline.js";
+import { type AnalyzeRequest, analyzeDecoded, type PipelineOptions } from "./pipeline.js";
 import { loadWarmupSample } from "./warmup-sample.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -31,17 +33,17 @@ async function start(): Promise<void> {
   await engine.warmUp(await loadWarmupSample(resolveModelPaths().humanPackage), data.warmUp);
   const turn = createEngineTurn();
   port.on("message", (message: WorkerRequest) => {
-    void run(message.id, message.bytes, message.request);
+    void run(message.id, message.decoded, message.request);
   });
   send({ type: "ready" });
 
-  async function run(id: number, bytes: Uint8Array, request: AnalyzeRequest): Promise<void> {
+  async function run(id: number, decoded: DecodedImage, request: AnalyzeRequest): Promise<void> {
     try {
-      const result = await analyzeImage(engine, bytes, request, data.pipeline, turn);
+      const result = await analyzeDecoded(engine, decoded, request, data.pipeline, turn);
       const transfer: ArrayBuffer[] = [];
-      const { features, thumbnail } = result.analysis;
+      const { features } = result.analysis;
       if (features) transfer.push(features.vector.buffer as ArrayBuffer);
-      if (thumbnail) transfer.push(thumbnail.buffer as ArrayBuffer);
+      if (result.thumbnailPixels) transfer.push(result.thumbnailPixels.data.buffer as ArrayBuffer);
       const { geometry } = result.analysis;
       if (geometry) transfer.push(geometry.mesh.buffer as ArrayBuffer);
       if (geometry?.patch) {

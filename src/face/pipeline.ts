@@ -11,7 +11,7 @@ import { choosePrimaryFace, type PrimaryFaceOptions } from "./primary-face.js";
 import { assessQuality, type QualityOptions, qualityScore } from "./quality.js";
 import { findUprightFaces, type RotationOptions, unturnPoint } from "./rotation.js";
 import { encodePng, renderThumbnail } from "./thumbnail.js";
-import type { Box, FaceGeometry, FaceResult, ImageAnalysis, Point } from "./types.js";
+import type { Box, FaceGeometry, FaceResult, ImageAnalysis, Point, RgbImage } from "./types.js";
 
 /** Points of the face mesh proper; human appends 10 iris points, which follow the gaze. */
 const MESH_POINTS = 468;
@@ -36,9 +36,9 @@ export interface AnalyzeRequest {
 }
 
 /**
- * Milliseconds spent per stage for one image. Waiting for the engine's turn counts in no stage;
- * with several images in one worker (`face.jobsPerWorker`), decode and thumbnail also count the
- * time their continuation waited for the thread behind another image's models.
+ * Milliseconds spent per stage for one image. Waiting for the engine's turn counts in no stage.
+ * In the face pool, decode and the thumbnail's PNG run on the pool's thread (sharp's threads),
+ * the rest in a worker.
  */
 export interface StageTimings {
   decode: number;
@@ -65,28 +65,92 @@ export interface PipelineResult {
   };
 }
 
+/** The models' part of an analysis: the thumbnail comes as pixels, not yet encoded as PNG. */
+export interface ModelResult extends PipelineResult {
+  /** Pixels of the thumbnail asked for, to be encoded by {@link encodeThumbnail}. */
+  thumbnailPixels?: RgbImage;
+}
+
+/** What the decode stage gives: pixels to analyse, or the analysis of an unusable image. */
+export type DecodeOutcome =
+  | { decoded: DecodedImage; ms: number }
+  | { unusable: PipelineResult; decoded?: undefined };
+
+const noTimings = (): StageTimings => ({
+  decode: 0,
+  detect: 0,
+  align: 0,
+  quality: 0,
+  embed: 0,
+  thumbnail: 0,
+});
+
+/**
+ * Stage 1, decode: bytes to RGB at analysis size, EXIF orientation applied. Runs on sharp's
+ * threads; `ms` is its wall time. An undecodable or too large image gives the analysis that
+ * says so; anything else thrown is a fault, not the image's.
+ */
+export async function decodeStage(
+  bytes: Uint8Array,
+  options: Required<DecodeOptions>,
+): Promise<DecodeOutcome> {
+  const started = performance.now();
+  try {
+    const decoded = await decodeImage(bytes, options);
+    return { decoded, ms: performance.now() - started };
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    return { unusable: { analysis: unusable(err), timings: noTimings() } };
+  }
+}
+
+/**
+ * The last stage: encodes the thumbnail's pixels as PNG into `analysis.thumbnail` (on sharp's
+ * threads) and adds its time to `timings.thumbnail` (ms).
+ */
+export async function encodeThumbnail(result: ModelResult): Promise<PipelineResult> {
+  const { thumbnailPixels, ...done } = result;
+  if (thumbnailPixels) {
+    const started = performance.now();
+    done.analysis.thumbnail = await encodePng(thumbnailPixels);
+    done.timings.thumbnail += performance.now() - started;
+  }
+  return done;
+}
+
 /**
  * Bytes to analysis, stage by stage:
  * decode → detect → rotation → primary face → eyes → align → quality → liveness → embed →
  * thumbnail. Align precedes quality because sharpness and exposure are measured on the crop the
  * encoder sees. Per-image problems (undecodable, too large) come back as `analysis.error`; anything
- * thrown is a fault of the engine, not of the image.
+ * thrown is a fault of the engine, not of the image. For one caller on one thread; the face pool
+ * runs {@link decodeStage} and {@link encodeThumbnail} on its own thread instead.
  */
 export async function analyzeImage(
   engine: FaceEngine,
   bytes: Uint8Array,
   request: AnalyzeRequest,
   options: PipelineOptions,
-  engineTurn: EngineTurn = freeTurn,
 ): Promise<PipelineResult> {
-  const timings: StageTimings = {
-    decode: 0,
-    detect: 0,
-    align: 0,
-    quality: 0,
-    embed: 0,
-    thumbnail: 0,
-  };
+  const outcome = await decodeStage(bytes, options.decode);
+  if (outcome.decoded === undefined) return outcome.unusable;
+  const result = await analyzeDecoded(engine, outcome.decoded, request, options);
+  result.timings.decode = outcome.ms;
+  return encodeThumbnail(result);
+}
+
+/**
+ * Stages 2 to 10 of {@link analyzeImage} on decoded pixels; the thumbnail, when asked for, comes
+ * as pixels (`thumbnailPixels`). `engineTurn` orders the models of images that share the engine.
+ */
+export async function analyzeDecoded(
+  engine: FaceEngine,
+  decoded: DecodedImage,
+  request: AnalyzeRequest,
+  options: PipelineOptions,
+  engineTurn: EngineTurn = freeTurn,
+): Promise<ModelResult> {
+  const timings = noTimings();
   let mark = performance.now();
   const lap = (stage: keyof StageTimings): void => {
     const now = performance.now();
@@ -95,26 +159,9 @@ export async function analyzeImage(
   };
   const encoder = getEncoder(request.encoderVersion);
 
-  // 1. decode: bytes → RGB at analysis size, EXIF orientation applied
-  let decoded: DecodedImage;
-  try {
-    decoded = await decodeImage(bytes, options.decode);
-  } catch (err) {
-    if (!(err instanceof ImageError)) throw err;
-    return { analysis: unusable(err), timings };
-  }
-  lap("decode");
-
-  // The engine runs one image's models at a time; this image's decoding before and its PNG
-  // after run on sharp's threads beside another image's models.
+  // The engine runs one image's models at a time.
   const release = await engineTurn();
   mark = performance.now(); // waiting for the engine is no stage's time
-  let released = false;
-  const releaseEngine = (): void => {
-    if (released) return;
-    released = true;
-    release();
-  };
   try {
     // 2. detect and 3. rotation: faces of the upright image
     const upright = await findUprightFaces(
@@ -226,15 +273,13 @@ export async function analyzeImage(
     analysis.properties.qualityScore = qualityScore(verdict.checks);
     lap("embed");
 
-    releaseEngine();
-
-    // 10. thumbnail of the face the features came from
+    // 10. thumbnail of the face the features came from (its PNG: encodeThumbnail)
+    const result: ModelResult = { analysis, timings };
     if (analysis.features && request.thumbnails && frame) {
-      analysis.thumbnail = await encodePng(renderThumbnail(decoded.image, frame));
+      result.thumbnailPixels = renderThumbnail(decoded.image, frame);
     }
     lap("thumbnail");
 
-    const result: PipelineResult = { analysis, timings };
     if (primary) {
       result.measures = {
         eyeDistance: primary.eyeDistance,
@@ -247,7 +292,7 @@ export async function analyzeImage(
     }
     return result;
   } finally {
-    releaseEngine();
+    release();
   }
 }
 

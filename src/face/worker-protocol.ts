@@ -1,9 +1,10 @@
-import type { AnalyzeRequest, PipelineResult } from "./pipeline.js";
+import type { DecodedImage } from "./decode.js";
+import type { AnalyzeRequest, ModelResult } from "./pipeline.js";
 
-/** Pool → worker: analyse one image. */
+/** Pool → worker: run the models on one decoded image. */
 export interface WorkerRequest {
   id: number;
-  bytes: Uint8Array;
+  decoded: DecodedImage;
   request: AnalyzeRequest;
 }
 
@@ -11,5 +12,5 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { type: "ready" }
   | { type: "start-failed"; message: string }
-  | { type: "result"; id: number; result: PipelineResult }
+  | { type: "result"; id: number; result: ModelResult }
   | { type: "failed"; id: number; message: string };

@@ -141,6 +141,20 @@ describe("face pool", () => {
         expect(r.thumbnail).toEqual(one?.thumbnail);
         expect(r.properties).toEqual(one?.properties);
       });
+      // Decoding runs on the pool's thread: an image that cannot be decoded is answered while
+      // the worker runs another's models, not after them (the worker's models hold its thread).
+      const answered: number[] = [];
+      const mixed = await two.analyze(
+        [photos[0], photos[1], new Uint8Array(64).fill(7)] as Uint8Array[],
+        {
+          onTimings: (index) => answered.push(index),
+        },
+      );
+      expect(mixed[2]?.error?.code).toBe("InvalidImage");
+      // It waits for a place at the worker (the first photo's answer), then comes back before
+      // the other photo's, whichever photo decoded first.
+      expect(answered).toHaveLength(3);
+      expect(answered[1]).toBe(2);
       // A crash fails both images the worker held, with the same retryable error.
       const held = two.analyze(images(2));
       await until(() => two.stats().queued === 0);
