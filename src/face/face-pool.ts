@@ -210,8 +210,14 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
     }
     job.decodeMs = outcome.ms;
     const message: WorkerRequest = { id: job.id, decoded: outcome.decoded, request: job.request };
-    // Not transferred: sharp's buffer cannot be, so the pixels are copied (~1 ms at 1600x900).
-    slot.worker.postMessage(message);
+    try {
+      // Not transferred: sharp's buffer cannot be, so the pixels are copied (~1 ms at 1600x900).
+      slot.worker.postMessage(message);
+    } catch (err) {
+      leave(slot, job);
+      job.reject(new FacevaultError("internal", "face analysis failed", { cause: err }));
+      dispatch();
+    }
   };
 
   const failQueued = (reason: FacevaultError): void => {
