@@ -3,6 +3,7 @@ import type { FaceRecognition } from "../../gen/bioid/services/v1/face_recogniti
 import type { CallContext } from "../service/call-context.js";
 import type { FaceRecognitionService } from "../service/face-recognition-service.js";
 import { clientKey, jobElapsedMs, jobKey } from "./context-values.js";
+import { deadlineSignal } from "./deadline-signal.js";
 
 export interface CallOptions {
   /** Server-side deadline of one call in milliseconds, counted from the request's arrival. */
@@ -25,10 +26,7 @@ export function callContextOf(options: CallOptions): (ctx: HandlerContext) => Ca
     const remainingMs = options.requestTimeoutMs - (job ? jobElapsedMs(job) : 0);
     return {
       client,
-      signal: AbortSignal.any([
-        ctx.signal,
-        AbortSignal.timeout(Math.max(0, Math.ceil(remainingMs))),
-      ]),
+      signal: AbortSignal.any([ctx.signal, deadlineSignal(Math.ceil(remainingMs), ctx.signal)]),
     };
   };
 }
