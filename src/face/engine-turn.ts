@@ -7,7 +7,7 @@ export type EngineTurn = () => Promise<() => void>;
 /**
  * Turns at one engine, first come first served: a worker that holds several images at once
  * runs their models one image at a time (the engine is single-threaded and not re-entrant
- * between stages), while their decoding and PNG encoding run on sharp's threads meanwhile.
+ * between stages); the next image's pixels wait in the worker's queue meanwhile.
  */
 export function createEngineTurn(): EngineTurn {
   let last: Promise<void> = Promise.resolve();
