@@ -30,7 +30,7 @@ export interface FacePoolOptions extends DecodeOptions {
    * 5 s of work.
    */
   maxQueue?: number;
-  /** Encoder version of the features unless a call asks for another. Default 3. */
+  /** Encoder version of the features unless a call asks for another. Default 4. */
   encoderVersion?: number;
   /** Detector score below which a face is not a face, in [0,1]. Default 0.5. */
   minConfidence?: number;
