@@ -7,10 +7,11 @@
   ;; Address one past the last (row, dot) pair `scan` wrote.
   (global $written (export "written") (mut i32) (i32.const 0))
 
-  ;; Whether the row whose metadata is at `meta` (see `scan`) may hold a match: its tag set is
-  ;; allowed and its upper bound reaches `floor`.
-  (func $keep
-    (param $meta i32) (param $dot i32) (param $mask i32)
+  ;; Writes the pair (row, dot) at `out` when the row whose metadata is at `meta` (see `scan`)
+  ;; may hold a match: its tag set is allowed and its upper bound reaches `floor`. Returns where
+  ;; the next pair goes.
+  (func $offer
+    (param $out i32) (param $row i32) (param $meta i32) (param $dot i32) (param $mask i32)
     (param $t f64) (param $phi f64) (param $qn f64) (param $floor f64)
     (result i32)
     (local $scale f64) (local $half f64) (local $cn f64)
@@ -18,12 +19,12 @@
       (then
         (if (i32.eqz (i32.load8_u
               (i32.add (local.get $mask) (i32.load offset=16 (local.get $meta)))))
-          (then (return (i32.const 0))))))
+          (then (return (local.get $out))))))
     (local.set $scale (f64.promote_f32 (f32.load (local.get $meta))))
     (local.set $half (f64.promote_f32 (f32.load offset=4 (local.get $meta))))
     (local.set $cn (f64.promote_f32 (f32.load offset=8 (local.get $meta))))
     ;; Same operations in the same order as upperBound() in quantized-rows.ts.
-    (f64.ge
+    (if (f64.lt
       (f64.add
         (f64.sub (f64.mul (f64.mul (local.get $scale) (local.get $t)) (f64.convert_i32_s (local.get $dot)))
                  (local.get $half))
@@ -32,7 +33,11 @@
                    (f64.mul (f64.promote_f32 (f32.load offset=12 (local.get $meta))) (local.get $qn)))
           (f64.mul (f64.add (f64.mul (local.get $cn) (local.get $qn)) (local.get $half))
                    (f64.const 0x1p-20))))
-      (local.get $floor)))
+      (local.get $floor))
+      (then (return (local.get $out))))
+    (i32.store (local.get $out) (local.get $row))
+    (i32.store offset=4 (local.get $out) (local.get $dot))
+    (i32.add (local.get $out) (i32.const 8)))
 
   ;; The sum of the four i32 lanes.
   (func $lanes (param $a v128) (result i32)
@@ -100,20 +105,14 @@
           (local.set $q (i32.add (local.get $q) (i32.const 64)))
           (br_if $chunk (i32.lt_u (local.get $d) (local.get $rowEnd))))
         (local.set $dot (call $lanes (i32x4.add (local.get $a) (local.get $b))))
-        (if (call $keep (local.get $meta) (local.get $dot) (local.get $mask)
-              (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor))
-          (then
-            (i32.store (local.get $out) (i32.add (local.get $rowBase) (local.get $row)))
-            (i32.store offset=4 (local.get $out) (local.get $dot))
-            (local.set $out (i32.add (local.get $out) (i32.const 8)))))
+        (local.set $out (call $offer (local.get $out) (i32.add (local.get $rowBase) (local.get $row))
+          (local.get $meta) (local.get $dot) (local.get $mask)
+          (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor)))
         (local.set $dot (call $lanes (i32x4.add (local.get $c) (local.get $e))))
-        (if (call $keep (i32.add (local.get $meta) (i32.const 20)) (local.get $dot) (local.get $mask)
-              (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor))
-          (then
-            (i32.store (local.get $out)
-              (i32.add (i32.add (local.get $rowBase) (local.get $row)) (i32.const 1)))
-            (i32.store offset=4 (local.get $out) (local.get $dot))
-            (local.set $out (i32.add (local.get $out) (i32.const 8)))))
+        (local.set $out (call $offer (local.get $out)
+          (i32.add (i32.add (local.get $rowBase) (local.get $row)) (i32.const 1))
+          (i32.add (local.get $meta) (i32.const 20)) (local.get $dot) (local.get $mask)
+          (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor)))
         (local.set $codes (i32.add (local.get $codes) (i32.shl (local.get $dim) (i32.const 1))))
         (local.set $meta (i32.add (local.get $meta) (i32.const 40)))
         (local.set $row (i32.add (local.get $row) (i32.const 2)))
@@ -143,12 +142,9 @@
           (local.set $q (i32.add (local.get $q) (i32.const 64)))
           (br_if $chunk (i32.lt_u (local.get $d) (local.get $rowEnd))))
         (local.set $dot (call $lanes (i32x4.add (local.get $a) (local.get $b))))
-        (if (call $keep (local.get $meta) (local.get $dot) (local.get $mask)
-              (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor))
-          (then
-            (i32.store (local.get $out) (i32.add (local.get $rowBase) (local.get $row)))
-            (i32.store offset=4 (local.get $out) (local.get $dot))
-            (local.set $out (i32.add (local.get $out) (i32.const 8)))))
+        (local.set $out (call $offer (local.get $out) (i32.add (local.get $rowBase) (local.get $row))
+          (local.get $meta) (local.get $dot) (local.get $mask)
+          (local.get $t) (local.get $phi) (local.get $qn) (local.get $floor)))
         (local.set $codes (i32.add (local.get $codes) (local.get $dim)))
         (local.set $meta (i32.add (local.get $meta) (i32.const 20)))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
