@@ -12,6 +12,10 @@
  *   labelled faces.
  * - `fusion` (only when named): encoder 3's alignment variants and the fusion of encoders 2 and 3
  *   on the labelled faces (CALIBRATE_FUSE, CALIBRATE_WEIGHTS choose what is fused).
+ * - `candidates` (only when named): other face-recognition weights as tfjs graph models,
+ *   CALIBRATE_CANDIDATES=<model.json>[@bgr][@byte|@unit],... (default RGB, inputs
+ *   (p - 127.5) / 128; `@byte` feeds 0-255, `@unit` 0-1), run on encoder 4's 112x112 crop of the
+ *   labelled faces: alone, flip-averaged, and fused with encoder 4 (CALIBRATE_WEIGHTS).
  * - `rotation`: how often upright LFW photos are turned, and how often photos turned by 90, 180
  *   and 270 degrees (the first 600) come back upright.
  * - `degrade`: the fixture portraits degraded (smaller, blurred, darker, brighter, cut by the
@@ -22,10 +26,12 @@
 import { fork } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deserialize, serialize } from "node:v8";
+import type * as tfjs from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { type Affine, dlibFrame, frameToAffine, moveFrame, warpAffine } from "../src/face/align.js";
 import {
@@ -185,6 +191,54 @@ const ALIGNMENTS: Record<string, Alignment> = {
   },
 };
 
+/**
+ * A candidate model of the `candidates` part, named `tfjs:<model.json>[@bgr][@byte|@unit]`: a
+ * tfjs graph model with a 112x112 RGB input, fed encoder 4's pupil-aligned crop.
+ */
+interface Candidate {
+  model: string;
+  bgr: boolean;
+  /** Input value of pixel value p. */
+  scale: (p: number) => number;
+}
+
+function parseCandidate(name: string): Candidate {
+  const [model, ...flags] = name.slice("tfjs:".length).split("@");
+  if (!model) throw new Error(`candidate without a model path: ${name}`);
+  const scale = flags.includes("byte")
+    ? (p: number) => p
+    : flags.includes("unit")
+      ? (p: number) => p / 255
+      : (p: number) => (p - 127.5) / 128;
+  return { model: resolvePath(model), bgr: flags.includes("bgr"), scale };
+}
+
+const candidateModels = new Map<string, tfjs.GraphModel>();
+
+/** Runs a candidate model on a 112x112 crop; its first output, as it comes. */
+async function describeCandidate(name: string, crop: RgbImage): Promise<Float32Array> {
+  const candidate = parseCandidate(name);
+  // the tfjs instance the engine registered its file loader and wasm backend on
+  const tf = createRequire(import.meta.url)("@tensorflow/tfjs") as typeof tfjs;
+  let model = candidateModels.get(candidate.model);
+  if (!model) {
+    model = await tf.loadGraphModel(`file://${candidate.model}`);
+    candidateModels.set(candidate.model, model);
+  }
+  const pixels = crop.width * crop.height;
+  const input = new Float32Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    for (let c = 0; c < 3; c++) {
+      input[i * 3 + c] = candidate.scale(crop.data[i * 3 + (candidate.bgr ? 2 - c : c)] as number);
+    }
+  }
+  const tensor = tf.tensor4d(input, [1, crop.height, crop.width, 3]);
+  const output = model.execute(tensor, model.outputs[0]?.name) as tfjs.Tensor;
+  const vector = Float32Array.from(await output.data());
+  tf.dispose([tensor, output]);
+  return vector;
+}
+
 /** Encoder 3's raw outputs (crop and mirror image) for the named alignment variants. */
 async function describeVariants(
   engine: FaceEngine,
@@ -194,6 +248,18 @@ async function describeVariants(
 ): Promise<FaceRecord["v3"]> {
   const v3: FaceRecord["v3"] = {};
   for (const name of names) {
+    if (name.startsWith("tfjs:")) {
+      const crop = alignedCrop(
+        source,
+        (ALIGNMENTS.pupils as Alignment).points(geometry),
+        "antialiased",
+      );
+      v3[name] = {
+        crop: await describeCandidate(name, crop),
+        mirror: await describeCandidate(name, mirrorImage(crop)),
+      };
+      continue;
+    }
     const alignment = ALIGNMENTS[name];
     if (!alignment) throw new Error(`unknown alignment variant ${name}`);
     const crop = alignedCrop(source, alignment.points(geometry), alignment.sampling);
@@ -398,7 +464,10 @@ const suitable = (f: FaceRecord): boolean =>
  * stranger would be enrolled), refused. Then encoder 3's variants and encoders 1 and 2 on the
  * labelled faces.
  */
-async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Promise<void> {
+async function primary(
+  lfw: string,
+  study: "primary" | "fusion" | "candidates" = "primary",
+): Promise<void> {
   const { pairs, images } = await lfwFaces(lfw);
   const counts = [0, 0, 0, 0];
   for (const im of images) counts[Math.min(3, im.faces.length)]++;
@@ -569,6 +638,16 @@ async function primary(lfw: string, study: "primary" | "fusion" = "primary"): Pr
     alignmentAndFusion(pairs, labelled);
     return;
   }
+  if (study === "candidates") {
+    const names = (process.env.CALIBRATE_CANDIDATES ?? "")
+      .split(",")
+      .filter((m) => m !== "")
+      .map((m) => `tfjs:${m}`);
+    if (names.length === 0) throw new Error("CALIBRATE_CANDIDATES names no model");
+    await addVariants(lfw, labelled, ["pupils", ...names].join(","));
+    candidateStudy(pairs, labelled, names);
+    return;
+  }
   // encoder 4 is encoder 3's model on the pupil-aligned crop alone
   await addVariants(lfw, labelled, "pupils");
   const cropAlone = (f: FaceRecord, alignment: string) =>
@@ -613,8 +692,12 @@ async function addVariants(
   wanted = process.env.CALIBRATE_VARIANTS ?? Object.keys(ALIGNMENTS).join(","),
 ) {
   const names = wanted.split(",").filter((name) => name !== "" && name !== "contour");
+  // candidates' names hold paths: their files are named by a hash of the name
   const cacheOf = (name: string) =>
-    join(cacheDir, `lfw-variant-${cacheKey(lfw, labelled.size)}-${name}.v8`);
+    join(
+      cacheDir,
+      `lfw-variant-${cacheKey(lfw, labelled.size)}-${name.startsWith("tfjs:") ? createHash("sha256").update(name).digest("hex").slice(0, 16) : name}.v8`,
+    );
   const missing = names.filter((name) => !existsSync(cacheOf(name)));
   const faces = [...labelled].filter((e): e is [string, FaceRecord] => e[1] !== undefined);
   if (missing.length > 0) {
@@ -691,10 +774,18 @@ function unitCosineDistance(a: Float32Array, b: Float32Array): number {
  * accepted at 1%, 0.1%, 0.01% false accepts; the distance at 0.1% is the threshold, the softness
  * spreads 1% and 0.01% over scores 0.25 and 0.75 (as for the registered encoders).
  */
-function alignmentAndFusion(
+/**
+ * The faces and pairs a study compares, and its reporter: one line per distance array (packed as
+ * {@link pairDistances}) with EER on the protocol's pairs, 5-fold accuracy (threshold from the
+ * other folds) with features and with every pair counted, and over all cross-identity pairs the
+ * genuine pairs accepted at 1%, 0.1%, 0.01% false accepts; the distance at 0.1% is the
+ * threshold, the softness spreads 1% and 0.01% over scores 0.25 and 0.75.
+ */
+function pairStudy(
+  title: string,
   pairs: ReturnType<typeof readLfwPairs>,
   labelled: Map<string, FaceRecord | undefined>,
-): void {
+) {
   const files = [...labelled.keys()].filter((f) => labelled.get(f));
   const n = files.length;
   const face = (file: string) => labelled.get(file) as FaceRecord;
@@ -711,7 +802,7 @@ function alignmentAndFusion(
   });
   console.log(
     `
-alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs with features) | every pair counted | TAR at FAR 1% | at 0.1% (threshold) | at 0.01% | softness`,
+${title}, ${n} labelled faces; columns: EER | accuracy (pairs with features) | every pair counted | TAR at FAR 1% | at 0.1% (threshold) | at 0.01% | softness`,
   );
   const report = (name: string, d: Float32Array): { tar01: number; eer: number } => {
     const scored = protocol.map((p) => ({
@@ -739,6 +830,14 @@ alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs 
     );
     return { tar01: f01.tar, eer: e.rate };
   };
+  return { files, face, report };
+}
+
+function alignmentAndFusion(
+  pairs: ReturnType<typeof readLfwPairs>,
+  labelled: Map<string, FaceRecord | undefined>,
+): void {
+  const { files, face, report } = pairStudy("alignment and fusion study", pairs, labelled);
   const unit = (v: Float32Array) => normalize(Float32Array.from(v));
   const d2cos = pairDistances(files, (f) => unit(face(f).v2), unitCosineDistance);
   const d2euc = pairDistances(files, (f) => face(f).v2, euclideanDistance);
@@ -781,6 +880,38 @@ alignment and fusion study, ${n} labelled faces; columns: EER | accuracy (pairs 
         fused[k] = 2 * w * (a[k] as number) + (1 - w) * (e2sq[k] as number);
       }
       report(`fused Euclidean, 3 ${name}, w ${w}`, fused);
+    }
+  }
+}
+
+/**
+ * The `candidates` part: each candidate's crop alone and flip-averaged (cosine), and its cosine
+ * fused with encoder 4's, w·d4 + (1-w)·dc for the weights CALIBRATE_WEIGHTS.
+ */
+function candidateStudy(
+  pairs: ReturnType<typeof readLfwPairs>,
+  labelled: Map<string, FaceRecord | undefined>,
+  names: readonly string[],
+): void {
+  const { files, face, report } = pairStudy("candidate models", pairs, labelled);
+  const unit = (v: Float32Array) => normalize(Float32Array.from(v));
+  const outputs = (f: string, name: string) => face(f).v3[name] as FaceRecord["v3"][string];
+  const d4 = pairDistances(files, (f) => unit(outputs(f, "pupils").crop), unitCosineDistance);
+  report("4 pupils, crop only (default)", d4);
+  const weights = (process.env.CALIBRATE_WEIGHTS ?? "0.5,0.6,0.7,0.8,0.9").split(",").map(Number);
+  for (const name of names) {
+    const dc = pairDistances(files, (f) => unit(outputs(f, name).crop), unitCosineDistance);
+    report(`${name}, crop alone`, dc);
+    report(
+      `${name}, flip-averaged`,
+      pairDistances(files, (f) => flipAveraged(face(f), name), unitCosineDistance),
+    );
+    const fused = new Float32Array(dc.length);
+    for (const w of weights) {
+      for (let k = 0; k < dc.length; k++) {
+        fused[k] = w * (d4[k] as number) + (1 - w) * (dc[k] as number);
+      }
+      report(`fused with 4, w ${w}`, fused);
     }
   }
 }
@@ -1231,7 +1362,7 @@ async function main(): Promise<void> {
   const [lfw, ...parts] = process.argv.slice(2);
   if (!lfw) {
     console.error(
-      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders[:v,...]|primary|fusion|rotation|degrade]...",
+      "usage: npx tsx bench/face-calibrate.ts <lfw-dir> [encoders[:v,...]|primary|fusion|candidates|rotation|degrade]...",
     );
     process.exit(2);
   }
@@ -1246,6 +1377,7 @@ async function main(): Promise<void> {
   }
   if (want("primary")) await primary(lfw);
   if (parts.includes("fusion")) await primary(lfw, "fusion");
+  if (parts.includes("candidates")) await primary(lfw, "candidates");
 }
 
 // ---------------------------------------------------------------- child process: analyse tasks
