@@ -16,6 +16,7 @@ import {
 import { PRIMARY_FACE_DEFAULTS, type PrimaryFaceOptions } from "./primary-face.js";
 import { QUALITY_DEFAULTS, type QualityOptions } from "./quality.js";
 import { ROTATION_DEFAULTS, type RotationOptions } from "./rotation.js";
+import { disableSharpCache } from "./sharp-cache.js";
 import { siblingEntry, startWorker } from "./start-worker.js";
 import type { ImageAnalysis } from "./types.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
@@ -122,8 +123,12 @@ interface Slot {
 
 const WORKER_ENTRY = siblingEntry(import.meta.url, "face-worker");
 
-/** Creates the pool and starts its workers; await `ready()` before reporting the service ready. */
+/**
+ * Creates the pool and starts its workers; await `ready()` before reporting the service ready.
+ * Turns libvips' operation cache off (see {@link disableSharpCache}).
+ */
 export function createFacePool(options: FacePoolOptions = {}): FacePool {
+  disableSharpCache();
   const workerCount = options.workers ?? availableParallelism();
   const maxQueue = options.maxQueue ?? 64;
   const closeWaitMs = options.closeWaitMs ?? 10_000;

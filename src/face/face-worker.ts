@@ -11,6 +11,7 @@ import { createFaceEngine, type EncoderModel, type EngineOptions } from "./engin
 import { createEngineTurn } from "./engine-turn.js";
 import { resolveModelPaths } from "./model-files.js";
 import { type AnalyzeRequest, analyzeDecoded, type PipelineOptions } from "./pipeline.js";
+import { disableSharpCache } from "./sharp-cache.js";
 import { loadWarmupSample } from "./warmup-sample.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -24,6 +25,8 @@ export interface FaceWorkerData {
 
 if (!parentPort) throw new Error("face-worker.ts must run in a worker thread");
 const port = parentPort;
+// this thread's sharp (the warm-up sample) reset the process-wide cache setting when it loaded
+disableSharpCache();
 const send = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void =>
   port.postMessage(reply, transfer);
 

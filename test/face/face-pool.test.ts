@@ -3,6 +3,7 @@
  * queue, cancellation, a crashed worker replaced, encoder versions per call.
  */
 import type { Worker } from "node:worker_threads";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFacevaultError } from "../../src/errors.js";
 import { createFacePool } from "../../src/face/face-pool.js";
@@ -105,6 +106,14 @@ describe("face pool", () => {
     expect(results.map((r) => r?.properties.faces.length)).toEqual([1, 1]);
     expect(shared.buffer.byteLength).toBe(2 * photo.byteLength + shared.byteOffset);
     expect(Buffer.compare(second, Buffer.from(photo))).toBe(0);
+  });
+
+  it("keeps no decoded photo in libvips' operation cache after a call", async () => {
+    const [result] = await pool.analyze(images(1), { thumbnails: true });
+    expect(result?.thumbnail?.byteLength).toBeGreaterThan(0);
+    // With the default cache (50 MB, 100 operations) the decode and the PNG stay cached here.
+    const { memory, items } = sharp.cache();
+    expect({ memory: memory.current, items: items.current }).toEqual({ memory: 0, items: 0 });
   });
 
   it("rejects queued work when closed", async () => {
