@@ -765,21 +765,12 @@ function unitCosineDistance(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Encoder 3's alignment variants (crop alone and flip-averaged) and the score fusion of encoders
- * 2 and 3 on the labelled faces: distance w·d3 + (1-w)·d2 (cosine of the concatenation
- * sqrt(w)·n(v3) ‖ sqrt(1-w)·n(v2)), and, for encoder 2's Euclidean distance, the squared
- * Euclidean distance of sqrt(w)·n(v3) ‖ sqrt(1-w)·v2 (= 2w·d3 + (1-w)·e2²). One line per
- * variant: EER on the protocol's pairs, 5-fold accuracy (threshold from the other folds) with
- * features and with every pair counted, and over all cross-identity pairs the genuine pairs
- * accepted at 1%, 0.1%, 0.01% false accepts; the distance at 0.1% is the threshold, the softness
- * spreads 1% and 0.01% over scores 0.25 and 0.75 (as for the registered encoders).
- */
-/**
  * The faces and pairs a study compares, and its reporter: one line per distance array (packed as
  * {@link pairDistances}) with EER on the protocol's pairs, 5-fold accuracy (threshold from the
  * other folds) with features and with every pair counted, and over all cross-identity pairs the
  * genuine pairs accepted at 1%, 0.1%, 0.01% false accepts; the distance at 0.1% is the
- * threshold, the softness spreads 1% and 0.01% over scores 0.25 and 0.75.
+ * threshold, the softness spreads 1% and 0.01% over scores 0.25 and 0.75 (as for the registered
+ * encoders).
  */
 function pairStudy(
   title: string,
@@ -833,6 +824,13 @@ ${title}, ${n} labelled faces; columns: EER | accuracy (pairs with features) | e
   return { files, face, report };
 }
 
+/**
+ * Encoder 3's alignment variants (crop alone and flip-averaged) and the score fusion of encoders
+ * 2 and 3 on the labelled faces: distance w·d3 + (1-w)·d2 (cosine of the concatenation
+ * sqrt(w)·n(v3) ‖ sqrt(1-w)·n(v2)), and, for encoder 2's Euclidean distance, the squared
+ * Euclidean distance of sqrt(w)·n(v3) ‖ sqrt(1-w)·v2 (= 2w·d3 + (1-w)·e2²), one line each (see
+ * {@link pairStudy}).
+ */
 function alignmentAndFusion(
   pairs: ReturnType<typeof readLfwPairs>,
   labelled: Map<string, FaceRecord | undefined>,
