@@ -651,7 +651,7 @@ async function primary(
   // encoder 4 is encoder 3's model on the pupil-aligned crop alone
   await addVariants(lfw, labelled, "pupils");
   const cropAlone = (f: FaceRecord, alignment: string) =>
-    normalize(Float32Array.from(f.v3[alignment]?.crop ?? []));
+    unitCopy(f.v3[alignment]?.crop ?? new Float32Array());
   const variants: [string, (f: FaceRecord) => Float32Array | undefined, typeof cosineDistance][] = [
     ["2 dlib, Euclidean", (f) => f.v2, euclideanDistance],
     ["2 dlib, cosine", (f) => f.v2, cosineDistance],
@@ -757,6 +757,9 @@ function pairDistances(
 const pairIndex = (n: number, i: number, j: number): number =>
   i > j ? pairIndex(n, j, i) : i * n - (i * (i + 1)) / 2 + (j - i - 1);
 
+/** A unit-length copy of `v` (the stored records stay as the models gave them). */
+const unitCopy = (v: Float32Array): Float32Array => normalize(Float32Array.from(v));
+
 /** Cosine distance of two unit vectors (1 - dot). */
 function unitCosineDistance(a: Float32Array, b: Float32Array): number {
   let dot = 0;
@@ -836,8 +839,7 @@ function alignmentAndFusion(
   labelled: Map<string, FaceRecord | undefined>,
 ): void {
   const { files, face, report } = pairStudy("alignment and fusion study", pairs, labelled);
-  const unit = (v: Float32Array) => normalize(Float32Array.from(v));
-  const d2cos = pairDistances(files, (f) => unit(face(f).v2), unitCosineDistance);
+  const d2cos = pairDistances(files, (f) => unitCopy(face(f).v2), unitCosineDistance);
   const d2euc = pairDistances(files, (f) => face(f).v2, euclideanDistance);
   report("2, Euclidean (used)", d2euc);
   report("2, cosine", d2cos);
@@ -850,7 +852,7 @@ function alignmentAndFusion(
   for (const name of present) {
     const crop = pairDistances(
       files,
-      (f) => unit((face(f).v3[name] as FaceRecord["v3"][string]).crop),
+      (f) => unitCopy((face(f).v3[name] as FaceRecord["v3"][string]).crop),
       unitCosineDistance,
     );
     report(`3 ${name}, crop alone`, crop);
@@ -892,13 +894,12 @@ function candidateStudy(
   names: readonly string[],
 ): void {
   const { files, face, report } = pairStudy("candidate models", pairs, labelled);
-  const unit = (v: Float32Array) => normalize(Float32Array.from(v));
   const outputs = (f: string, name: string) => face(f).v3[name] as FaceRecord["v3"][string];
-  const d4 = pairDistances(files, (f) => unit(outputs(f, "pupils").crop), unitCosineDistance);
+  const d4 = pairDistances(files, (f) => unitCopy(outputs(f, "pupils").crop), unitCosineDistance);
   report("4 pupils, crop only (default)", d4);
   const weights = (process.env.CALIBRATE_WEIGHTS ?? "0.5,0.6,0.7,0.8,0.9").split(",").map(Number);
   for (const name of names) {
-    const dc = pairDistances(files, (f) => unit(outputs(f, name).crop), unitCosineDistance);
+    const dc = pairDistances(files, (f) => unitCopy(outputs(f, name).crop), unitCosineDistance);
     report(`${name}, crop alone`, dc);
     report(
       `${name}, flip-averaged`,
