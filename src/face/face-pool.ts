@@ -173,6 +173,10 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
     }
   };
 
+  /** The error a job gets when its worker could not analyse it (`cause`: why). */
+  const analysisFailed = (cause: unknown): FacevaultError =>
+    new FacevaultError("internal", "face analysis failed", { cause });
+
   /** The job leaves its slot (answered, or never sent): the slot may take another. */
   const leave = (slot: Slot, job: Job): void => {
     slot.jobs.delete(job.id);
@@ -227,7 +231,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
       slot.worker.postMessage(message, [pixels.buffer]);
     } catch (err) {
       leave(slot, job);
-      job.reject(new FacevaultError("internal", "face analysis failed", { cause: err }));
+      job.reject(analysisFailed(err));
       dispatch();
     }
   };
@@ -262,9 +266,7 @@ export function createFacePool(options: FacePoolOptions = {}): FacePool {
                 reply.result.timings.decode = job.decodeMs;
                 complete(job, reply.result);
               } else {
-                job.reject(
-                  new FacevaultError("internal", "face analysis failed", { cause: reply.message }),
-                );
+                job.reject(analysisFailed(reply.message));
               }
             }
             dispatch();
