@@ -523,6 +523,15 @@ function writeSecretOnce(path: string, make: () => string): void {
   chmodSync(path, 0o600);
 }
 
+/** Each partition some configured client uses, once, in the configuration's order. */
+export function servedPartitions(
+  clients: FacevaultConfig["clients"],
+): { storage: string; partition: number }[] {
+  const seen = new Map<string, { storage: string; partition: number }>();
+  for (const c of clients) seen.set(`${c.storage}/${c.partition}`, c);
+  return [...seen.values()].map((c) => ({ storage: c.storage, partition: c.partition }));
+}
+
 /**
  * Reads the TLS certificate chain and key named by the config (at start and on SIGHUP).
  * @throws FacevaultError `invalid_argument` naming the file that cannot be read.

@@ -1,4 +1,4 @@
-import type { FacevaultConfig } from "../config.js";
+import { type FacevaultConfig, servedPartitions } from "../config.js";
 import { createTemplateStore } from "../store/create-template-store.js";
 import type { Bcid, TemplateStore } from "../store/template-store.js";
 import { withAuthenticatedMetadata } from "../templates/metadata-authentication.js";
@@ -42,9 +42,7 @@ export function partitionsOf(config: FacevaultConfig, option?: string): Partitio
       throw usageError(`--partition must be storage/partition, e.g. bws/1, not '${option}'`);
     return [{ storage: match[1] as string, partition: Number(match[2]) }];
   }
-  const seen = new Map<string, PartitionRef>();
-  for (const c of config.clients) seen.set(`${c.storage}/${c.partition}`, c);
-  return [...seen.values()].map((c) => ({ storage: c.storage, partition: c.partition }));
+  return servedPartitions(config.clients);
 }
 
 /**
