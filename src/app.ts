@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { createAdminKeyRegistry } from "./auth/admin-keys.js";
 import { createClientRegistry } from "./auth/client-registry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
-import { type FacevaultConfig, readTlsFiles } from "./config.js";
+import { type FacevaultConfig, readTlsFiles, servedPartitions } from "./config.js";
 import { getEncoder } from "./face/encoders.js";
 import { createFacePool, type FacePool } from "./face/face-pool.js";
 import { MOTION_DEFAULTS, type PixelMeasure } from "./face/motion.js";
@@ -37,7 +37,8 @@ import {
   withAuthenticatedMetadata,
 } from "./templates/metadata-authentication.js";
 import { createScanThreads } from "./templates/scan-threads.js";
-import { createSearchIndexes, type SearchStats } from "./templates/search-index.js";
+import { createSearchIndexes, type LoadStats, type SearchStats } from "./templates/search-index.js";
+import { preloadSearchIndexes, type SearchPreload } from "./templates/search-preload.js";
 import { createTemplateSealer } from "./templates/template-sealer.js";
 import { createTemplateVault, type TemplateVault } from "./templates/template-vault.js";
 import { createApiDocs } from "./web/api-docs.js";
@@ -146,6 +147,10 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
             metrics.searchDone(stats.totalMs / 1000);
             metrics.searchTemplates(stats.storage, stats.partition, stats.templates);
           },
+          onLoad: (stats: LoadStats) => {
+            metrics.searchIndexLoaded(stats.fromSnapshot, stats.ms / 1000);
+            metrics.searchTemplates(stats.storage, stats.partition, stats.templates);
+          },
         }
       : {}),
     store,
@@ -241,8 +246,16 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
       : undefined;
 
   let retention: JobRetention | undefined;
+  let preload: SearchPreload | undefined;
   const listen = async () => {
     const address = await server.listen(config.port, config.host);
+    if (config.search.preload) {
+      preload ??= preloadSearchIndexes({
+        indexes: searchIndexes,
+        partitions: servedPartitions(config.clients),
+        logger,
+      });
+    }
     retention ??= startJobRetention({
       jobLog,
       retentionDays: config.bookkeeping.retentionDays,
@@ -285,6 +298,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
     metricsAddress: () => metricsServer?.address() as AddressInfo | undefined,
     async stop() {
       retention?.stop();
+      preload?.stop();
       metricsServer?.close();
       await server.close();
       availability.close();

@@ -131,6 +131,12 @@ export const searchSchema = section({
   scanThreads: int(0, 64).default(1),
   /** Longest wait for a scan thread's share before the server scans it itself, ms. */
   scanThreadTimeoutMs: int(10, 60_000).default(5000),
+  /**
+   * Load the search index of every configured client's partition in the background when the
+   * server starts listening, so a large partition's first Search does not wait for it; false
+   * loads a partition at its first Search.
+   */
+  preload: flag().default(true),
 });
 
 export const matchingSchema = section({

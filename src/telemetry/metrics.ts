@@ -41,6 +41,8 @@ export interface Metrics {
   searchDone(seconds: number): void;
   /** Templates held in memory by the search index of one partition. */
   searchTemplates(storage: string, partition: number, count: number): void;
+  /** One load of a partition's search index, from its snapshot or from every template. */
+  searchIndexLoaded(fromSnapshot: boolean, seconds: number): void;
   bookkeepingLost(records: number): void;
   /** The Prometheus text exposition of every metric. */
   scrape(): Promise<{ contentType: string; text: string }>;
@@ -139,6 +141,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ["storage", "partition"] as const,
     registers,
   });
+  const searchLoadSeconds = new Histogram({
+    name: "facevault_search_index_load_seconds",
+    help: "Time to load one partition's search index, by source (snapshot or templates)",
+    labelNames: ["source"] as const,
+    buckets: latencyBuckets,
+    registers,
+  });
   const bookkeepingLost = new Counter({
     name: "facevault_bookkeeping_records_lost_total",
     help: "Bookkeeping records lost because the database stayed unreachable",
@@ -165,6 +174,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     searchDone: (seconds) => searchSeconds.observe(seconds),
     searchTemplates(storage, partition, count) {
       searchTemplates.set({ storage, partition: String(partition) }, count);
+    },
+    searchIndexLoaded(fromSnapshot, seconds) {
+      searchLoadSeconds.observe({ source: fromSnapshot ? "snapshot" : "templates" }, seconds);
     },
     bookkeepingLost: (records) => bookkeepingLost.inc(records),
     async scrape() {

@@ -70,6 +70,20 @@ export interface SearchIndexesOptions {
   scanThreads?: ScanThreads;
   /** Told after every search (metrics, benchmarks): rows re-ranked exactly, scans made. */
   onSearch?: (stats: SearchStats) => void;
+  /** Told after every load of a partition (metrics): what it holds, where it came from. */
+  onLoad?: (stats: LoadStats) => void;
+}
+
+/** What one load of a partition's index found and cost. */
+export interface LoadStats {
+  storage: string;
+  partition: number;
+  /** Templates the index holds after the load. */
+  templates: number;
+  /** True when the rows came from the search snapshot (with the changes since), false: from every template. */
+  fromSnapshot: boolean;
+  /** Milliseconds from the first read to the index answering searches. */
+  ms: number;
 }
 
 /** What one search cost. */
@@ -519,14 +533,9 @@ function createPartitionIndex(
       sinceSnapshot = rows.codes.size;
     }
     loaded = true;
-    log.info(
-      {
-        templates: rows.codes.size,
-        fromSnapshot,
-        ms: Math.round(performance.now() - started),
-      },
-      "search index loaded",
-    );
+    const ms = Math.round(performance.now() - started);
+    log.info({ templates: rows.codes.size, fromSnapshot, ms }, "search index loaded");
+    options.onLoad?.({ storage, partition, templates: rows.codes.size, fromSnapshot, ms });
     await writeSnapshotIfDue(true);
   }
 
