@@ -16,7 +16,7 @@ import { annotateMotion, type MotionOptions, type PixelMeasure } from "../face/m
 import type { TemplateStore } from "../store/template-store.js";
 import type { SearchIndexes } from "../templates/search-index.js";
 import type { TemplateVault } from "../templates/template-vault.js";
-import type { CallContext } from "./call-context.js";
+import { type CallContext, untilCallEnds } from "./call-context.js";
 import {
   imageErrorsOf,
   imagePropertiesOf,
@@ -106,7 +106,8 @@ export function createMatching(options: MatchingOptions) {
       );
     }
     const index = options.searchIndexes.partition(call.client.storage, call.client.partition);
-    await index.sync();
+    // A first load can take tens of seconds: the call's deadline is kept, the load goes on.
+    await untilCallEnds(index.sync(), call.signal);
     const maxDistance = req.topMatches
       ? Number.POSITIVE_INFINITY
       : current.distanceForScore(minScore);
