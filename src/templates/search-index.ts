@@ -80,7 +80,10 @@ export interface LoadStats {
   partition: number;
   /** Templates the index holds after the load. */
   templates: number;
-  /** True when the rows came from the search snapshot (with the changes since), false: from every template. */
+  /**
+   * True when the rows came from the search snapshot (and the changes since), false when every
+   * template was opened.
+   */
   fromSnapshot: boolean;
   /** Milliseconds from the first read to the index answering searches. */
   ms: number;
