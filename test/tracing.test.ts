@@ -28,7 +28,11 @@ describe("the span tree of one Enroll, in process", () => {
       spanProcessors: [new tracing.SimpleSpanProcessor(exporter)],
     });
     provider.register(); // the context manager that carries the active span across awaits
-    const server = await startTestServer({ tracer: provider.getTracer("test") });
+    // No preload: its store reads at start are traces of their own, not this call's.
+    const server = await startTestServer({
+      tracer: provider.getTracer("test"),
+      config: { search: { preload: false } },
+    });
     try {
       const token = await server.token(server.clients.alice);
       const grpc = createGrpcJsClient({ address: server.address, token });
