@@ -254,6 +254,7 @@ export async function createApp(config: FacevaultConfig, options: AppOptions = {
         indexes: searchIndexes,
         partitions: servedPartitions(config.clients),
         logger,
+        tracer,
       });
     }
     retention ??= startJobRetention({

@@ -74,6 +74,33 @@ describe("the span tree of one Enroll, in process", () => {
   });
 });
 
+describe("the search preload at start, in process", () => {
+  it("puts each partition's load under a search.preload span with the store reads it made", async () => {
+    const exporter = new tracing.InMemorySpanExporter();
+    const provider = new node.NodeTracerProvider({
+      spanProcessors: [new tracing.SimpleSpanProcessor(exporter)],
+    });
+    provider.register();
+    const server = await startTestServer({ tracer: provider.getTracer("test") });
+    try {
+      const preloads = () => exporter.getFinishedSpans().filter((s) => s.name === "search.preload");
+      await expect.poll(() => preloads().length, { timeout: 10_000 }).toBe(2);
+      expect(preloads().map((s) => s.attributes["facevault.partition"])).toEqual([1, 2]);
+      const ids = new Set(preloads().map((s) => s.spanContext().spanId));
+      // The reads a load makes (snapshot lookup, template pages): none is a trace of its own.
+      const loadReads = exporter
+        .getFinishedSpans()
+        .filter((s) => ["store.searchSnapshot", "store.compactPage"].includes(s.name));
+      expect(loadReads.length).toBeGreaterThanOrEqual(2);
+      for (const read of loadReads)
+        expect(ids.has(read.parentSpanContext?.spanId ?? "")).toBe(true);
+    } finally {
+      await server.close();
+      await provider.shutdown();
+    }
+  });
+});
+
 describe("a real server exporting OTLP", () => {
   const dir = mkdtempSync(join(tmpdir(), "facevault-otel-"));
   const schema = `fv_otel_${randomBytes(4).toString("hex")}`;

@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { SearchIndexes } from "./search-index.js";
 
@@ -6,6 +7,11 @@ export interface SearchPreloadOptions {
   /** The partitions to load, in this order (the configured clients' partitions). */
   partitions: readonly { storage: string; partition: number }[];
   logger: Logger;
+  /**
+   * One `search.preload` span per partition, the parent of the store reads of its load.
+   * Default none.
+   */
+  tracer?: Tracer;
 }
 
 export interface SearchPreload {
@@ -29,8 +35,21 @@ export function preloadSearchIndexes(options: SearchPreloadOptions): SearchPrelo
   async function run(): Promise<void> {
     for (const { storage, partition } of options.partitions) {
       if (stopped) return;
+      const load = () => options.indexes.partition(storage, partition).sync();
       try {
-        await options.indexes.partition(storage, partition).sync();
+        await (options.tracer
+          ? options.tracer.startActiveSpan(
+              "search.preload",
+              { attributes: { "facevault.storage": storage, "facevault.partition": partition } },
+              (span) =>
+                load()
+                  .catch((err: unknown) => {
+                    span.setStatus({ code: SpanStatusCode.ERROR, message: "not loaded" });
+                    throw err;
+                  })
+                  .finally(() => span.end()),
+            )
+          : load());
       } catch (err) {
         // After stop() the store may be closed under the load: expected, not worth a warning.
         if (!stopped) log.warn({ err, storage, partition }, "search index not preloaded");
