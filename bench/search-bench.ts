@@ -304,10 +304,10 @@ async function runCase(dim: number, metric: VectorMetric, size: number): Promise
       }
       await index.sync();
       if (baselineRows) {
-        // Not measured: the baseline's JS scan (about 1 s over 4 GB of float32 rows at 1M x
-        // 512-D) left the next scan twice as slow on a box whose two cores share their memory
-        // bandwidth (top 10 70.0 ms measured right after it, 37.0-37.9 ms one search later).
-        // The service never runs such a scan before a call.
+        // Not measured: right after the baseline's JS scan (about 1 s over 4 GB of float32 rows
+        // at 1M x 512-D) the next scan took about twice as long and the scan thread gained
+        // nothing (top 10 70.0 ms; one search later 37.0-40.9 ms, the thread 1.6-1.8x). The
+        // service never runs such a scan before a call.
         await index.search({ probe, tags: [], maxDistance: THRESHOLD[metric], limit: 100 });
       }
       const top = await measure(times.top10, () =>
