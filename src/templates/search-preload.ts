@@ -15,8 +15,6 @@ export interface SearchPreloadOptions {
 }
 
 export interface SearchPreload {
-  /** Settles when every partition was loaded or failed to (failures are logged, never thrown). */
-  readonly done: Promise<void>;
   /** Loads no further partition; one already loading finishes in the background. Idempotent. */
   stop(): void;
 }
@@ -56,8 +54,9 @@ export function preloadSearchIndexes(options: SearchPreloadOptions): SearchPrelo
       }
     }
   }
+  // Never rejects: each partition's failure is caught and logged above.
+  void run();
   return {
-    done: run(),
     stop() {
       stopped = true;
     },
