@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { SearchIndexes } from "./search-index.js";
 
@@ -9,7 +9,7 @@ export interface SearchPreloadOptions {
   logger: Logger;
   /**
    * One `search.preload` span per partition, the parent of the store reads of its load.
-   * Default none.
+   * Default OpenTelemetry's global tracer (a no-op unless an SDK was started).
    */
   tracer?: Tracer;
 }
@@ -29,25 +29,25 @@ export interface SearchPreload {
  */
 export function preloadSearchIndexes(options: SearchPreloadOptions): SearchPreload {
   const log = options.logger.child({ component: "search-preload" });
+  const tracer = options.tracer ?? trace.getTracer("facevault");
   let stopped = false;
   async function run(): Promise<void> {
     for (const { storage, partition } of options.partitions) {
       if (stopped) return;
-      const load = () => options.indexes.partition(storage, partition).sync();
       try {
-        await (options.tracer
-          ? options.tracer.startActiveSpan(
-              "search.preload",
-              { attributes: { "facevault.storage": storage, "facevault.partition": partition } },
-              (span) =>
-                load()
-                  .catch((err: unknown) => {
-                    span.setStatus({ code: SpanStatusCode.ERROR, message: "not loaded" });
-                    throw err;
-                  })
-                  .finally(() => span.end()),
-            )
-          : load());
+        await tracer.startActiveSpan(
+          "search.preload",
+          { attributes: { "facevault.storage": storage, "facevault.partition": partition } },
+          (span) =>
+            options.indexes
+              .partition(storage, partition)
+              .sync()
+              .catch((err: unknown) => {
+                span.setStatus({ code: SpanStatusCode.ERROR, message: "not loaded" });
+                throw err;
+              })
+              .finally(() => span.end()),
+        );
       } catch (err) {
         // After stop() the store may be closed under the load: expected, not worth a warning.
         if (!stopped) log.warn({ err, storage, partition }, "search index not preloaded");
