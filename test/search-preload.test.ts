@@ -51,16 +51,11 @@ describe("search.preload", () => {
   it("true (the default): every configured partition is loaded at start, without a call", async () => {
     // The search section's defaults: the earlier start's `preload: false` replaced.
     server = await server.restart({ search: {} });
-    const deadline = Date.now() + 10_000;
-    while (
-      (await metric("facevault_search_index_load_seconds_count", { source: "templates" })) < 2 &&
-      Date.now() < deadline
-    ) {
-      await sleep(25);
-    }
-    expect(await metric("facevault_search_index_load_seconds_count", { source: "templates" })).toBe(
-      2,
-    );
+    await expect
+      .poll(() => metric("facevault_search_index_load_seconds_count", { source: "templates" }), {
+        timeout: 10_000,
+      })
+      .toBe(2);
     expect(await metric("facevault_search_templates", { storage: "bws", partition: "1" })).toBe(3);
     expect(await metric("facevault_search_templates", { storage: "bws", partition: "2" })).toBe(1);
   });
